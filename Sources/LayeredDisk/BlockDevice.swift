@@ -1,0 +1,62 @@
+/// A disk: a fixed-size array of sectors that can be read, written, flushed and
+/// unmapped.
+///
+/// Everything that serves or consumes a disk (the NBD server, `lazydisk cat`)
+/// talks to this protocol, so a ``LayeredDisk``, an ``InMemoryDisk`` or any
+/// future backend is interchangeable behind it. Requests are checked against
+/// the geometry and refused with a ``DiskError``; they never trap.
+public protocol BlockDevice: Sendable {
+    /// Bytes per logical sector; a power of two.
+    var sectorSize: Int { get }
+    /// The current number of sectors; it can change only through a resize.
+    var sectorCount: UInt64 { get }
+    /// A stable identifier the guest may see, if the disk has a natural one.
+    var diskID: DiskID? { get }
+    /// The sector size the backing store works in; writes smaller than this
+    /// may cost a read-modify-write.
+    var physicalSectorSize: Int { get }
+    /// Whether a write with `fua` set is durable when it completes.
+    var isFUARespected: Bool { get }
+    /// Whether writes and unmaps are refused.
+    var isReadOnly: Bool { get }
+    /// What reads return after an unmap.
+    var unmapBehavior: UnmapBehavior { get }
+    /// The unmap granularity, in sectors, that the device handles best.
+    var optimalUnmapSectors: UInt32 { get }
+
+    /// Reads `count` sectors starting at `sector`.
+    func read(at sector: UInt64, count: Int) async throws -> [UInt8]
+    /// Writes whole sectors starting at `sector`; with `fua`, durably when
+    /// ``isFUARespected``.
+    func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws
+    /// Makes every completed write durable.
+    func flush() async throws
+    /// Tells the device that `count` sectors at `sector` are no longer needed.
+    func unmap(at sector: UInt64, count: UInt64) async throws
+    /// Returns the sector count once it differs from `sectorCount`; suspends
+    /// until then, or until the task is cancelled.
+    func waitResize(from sectorCount: UInt64) async -> UInt64
+}
+
+extension BlockDevice {
+    /// The device's sector size and count, for checking requests.
+    public var geometry: SectorGeometry {
+        SectorGeometry(sectorSize: sectorSize, sectorCount: sectorCount)
+    }
+
+    public var diskID: DiskID? { nil }
+    public var optimalUnmapSectors: UInt32 { 1 }
+
+    /// A device that never resizes waits until its task is cancelled.
+    public func waitResize(from sectorCount: UInt64) async -> UInt64 {
+        await suspendUntilCancelled()
+        return self.sectorCount
+    }
+}
+
+/// Suspends the calling task until it is cancelled, without polling.
+func suspendUntilCancelled() async {
+    let (never, continuation) = AsyncStream<Never>.makeStream()
+    for await _ in never {}
+    continuation.finish()
+}

@@ -1,0 +1,85 @@
+extension LayeredDisk {
+    /// Reads through the stack: each layer, top-down, supplies what it holds of
+    /// the sectors still missing; the rest reads as zeros. Read caches are then
+    /// filled with what the layers below them returned.
+    public func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
+        let requested = try geometry.sectors(at: sector, count: count)
+        var buffer = SectorBuffer(sectors: requested, sectorSize: sectorSize)
+        var marker = SectorMarker(sectors: requested)
+        var cacheFills: [(layer: Int, sectors: Range<UInt64>)] = []
+
+        walk: for (index, layer) in layers.enumerated() where !marker.isComplete {
+            for run in marker.unmarkedRuns() {
+                // Below the top, sectors past the visible count read as zeros. Runs
+                // ascend and visible counts only shrink going down, so once a run
+                // starts past it nothing below can supply anything.
+                let end = index == 0 ? run.upperBound : min(run.upperBound, layer.visibleSectorCount)
+                guard run.lowerBound < end else { break walk }
+                let part = run.lowerBound..<end
+                buffer.focus(on: part)
+                marker.focus(on: part)
+                try await layer.backing.read(into: &buffer, marking: &marker)
+                if layer.readCache != nil {
+                    cacheFills += marker.unmarkedRuns(in: part).map { (index, $0) }
+                }
+            }
+        }
+        for missing in marker.unmarkedRuns() {
+            buffer.zero(missing)
+        }
+        for fill in cacheFills {
+            await fillCache(layer: fill.layer, sectors: fill.sectors, from: buffer)
+        }
+        return buffer.bytes
+    }
+
+    /// Writes to the top layer and on down while layers are write-through.
+    public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
+        guard !isReadOnly else { throw DiskError.readOnly }
+        _ = try geometry.sectors(at: sector, byteCount: bytes.count)
+        for layer in writePath {
+            try await layer.backing.write(bytes, at: sector, fua: fua)
+        }
+    }
+
+    /// Flushes every layer a write reaches.
+    public func flush() async throws {
+        for layer in writePath {
+            try await layer.backing.flush()
+        }
+    }
+
+    /// Unmaps down the write path, telling each layer whether the layer below
+    /// already reads as zeros there.
+    public func unmap(at sector: UInt64, count: UInt64) async throws {
+        guard !isReadOnly else { throw DiskError.readOnly }
+        _ = try geometry.sectors(at: sector, count: count)
+        guard unmapBehavior != .ignored else { return }
+        for (index, layer) in writePath.enumerated() {
+            let below = layers.indices.contains(index + 1) ? layers[index + 1] : nil
+            let nextIsZero = below.map { sector >= $0.visibleSectorCount } ?? true
+            try await layer.backing.unmap(at: sector, count: count, nextIsZero: nextIsZero)
+        }
+    }
+
+    /// The layers a write reaches: the top, and each below a write-through one.
+    private var writePath: ArraySlice<StackLayer> {
+        let end = layers.firstIndex { !$0.writeThrough } ?? layers.count - 1
+        return layers[...end]
+    }
+
+    /// Stores sectors the layers below returned into a read cache, without
+    /// overwriting anything it holds. `buffer` is a value: what the cache gets
+    /// is an immutable snapshot of what the read returned, whatever the caller
+    /// does with its copy afterwards.
+    private func fillCache(layer index: Int, sectors: Range<UInt64>, from buffer: SectorBuffer) async {
+        guard let cache = layers[index].readCache else { return }
+        do {
+            try await cache.writeNoOverwrite(buffer[sectors], at: sectors.lowerBound)
+        } catch {
+            cacheFillFailures.add(1, ordering: .relaxed)
+            cacheFillFailureHandler(CacheFillFailure(
+                layer: index, layerType: cache.layerType, sectors: sectors, underlying: error))
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Synchronization
+
+/// A disk made of a stack of layers, read top-down and written to the top.
+///
+/// A read asks each layer, from the top, for the sectors still missing; what no
+/// layer holds reads as zeros. A layer configured as a read cache keeps what
+/// the layers below returned, so the next read stops there. Writes, flushes and
+/// unmaps go to the top layer and on down while layers are write-through.
+///
+/// This is how lazydisk stacks a throw-away RAM overlay over a persistent file
+/// cache over a remote image.
+public final class LayeredDisk: BlockDevice {
+    let layers: [StackLayer]
+    public let isReadOnly: Bool
+    public let sectorSize: Int
+    public let physicalSectorSize: Int
+    public let diskID: DiskID?
+    public let isFUARespected: Bool
+    public let unmapBehavior: UnmapBehavior
+    public let optimalUnmapSectors: UInt32
+    let cacheFillFailureHandler: @Sendable (CacheFillFailure) -> Void
+    let cacheFillFailures = Atomic<Int>(0)
+
+    /// Attaches `configurations` (top first) bottom-up and validates the stack.
+    ///
+    /// - Parameters:
+    ///   - readOnly: Refuse writes and unmaps; the layers on the write path may
+    ///     then be read-only themselves.
+    ///   - onCacheFillFailure: Called, from the reading task, for every cache
+    ///     fill that fails; the read itself still succeeds.
+    public init(
+        readOnly: Bool,
+        layers configurations: [LayerConfiguration],
+        onCacheFillFailure: @escaping @Sendable (CacheFillFailure) -> Void = { _ in }
+    ) async throws(LayeredDiskError) {
+        let attached = try await Self.attach(configurations)
+        let merged = try Self.mergeWritePath(attached, configurations: configurations, readOnly: readOnly)
+
+        var visibleSectorCount = UInt64.max
+        layers = zip(attached, configurations).map { layer, configuration in
+            visibleSectorCount = min(visibleSectorCount, layer.sectorCount)
+            return StackLayer(
+                backing: layer,
+                readCache: configuration.readCache ? layer as? any WriteNoOverwriteLayer : nil,
+                writeThrough: configuration.writeThrough,
+                visibleSectorCount: visibleSectorCount
+            )
+        }
+        isReadOnly = readOnly
+        sectorSize = attached[0].sectorSize
+        physicalSectorSize = attached[0].physicalSectorSize
+        diskID = attached.lazy.compactMap(\.diskID).first
+        isFUARespected = merged.isFUARespected
+        unmapBehavior = merged.unmapBehavior
+        optimalUnmapSectors = merged.optimalUnmapSectors
+        cacheFillFailureHandler = onCacheFillFailure
+    }
+
+    /// The top layer's current sector count; the disk is as large as its top.
+    public var sectorCount: UInt64 { layers[0].backing.sectorCount }
+
+    /// How many cache fills have failed since the disk was created.
+    public var cacheFillFailureCount: Int { cacheFillFailures.load(ordering: .relaxed) }
+
+    /// Returns the top layer's new sector count once it has resized.
+    public func waitResize(from sectorCount: UInt64) async -> UInt64 {
+        await layers[0].backing.waitResize(from: sectorCount)
+    }
+
+    /// Attaches the layers bottom-up, checking each as it comes, and returns
+    /// them top first.
+    private static func attach(_ configurations: [LayerConfiguration]) async throws(LayeredDiskError) -> [any DiskLayer] {
+        guard !configurations.isEmpty else { throw .noLayers }
+        var attached: [any DiskLayer] = []
+        var lower: LayerMetadata?
+        for index in configurations.indices.reversed() {
+            let configuration = configurations[index]
+            let layer: any DiskLayer
+            do {
+                layer = try await configuration.layer.attach(above: lower)
+            } catch {
+                throw .attachFailed(layer: index, underlying: error)
+            }
+            let metadata = LayerMetadata(of: layer)
+            if configuration.readCache && !metadata.canReadCache {
+                throw .readCacheNotSupported(layer: index)
+            }
+            guard metadata.sectorSize > 0, metadata.sectorSize.nonzeroBitCount == 1 else {
+                throw .invalidSectorSize(layer: index, sectorSize: metadata.sectorSize)
+            }
+            let bottomSectorSize = attached.first?.sectorSize ?? metadata.sectorSize
+            guard metadata.sectorSize == bottomSectorSize else {
+                throw .mismatchedSectorSize(layer: index, expected: bottomSectorSize, found: metadata.sectorSize)
+            }
+            attached.append(layer)
+            lower = metadata
+        }
+        return attached.reversed()
+    }
+
+    /// Walks the write path top-down, rejecting layers that cannot be on it,
+    /// and merges the properties the disk reports from the layers written to.
+    private static func mergeWritePath(
+        _ layers: [any DiskLayer],
+        configurations: [LayerConfiguration],
+        readOnly: Bool
+    ) throws(LayeredDiskError) -> WritePathProperties {
+        var merged = WritePathProperties()
+        var onWritePath = true
+        for (index, (layer, configuration)) in zip(layers, configurations).enumerated() {
+            if onWritePath {
+                if layer.isLogicallyReadOnly && !readOnly {
+                    throw .readOnlyLayerOnWritePath(layer: index)
+                }
+                merged.include(layer, writeThrough: configuration.writeThrough)
+            } else if configuration.writeThrough {
+                throw .uselessWriteThrough(layer: index)
+            }
+            onWritePath = configuration.writeThrough
+        }
+        if onWritePath {
+            throw .uselessWriteThrough(layer: layers.count - 1)
+        }
+        return merged
+    }
+}
+
+/// A layer in place in the stack.
+struct StackLayer: Sendable {
+    let backing: any DiskLayer
+    /// The layer, when it is a read cache for the layers below.
+    let readCache: (any WriteNoOverwriteLayer)?
+    let writeThrough: Bool
+    /// Sectors at or past this read as zeros from this layer down: no layer
+    /// above is that small. Unused for the top layer, whose size can change.
+    let visibleSectorCount: UInt64
+}

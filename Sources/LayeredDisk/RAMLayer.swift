@@ -1,0 +1,241 @@
+import Synchronization
+
+/// A sparse, writable layer held in memory and lost with the process.
+///
+/// It takes the guest's writes on top of a read-only stack, so the image and
+/// its cache are never modified. Only written sectors use memory. It supports
+/// write-no-overwrite, so it can also be a (non-persistent) read cache, and it
+/// can be resized while in use.
+public final class RAMLayer: WriteNoOverwriteLayer {
+    public let sectorSize: Int
+    public var layerType: String { "ram" }
+    public var physicalSectorSize: Int { sectorSize }
+    public var isFUARespected: Bool { true }
+    public var isLogicallyReadOnly: Bool { false }
+    /// Unmapped sectors read as zeros: forgotten when the layer below is zero
+    /// there, stored as zeros otherwise.
+    public var unmapBehavior: UnmapBehavior { .zeroes }
+
+    private let state: Mutex<State>
+
+    /// A layer of `sectorCount` sectors of `sectorSize` bytes, all absent.
+    public init(sectorCount: UInt64, sectorSize: Int = 512) {
+        self.sectorSize = sectorSize
+        state = Mutex(State(sectorCount: sectorCount, sectorSize: sectorSize))
+    }
+
+    /// A RAM layer that takes its size and sector size from the layer below
+    /// when attached, the usual writable overlay.
+    public static var sizedToLowerLayer: some AttachableLayer { SizedToLowerLayer() }
+
+    public var sectorCount: UInt64 { state.withLock(\.sectorCount) }
+
+    /// How many sectors the layer holds, for tests and diagnostics.
+    public var presentSectorCount: Int { state.withLock(\.presentSectorCount) }
+
+    public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
+        state.withLock { state in
+            state.read(into: &buffer, marking: &marker)
+        }
+    }
+
+    public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
+        try state.withLock { state throws(DiskError) in
+            try state.store(bytes, at: sector, overwrite: true)
+        }
+    }
+
+    public func writeNoOverwrite(_ bytes: ArraySlice<UInt8>, at sector: UInt64) async throws {
+        try state.withLock { state throws(DiskError) in
+            try state.store(bytes, at: sector, overwrite: false)
+        }
+    }
+
+    public func flush() async throws {}
+
+    public func unmap(at sector: UInt64, count: UInt64, nextIsZero: Bool) async throws {
+        try state.withLock { state throws(DiskError) in
+            let sectors = try state.geometry.sectors(at: sector, count: count)
+            if nextIsZero {
+                state.remove(sectors)
+            } else {
+                state.storeZeros(sectors)
+            }
+        }
+    }
+
+    /// Changes the layer's size; sectors past a smaller size are dropped, and
+    /// anyone in ``waitResize(from:)`` is woken.
+    public func resize(to sectorCount: UInt64) {
+        let waiters = state.withLock { state in
+            state.resize(to: sectorCount)
+        }
+        for waiter in waiters {
+            waiter.resume(returning: sectorCount)
+        }
+    }
+
+    public func waitResize(from sectorCount: UInt64) async -> UInt64 {
+        let id = state.withLock { $0.nextWaiterID() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let current = state.withLock { state -> UInt64? in
+                    guard state.sectorCount == sectorCount, !Task.isCancelled else { return state.sectorCount }
+                    state.resizeWaiters[id] = continuation
+                    return nil
+                }
+                if let current {
+                    continuation.resume(returning: current)
+                }
+            }
+        } onCancel: {
+            let (waiter, current) = state.withLock { state in
+                (state.resizeWaiters.removeValue(forKey: id), state.sectorCount)
+            }
+            waiter?.resume(returning: current)
+        }
+    }
+}
+
+extension RAMLayer {
+    /// Sectors are kept in fixed groups so that a large write costs a few
+    /// allocations, not one per sector.
+    fileprivate static let sectorsPerChunk = 64
+
+    /// The part of one chunk that a sector range covers.
+    fileprivate struct ChunkSpan {
+        var chunk: UInt64
+        var slots: Range<Int>
+        /// The sector in slot `slots.lowerBound`.
+        var firstSector: UInt64
+
+        var mask: UInt64 { bitmask(slots) }
+
+        func sectors(_ slots: Range<Int>) -> Range<UInt64> {
+            let start = firstSector + UInt64(slots.lowerBound - self.slots.lowerBound)
+            return start..<start + UInt64(slots.count)
+        }
+    }
+
+    fileprivate struct Chunk {
+        var bytes: [UInt8]
+        /// Bit `i` is set when sector `i` of the chunk is present.
+        var present: UInt64 = 0
+    }
+
+    fileprivate struct State {
+        var sectorCount: UInt64
+        let sectorSize: Int
+        var chunks: [UInt64: Chunk] = [:]
+        var resizeWaiters: [Int: CheckedContinuation<UInt64, Never>] = [:]
+        private var waiterCount = 0
+
+        init(sectorCount: UInt64, sectorSize: Int) {
+            self.sectorCount = sectorCount
+            self.sectorSize = sectorSize
+        }
+
+        var geometry: SectorGeometry { SectorGeometry(sectorSize: sectorSize, sectorCount: sectorCount) }
+
+        var presentSectorCount: Int { chunks.values.reduce(0) { $0 + $1.present.nonzeroBitCount } }
+
+        mutating func nextWaiterID() -> Int {
+            waiterCount += 1
+            return waiterCount
+        }
+
+        func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) {
+            for span in spans(of: buffer.sectors) {
+                guard let chunk = chunks[span.chunk] else { continue }
+                for slots in runs(of: chunk.present & span.mask) {
+                    buffer.copy(chunk.bytes[bytes(of: slots)], toSector: span.sectors(slots).lowerBound)
+                    marker.mark(span.sectors(slots))
+                }
+            }
+        }
+
+        mutating func store(_ source: ArraySlice<UInt8>, at sector: UInt64, overwrite: Bool) throws(DiskError) {
+            let sectors = try geometry.sectors(at: sector, byteCount: source.count)
+            let chunkBytes = RAMLayer.sectorsPerChunk * sectorSize
+            for span in spans(of: sectors) {
+                var chunk = chunks.removeValue(forKey: span.chunk) ?? Chunk(bytes: Array(repeating: 0, count: chunkBytes))
+                let absent = overwrite ? span.mask : span.mask & ~chunk.present
+                for slots in runs(of: absent) {
+                    let offset = source.startIndex + Int(span.sectors(slots).lowerBound - sector) * sectorSize
+                    chunk.bytes.replaceSubrange(bytes(of: slots), with: source[offset..<offset + slots.count * sectorSize])
+                }
+                chunk.present |= absent
+                chunks[span.chunk] = chunk
+            }
+        }
+
+        mutating func storeZeros(_ sectors: Range<UInt64>) {
+            let zeros = ArraySlice(repeatElement(UInt8(0), count: sectors.count * sectorSize))
+            try? store(zeros, at: sectors.lowerBound, overwrite: true)
+        }
+
+        mutating func remove(_ sectors: Range<UInt64>) {
+            for span in spans(of: sectors) {
+                guard var chunk = chunks.removeValue(forKey: span.chunk) else { continue }
+                chunk.present &= ~span.mask
+                if chunk.present != 0 {
+                    chunks[span.chunk] = chunk
+                }
+            }
+        }
+
+        mutating func resize(to newCount: UInt64) -> [CheckedContinuation<UInt64, Never>] {
+            if newCount < sectorCount {
+                remove(newCount..<sectorCount)
+            }
+            sectorCount = newCount
+            defer { resizeWaiters = [:] }
+            return Array(resizeWaiters.values)
+        }
+
+        /// The chunks `sectors` touches, with the slots it covers in each.
+        private func spans(of sectors: Range<UInt64>) -> [ChunkSpan] {
+            let perChunk = UInt64(RAMLayer.sectorsPerChunk)
+            var spans: [ChunkSpan] = []
+            var sector = sectors.lowerBound
+            while sector < sectors.upperBound {
+                let chunk = sector / perChunk
+                let end = min(sectors.upperBound, (chunk + 1) * perChunk)
+                let first = Int(sector % perChunk)
+                spans.append(ChunkSpan(chunk: chunk, slots: first..<first + Int(end - sector), firstSector: sector))
+                sector = end
+            }
+            return spans
+        }
+
+        private func bytes(of slots: Range<Int>) -> Range<Int> {
+            slots.lowerBound * sectorSize..<slots.upperBound * sectorSize
+        }
+    }
+
+    private struct SizedToLowerLayer: AttachableLayer {
+        func attach(above lower: LayerMetadata?) async throws -> any DiskLayer {
+            guard let lower else { throw RAMLayerError.nothingToSizeFrom }
+            return RAMLayer(sectorCount: lower.sectorCount, sectorSize: lower.sectorSize)
+        }
+    }
+}
+
+/// The bits `slots` of a 64-bit mask set.
+private func bitmask(_ slots: Range<Int>) -> UInt64 {
+    let width = slots.count
+    return (width == 64 ? .max : (1 << width) - 1) << slots.lowerBound
+}
+
+/// The runs of set bits in `bits`, lowest first.
+private func runs(of bits: UInt64) -> [Range<Int>] {
+    var runs: [Range<Int>] = []
+    var remaining = bits
+    while remaining != 0 {
+        let start = remaining.trailingZeroBitCount
+        let length = (~(remaining >> start)).trailingZeroBitCount
+        runs.append(start..<start + length)
+        remaining &= ~bitmask(start..<start + length)
+    }
+    return runs
+}

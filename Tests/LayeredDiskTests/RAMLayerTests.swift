@@ -1,0 +1,71 @@
+import LayeredDisk
+import Testing
+
+@Suite("RAM layer")
+struct RAMLayerTests {
+    @Test func holdsOnlyWhatWasWritten() async throws {
+        let layer = RAMLayer(sectorCount: 1_000_000)
+        let data = SectorPattern.bytes(sectors: 62..<67)
+        try await layer.write(data[...], at: 62, fua: false)
+        #expect(layer.presentSectorCount == 5)
+
+        var buffer = SectorBuffer(sectors: 60..<70, sectorSize: 512)
+        var marker = SectorMarker(sectors: 60..<70)
+        try await layer.read(into: &buffer, marking: &marker)
+        #expect(marker.unmarkedRuns() == [60..<62, 67..<70])
+        #expect(buffer[62..<67].elementsEqual(data))
+    }
+
+    @Test func writeNoOverwriteKeepsPresentSectors() async throws {
+        let layer = RAMLayer(sectorCount: 16)
+        let first = SectorPattern.bytes(sector: 4, generation: 1)
+        try await layer.write(first[...], at: 4, fua: false)
+        try await layer.writeNoOverwrite(SectorPattern.bytes(sectors: 3..<6, generation: 2)[...], at: 3)
+        #expect(try await layer.readAll(3..<6)
+            == SectorPattern.bytes(sector: 3, generation: 2) + first + SectorPattern.bytes(sector: 5, generation: 2))
+    }
+
+    @Test func sizesItselfFromTheLayerBelow() async throws {
+        let disk = try await LayeredDisk(readOnly: false, layers: [
+            LayerConfiguration(RAMLayer.sizedToLowerLayer),
+            LayerConfiguration(BlockDeviceLayer(InMemoryDisk(sectorCount: 12, sectorSize: 4096, readOnly: true))),
+        ])
+        #expect(disk.sectorCount == 12)
+        #expect(disk.sectorSize == 4096)
+    }
+
+    @Test func shrinkingDropsSectorsAndWakesWaiters() async throws {
+        let layer = RAMLayer(sectorCount: 100)
+        try await layer.write(SectorPattern.bytes(sectors: 0..<100)[...], at: 0, fua: false)
+        let disk = try await LayeredDisk(readOnly: false, layers: [LayerConfiguration(layer)])
+
+        async let resized = disk.waitResize(from: 100)
+        layer.resize(to: 40)
+        #expect(await resized == 40)
+        #expect(layer.presentSectorCount == 40)
+
+        layer.resize(to: 80)
+        #expect(try await disk.read(at: 30, count: 50)
+            == SectorPattern.bytes(sectors: 30..<40) + Array(repeating: 0, count: 40 * 512))
+        #expect(await layer.waitResize(from: 100) == 80)
+    }
+
+    @Test func waitingForAResizeEndsWithCancellation() async {
+        let layer = RAMLayer(sectorCount: 10)
+        let waiter = Task { await layer.waitResize(from: 10) }
+        waiter.cancel()
+        #expect(await waiter.value == 10)
+
+        let device = Task { await InMemoryDisk(sectorCount: 4).waitResize(from: 4) }
+        device.cancel()
+        #expect(await device.value == 4)
+    }
+
+    @Test func unmapWithoutNextIsZeroStoresZeros() async throws {
+        let layer = RAMLayer(sectorCount: 16)
+        try await layer.unmap(at: 2, count: 3, nextIsZero: false)
+        #expect(layer.presentSectorCount == 3)
+        try await layer.unmap(at: 0, count: 16, nextIsZero: true)
+        #expect(layer.presentSectorCount == 0)
+    }
+}
