@@ -20,6 +20,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "lazydisk-engine-demo", dependencies: ["LayeredDisk"], path: "Examples/EngineDemo"),
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
     ],
     swiftLanguageModes: [.v6]
