@@ -6,22 +6,46 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LayeredDisk", targets: ["LayeredDisk"]),
+        .library(name: "RemoteImage", targets: ["RemoteImage"]),
         .executable(name: "lazydisk", targets: ["lazydisk"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(name: "LayeredDisk"),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "RemoteImage",
+            dependencies: [
+                "LayeredDisk",
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "lazydisk",
             dependencies: [
                 "LayeredDisk",
+                "RemoteImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "lazydisk-engine-demo", dependencies: ["LayeredDisk"], path: "Examples/EngineDemo"),
+        .target(
+            name: "HTTPTestServers",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/Support/HTTPTestServers"
+        ),
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
+        .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "LayeredDisk", "HTTPTestServers"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,6 +11,7 @@ struct LazyDisk: AsyncParsableCommand {
             Sectors are fetched with HTTP range requests the first time they are read, \
             kept in a persistent local cache, and the VM's writes go to a throw-away RAM layer.
             """,
-        version: LazyDiskVersion.current
+        version: LazyDiskVersion.current,
+        subcommands: [InfoCommand.self, CatCommand.self]
     )
 }

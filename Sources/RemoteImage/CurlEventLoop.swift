@@ -1,0 +1,148 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// The thread that owns a curl multi handle and runs every transfer on it.
+///
+/// Other threads only add work to the inbox and wake the loop with
+/// `curl_multi_wakeup`, the one multi-handle call libcurl allows from any
+/// thread. Everything else about the handle happens on the loop's thread.
+final class CurlEventLoop: Sendable {
+    struct Submission: Sendable {
+        var id: Int
+        var request: HTTPRequest
+        var continuation: CheckedContinuation<HTTPResponse, any Error>
+    }
+
+    private struct Inbox {
+        var submissions: [Submission] = []
+        var cancellations: [Int] = []
+        var stopping = false
+    }
+
+    private let multi: MultiHandle
+    private let configuration: HTTPClientConfiguration
+    private let inbox = Mutex(Inbox())
+
+    init(configuration: HTTPClientConfiguration) {
+        CurlGlobal.initialize()
+        self.configuration = configuration
+        multi = MultiHandle(connections: configuration.connections)
+        let thread = Thread { [self] in run() }
+        thread.name = "lazydisk-curl"
+        thread.start()
+    }
+
+    func submit(_ submission: Submission) {
+        inbox.withLock { $0.submissions.append(submission) }
+        multi.wakeUp()
+    }
+
+    func cancel(_ id: Int) {
+        inbox.withLock { $0.cancellations.append(id) }
+        multi.wakeUp()
+    }
+
+    func stop() {
+        inbox.withLock { $0.stopping = true }
+        multi.wakeUp()
+    }
+
+    private func run() {
+        var transfers: [Int: CurlTransfer] = [:]
+        while true {
+            let work = inbox.withLock { inbox in
+                defer { inbox.submissions = []; inbox.cancellations = [] }
+                return inbox
+            }
+            for submission in work.submissions {
+                do {
+                    let transfer = try CurlTransfer(submission, configuration: configuration)
+                    try multi.add(transfer)
+                    transfers[submission.id] = transfer
+                } catch {
+                    submission.continuation.resume(throwing: error)
+                }
+            }
+            for id in work.cancellations {
+                guard let transfer = transfers.removeValue(forKey: id) else { continue }
+                multi.remove(transfer)
+                transfer.finish(throwing: CancellationError())
+            }
+            if work.stopping {
+                for transfer in transfers.values {
+                    multi.remove(transfer)
+                    transfer.finish(throwing: CancellationError())
+                }
+                multi.cleanUp()
+                return
+            }
+            for (id, result) in multi.performAndCollectFinished() {
+                guard let transfer = transfers.removeValue(forKey: id) else { continue }
+                multi.remove(transfer)
+                transfer.finish(result)
+            }
+            multi.poll()
+        }
+    }
+}
+
+/// The curl multi handle. Only ``wakeUp()`` may be called off the loop's
+/// thread (libcurl documents `curl_multi_wakeup` as thread-safe); that is why
+/// the wrapper may be shared.
+private struct MultiHandle: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+
+    init(connections: Int) {
+        pointer = curl_multi_init()
+        _ = ccurl_multi_setopt_long(pointer, CURLMOPT_MAX_HOST_CONNECTIONS, connections)
+        _ = ccurl_multi_setopt_long(pointer, CURLMOPT_MAX_TOTAL_CONNECTIONS, connections)
+        _ = ccurl_multi_setopt_long(pointer, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+    }
+
+    func wakeUp() {
+        curl_multi_wakeup(pointer)
+    }
+
+    func add(_ transfer: CurlTransfer) throws {
+        let code = curl_multi_add_handle(pointer, transfer.handle)
+        guard code == CURLM_OK else {
+            throw CurlError(CURLE_FAILED_INIT, detail: String(cString: curl_multi_strerror(code)))
+        }
+    }
+
+    func remove(_ transfer: CurlTransfer) {
+        curl_multi_remove_handle(pointer, transfer.handle)
+    }
+
+    /// Moves every transfer along and returns those that finished, by id.
+    func performAndCollectFinished() -> [(id: Int, result: CURLcode)] {
+        var running: Int32 = 0
+        curl_multi_perform(pointer, &running)
+        var finished: [(id: Int, result: CURLcode)] = []
+        var queued: Int32 = 0
+        while let message = curl_multi_info_read(pointer, &queued) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+            finished.append((CurlTransfer.id(of: easy), message.pointee.data.result))
+        }
+        return finished
+    }
+
+    /// Sleeps until a socket is ready, curl's next timeout, or a wake-up.
+    func poll() {
+        curl_multi_poll(pointer, nil, 0, 1000, nil)
+    }
+
+    func cleanUp() {
+        curl_multi_cleanup(pointer)
+    }
+}
+
+/// `curl_global_init` must run once before any handle exists.
+enum CurlGlobal {
+    private static let initialized: Bool = curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
+
+    static func initialize() {
+        precondition(initialized, "libcurl failed to initialize")
+    }
+}

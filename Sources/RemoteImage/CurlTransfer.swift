@@ -1,0 +1,161 @@
+import CCurl
+import Foundation
+
+/// One transfer on the loop's thread: a configured easy handle and the
+/// response it is collecting.
+final class CurlTransfer {
+    let handle: UnsafeMutableRawPointer
+    private let id: Int
+    private let request: HTTPRequest
+    private let continuation: CheckedContinuation<HTTPResponse, any Error>
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+    private var headers: [String: String] = [:]
+    private var body: [UInt8] = []
+    private var bodyWasCut = false
+
+    init(_ submission: CurlEventLoop.Submission, configuration: HTTPClientConfiguration) throws {
+        guard let handle = curl_easy_init() else { throw CurlError(CURLE_FAILED_INIT, detail: "") }
+        self.handle = handle
+        id = submission.id
+        request = submission.request
+        continuation = submission.continuation
+        errorBuffer.initialize(to: 0)
+        body.reserveCapacity(request.byteRange.map { Int($0.count) } ?? 0)
+        try configure(with: configuration)
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        curl_slist_free_all(headerList)
+        errorBuffer.deallocate()
+    }
+
+    /// The id a finished easy handle was submitted with.
+    static func id(of handle: UnsafeMutableRawPointer) -> Int {
+        var pointer: UnsafeMutableRawPointer?
+        _ = ccurl_easy_getinfo_pointer(handle, CURLINFO_PRIVATE, &pointer)
+        return Int(bitPattern: pointer)
+    }
+
+    func finish(_ result: CURLcode) {
+        let cutOnPurpose = result == CURLE_WRITE_ERROR && bodyWasCut
+        guard result == CURLE_OK || cutOnPurpose else {
+            finish(throwing: CurlError(result, detail: String(cString: errorBuffer)))
+            return
+        }
+        var status = 0
+        _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        var effectiveURL: UnsafeMutablePointer<CChar>?
+        _ = ccurl_easy_getinfo_string(handle, CURLINFO_EFFECTIVE_URL, &effectiveURL)
+        var version = 0
+        _ = ccurl_easy_getinfo_long(handle, CURLINFO_HTTP_VERSION, &version)
+        continuation.resume(returning: HTTPResponse(
+            status: status,
+            headers: headers,
+            body: body,
+            bodyWasCut: bodyWasCut,
+            effectiveURL: effectiveURL.map { String(cString: $0) } ?? request.url,
+            httpVersion: Self.versionName(version)
+        ))
+    }
+
+    func finish(throwing error: any Error) {
+        continuation.resume(throwing: error)
+    }
+
+    private func configure(with configuration: HTTPClientConfiguration) throws {
+        let https = request.url.lowercased().hasPrefix("https:")
+        try set(CURLOPT_URL, request.url)
+        try set(CURLOPT_PRIVATE, pointer: UnsafeMutableRawPointer(bitPattern: id))
+        try set(CURLOPT_NOSIGNAL, 1)
+        try set(CURLOPT_PROTOCOLS_STR, "http,https")
+        // Never follow a redirect from https down to plain http.
+        try set(CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https")
+        try set(CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0)
+        try set(CURLOPT_MAXREDIRS, 10)
+        try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        try set(CURLOPT_PIPEWAIT, 1)
+        try set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
+        try set(CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedLimit)
+        try set(CURLOPT_LOW_SPEED_TIME, max(1, Int(configuration.lowSpeedTimeout.milliseconds / 1000)))
+        try set(CURLOPT_SSL_VERIFYPEER, configuration.verifiesTLS ? 1 : 0)
+        try set(CURLOPT_SSL_VERIFYHOST, configuration.verifiesTLS ? 2 : 0)
+        if let caFile = configuration.caCertificatesFile {
+            try set(CURLOPT_CAINFO, caFile)
+        }
+        try set(CURLOPT_USERAGENT, configuration.userAgent)
+        try set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+        switch request.method {
+        case .head: try set(CURLOPT_NOBODY, 1)
+        case .get: try set(CURLOPT_HTTPGET, 1)
+        }
+        if let range = request.byteRange {
+            try set(CURLOPT_RANGE, "\(range.lowerBound)-\(range.upperBound)")
+        }
+        for header in configuration.headers + request.headers {
+            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+        }
+        try check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try set(CURLOPT_HEADERDATA, pointer: context)
+        try check(ccurl_easy_setopt_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            Unmanaged<CurlTransfer>.fromOpaque(context!).takeUnretainedValue()
+                .receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count))
+        })
+        try set(CURLOPT_WRITEDATA, pointer: context)
+        try check(ccurl_easy_setopt_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            Unmanaged<CurlTransfer>.fromOpaque(context!).takeUnretainedValue()
+                .receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
+        })
+    }
+
+    /// A status line starts a new response (each hop of a redirect has one);
+    /// the headers kept are those of the last.
+    private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
+        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasPrefix("HTTP/") {
+            headers = [:]
+        } else if let header = HTTPHeader(line: text) {
+            headers[header.name.lowercased()] = header.value
+        }
+        return line.count
+    }
+
+    /// Returning less than was offered makes curl abort the transfer.
+    private func receiveBody(_ chunk: UnsafeRawBufferPointer) -> Int {
+        guard body.count + chunk.count <= request.bodyLimit else {
+            bodyWasCut = true
+            return 0
+        }
+        body.append(contentsOf: chunk)
+        return chunk.count
+    }
+
+    private func set(_ option: CURLoption, _ value: Int) throws {
+        try check(ccurl_easy_setopt_long(handle, option, value))
+    }
+
+    private func set(_ option: CURLoption, _ value: String) throws {
+        try check(ccurl_easy_setopt_string(handle, option, value))
+    }
+
+    private func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer?) throws {
+        try check(ccurl_easy_setopt_pointer(handle, option, pointer))
+    }
+
+    private func check(_ code: CURLcode) throws {
+        guard code == CURLE_OK else { throw CurlError(code, detail: "") }
+    }
+
+    private static func versionName(_ version: Int) -> String {
+        switch version {
+        case Int(CURL_HTTP_VERSION_1_0): "1.0"
+        case Int(CURL_HTTP_VERSION_1_1): "1.1"
+        case Int(CURL_HTTP_VERSION_2_0): "2"
+        case Int(CURL_HTTP_VERSION_3): "3"
+        default: "unknown"
+        }
+    }
+}

@@ -1,0 +1,24 @@
+/// How the curl client connects: connection count, timeouts, TLS and the
+/// headers every request carries.
+public struct HTTPClientConfiguration: Sendable {
+    /// Connections kept open to the origin at most; transfers beyond wait.
+    public var connections = 8
+    /// Headers added to every request (credentials, for instance).
+    public var headers: [HTTPHeader] = []
+    /// Verify the server's certificate and host name. Off only on request.
+    public var verifiesTLS = true
+    /// A PEM bundle of CA certificates to trust instead of the system's.
+    public var caCertificatesFile: String?
+    /// Time allowed to establish a connection.
+    public var connectTimeout: Duration = .seconds(10)
+    /// A transfer slower than ``lowSpeedLimit`` bytes a second for this long
+    /// is aborted. There is no whole-transfer timeout: a large range on a slow
+    /// link is fine as long as it keeps moving.
+    public var lowSpeedTimeout: Duration = .seconds(30)
+    /// Bytes a second below which a transfer counts as stalled.
+    public var lowSpeedLimit = 1024
+    /// Sent as `User-Agent`.
+    public var userAgent = "lazydisk"
+
+    public init() {}
+}

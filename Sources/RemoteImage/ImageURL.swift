@@ -1,0 +1,55 @@
+import Foundation
+
+/// The URL of a remote image, kept whole for requests and shown only redacted.
+///
+/// Presigned S3 URLs and Azure SAS URLs carry their credentials in the query
+/// string, and a URL may embed a password; neither may reach a log line, an
+/// error or status output. ``description`` is the redacted form, so string
+/// interpolation is safe by default.
+public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
+    /// The URL as given, query and credentials included: for requests only.
+    public let absoluteString: String
+    /// The URL without query, fragment or credentials; identifies the image
+    /// (the cache key) without any secret.
+    public let withoutQuery: String
+    /// Whether the scheme is https.
+    public let isHTTPS: Bool
+    private let hasQuery: Bool
+
+    /// Accepts absolute http and https URLs with a host.
+    public init(_ string: String) throws(RemoteImageError) {
+        guard let components = URLComponents(string: string),
+              let scheme = components.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = components.host, !host.isEmpty
+        else {
+            throw .invalidURL(Self.redact(string))
+        }
+        absoluteString = string
+        isHTTPS = scheme == "https"
+        hasQuery = components.query != nil
+        var bare = components
+        bare.query = nil
+        bare.fragment = nil
+        bare.user = nil
+        bare.password = nil
+        withoutQuery = bare.string ?? Self.redact(string)
+    }
+
+    /// The URL with its query shown as `?…` and without credentials.
+    public var description: String {
+        hasQuery ? withoutQuery + "?…" : withoutQuery
+    }
+
+    /// Redacts any URL-like text (an effective URL curl reports, bad input):
+    /// the query becomes `?…` and user information is dropped.
+    public static func redact(_ text: String) -> String {
+        var redacted = text
+        if let query = redacted.firstIndex(of: "?") {
+            redacted = String(redacted[..<query]) + "?…"
+        }
+        if let scheme = redacted.range(of: "://"), let at = redacted[scheme.upperBound...].firstIndex(of: "@") {
+            redacted.removeSubrange(scheme.upperBound...at)
+        }
+        return redacted
+    }
+}

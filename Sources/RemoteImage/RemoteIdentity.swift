@@ -1,0 +1,41 @@
+/// What identifies the bytes behind a URL, so that a change is noticed before
+/// old and new data are ever mixed.
+public struct RemoteIdentity: Sendable, Hashable, Codable {
+    /// The image's URL without its query.
+    public var url: String
+    /// Size of the whole object in bytes.
+    public var size: UInt64
+    public var etag: String?
+    public var lastModified: String?
+
+    public init(url: String, size: UInt64, etag: String?, lastModified: String?) {
+        self.url = url
+        self.size = size
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+
+    /// A strong ETag names exact bytes; a weak one (`W/"…"`) does not.
+    public var strongETag: String? {
+        guard let etag, !etag.hasPrefix("W/") else { return nil }
+        return etag
+    }
+
+    /// The precondition every read carries, so the server refuses (412) once
+    /// the object has changed: `If-Match` on a strong ETag, else
+    /// `If-Unmodified-Since`.
+    var readPrecondition: HTTPHeader? {
+        if let strongETag {
+            return HTTPHeader(name: "If-Match", value: strongETag)
+        }
+        return lastModified.map { HTTPHeader(name: "If-Unmodified-Since", value: $0) }
+    }
+
+    /// Whether `other` describes the same bytes: same size, and the same
+    /// validators where both sides have them.
+    func matches(_ other: RemoteIdentity) -> Bool {
+        size == other.size
+            && (etag == nil || other.etag == nil || etag == other.etag)
+            && (lastModified == nil || other.lastModified == nil || lastModified == other.lastModified)
+    }
+}

@@ -1,0 +1,55 @@
+/// Why a remote image could not be opened or read. Every URL in these errors
+/// is redacted (see ``ImageURL``).
+public enum RemoteImageError: Error, Sendable {
+    /// The text is not an absolute http or https URL with a host.
+    case invalidURL(String)
+    /// No HTTP answer: connection refused, DNS, TLS, timeout, a body cut short.
+    case transport(url: String, CurlError)
+    /// The server answered with a status that means "no" (404, 401, 500 after
+    /// every retry, …).
+    case httpStatus(url: String, status: Int)
+    /// The server does not serve byte ranges; `answer` says what it did.
+    case rangesNotSupported(url: String, answer: String)
+    /// The object behind the URL is not the one opened: 412, a new size, a new
+    /// ETag, or a full 200 answer to a range request. Never mixed with old data.
+    case imageChanged(url: String, reason: String)
+    /// The server's answer breaks HTTP's rules for a range response.
+    case malformedResponse(url: String, reason: String)
+    /// A redirect was refused (https to http) or went on too long.
+    case redirectRefused(url: String, reason: String)
+    /// Transient failures went on past the retry budget; `last` is the last one.
+    indirect case retriesExhausted(attempts: Int, last: RemoteImageError)
+
+    /// Worth retrying with backoff.
+    var isTransient: Bool {
+        switch self {
+        case let .transport(_, error): error.isTransient
+        case let .httpStatus(_, status): status == 429 || (500...599).contains(status)
+        case .malformedResponse: false
+        default: false
+        }
+    }
+}
+
+extension RemoteImageError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case let .invalidURL(text):
+            "not an http(s) URL: \(text)"
+        case let .transport(url, error):
+            "\(url): \(error)"
+        case let .httpStatus(url, status):
+            "\(url): server answered \(status) \(HTTPStatus.reason(status))"
+        case let .rangesNotSupported(url, answer):
+            "\(url): the server does not support range requests (\(answer))"
+        case let .imageChanged(url, reason):
+            "\(url): the remote image changed: \(reason)"
+        case let .malformedResponse(url, reason):
+            "\(url): unusable response: \(reason)"
+        case let .redirectRefused(url, reason):
+            "\(url): redirect refused: \(reason)"
+        case let .retriesExhausted(attempts, last):
+            "\(last) (gave up after \(attempts) attempts)"
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import LayeredDisk
+import RemoteImage
+
+/// `lazydisk cat URL`: the bytes a VM would read, to stdout, for scripts.
+struct CatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cat",
+        abstract: "Write the disk's bytes (or a part of them) to stdout.",
+        discussion: "Reads through the same layers as serve, so it shows exactly what a VM sees."
+    )
+
+    /// Bytes read from the disk per step; the next step is fetched while this
+    /// one is written.
+    private static let stepBytes: UInt64 = 16 << 20
+
+    @Argument(help: "The image's http(s) URL.")
+    var url: String
+
+    @Option(help: ArgumentHelp("First byte to write (suffixes K, M, G allowed).", valueName: "bytes"))
+    var offset = ByteCount(bytes: 0)
+
+    @Option(help: ArgumentHelp("Bytes to write (default: to the end of the disk).", valueName: "bytes"))
+    var length: ByteCount?
+
+    @OptionGroup var remote: RemoteOptions
+
+    func run() async throws {
+        let disk = try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(remote.openLayer(url))])
+        let diskSize = disk.sectorCount * UInt64(disk.sectorSize)
+        guard offset.bytes <= diskSize else {
+            throw CommandError("--offset \(offset.bytes) is past the end of the \(diskSize)-byte disk")
+        }
+        let end = length.map { offset.bytes.addingReportingOverflow($0.bytes) }
+        if let end, end.overflow || end.partialValue > diskSize {
+            throw CommandError("--offset plus --length runs past the end of the \(diskSize)-byte disk")
+        }
+        let range = offset.bytes..<(end?.partialValue ?? diskSize)
+        let steps = stride(from: range.lowerBound, to: range.upperBound, by: Int(Self.stepBytes)).map {
+            $0..<min($0 + Self.stepBytes, range.upperBound)
+        }
+        var pending = steps.first.map { step in Task { try await disk.readBytes(step) } }
+        for index in steps.indices {
+            let bytes = try await pending!.value
+            pending = steps.indices.contains(index + 1) ? Task { [step = steps[index + 1]] in try await disk.readBytes(step) } : nil
+            FileHandle.standardOutput.write(Data(bytes))
+        }
+    }
+}
+
+extension BlockDevice {
+    /// Reads an arbitrary byte range, whatever its alignment to sectors.
+    func readBytes(_ range: Range<UInt64>) async throws -> [UInt8] {
+        let size = UInt64(sectorSize)
+        let first = range.lowerBound / size
+        let last = (range.upperBound + size - 1) / size
+        let sectors = try await read(at: first, count: Int(last - first))
+        let start = Int(range.lowerBound - first * size)
+        return Array(sectors[start..<start + range.count])
+    }
+}

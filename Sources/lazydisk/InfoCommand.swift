@@ -1,0 +1,46 @@
+import ArgumentParser
+import RemoteImage
+
+/// `lazydisk info URL`: what the server says about an image, and how fast a
+/// first byte comes back.
+struct InfoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show an image's size, format, validators and range support."
+    )
+
+    @Argument(help: "The image's http(s) URL.")
+    var url: String
+
+    @OptionGroup var remote: RemoteOptions
+
+    func run() async throws {
+        let layer = try await remote.openLayer(url)
+        let image = layer.image
+        let identity = image.identity
+        var rows: [(String, String)] = [("url", image.url.description)]
+        if image.pinnedURLDescription != image.url.description {
+            rows.append(("final url", image.pinnedURLDescription))
+        }
+        rows += [
+            ("format", layer.format.rawValue),
+            ("object size", "\(identity.size) bytes"),
+            ("disk size", "\(layer.contentSize) bytes, \(layer.sectorCount) sectors of \(layer.sectorSize) bytes"),
+            ("disk id", layer.diskID?.description ?? "none"),
+            ("etag", identity.etag ?? "none"),
+            ("last modified", identity.lastModified ?? "none"),
+            ("ranges", image.advertisesRanges ? "yes (Accept-Ranges: bytes)" : "yes (probed; not advertised)"),
+            ("http version", image.httpVersion),
+            ("probe read", Self.milliseconds(image.probeDuration)),
+        ]
+        for (label, value) in rows {
+            print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + value)
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let microseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        return "\(Double(microseconds) / 1000) ms"
+    }
+}

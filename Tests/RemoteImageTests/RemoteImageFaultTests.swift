@@ -1,0 +1,206 @@
+import HTTPTestServers
+import RemoteImage
+import Testing
+
+/// Each fault the in-process server can produce, with the outcome and, from
+/// the server's log, how many requests the client made.
+@Suite("Remote image against a misbehaving server")
+struct RemoteImageFaultTests {
+    static let content = testBytes(count: 64 * 1024)
+    static let readRange: Range<UInt64> = 4096..<12288
+    static let wanted = "bytes=4096-12287"
+
+    private func server(_ fault: FaultServer.Fault) async throws -> FaultServer {
+        try await FaultServer.start(content: Self.content, fault: fault)
+    }
+
+    private func expectRedacted(_ error: any Error) {
+        #expect(!"\(error)".contains("SECRET"), "\(error)")
+    }
+
+    @Test func wellBehavedServer() async throws {
+        let server = try await server(.none)
+        let image = try await openImage(server.url)
+        #expect(image.identity.size == UInt64(Self.content.count))
+        #expect(image.identity.etag == "\"object-1\"")
+        #expect(try await image.read(Self.readRange) == Array(Self.content[4096..<12288]))
+        let requests = server.requests
+        #expect(requests.map(\.method) == ["HEAD", "GET", "GET"])
+        #expect(requests.map(\.range) == [nil, "bytes=0-0", Self.wanted])
+        #expect(requests.last?.ifMatch == "\"object-1\"")
+    }
+
+    @Test func serverIgnoringRangeIsRefusedAtOpen() async throws {
+        let server = try await server(.ignoresRange)
+        await #expect {
+            try await openImage(server.url)
+        } throws: { error in
+            expectRedacted(error)
+            guard case let RemoteImageError.rangesNotSupported(_, answer) = error else { return false }
+            return answer.contains("200 OK")
+        }
+        #expect(server.requests.count == 2)
+    }
+
+    @Test func wrongContentRangeIsNeverAccepted() async throws {
+        let server = try await server(.wrongContentRange)
+        await #expect {
+            try await openImage(server.url)
+        } throws: { error in
+            expectRedacted(error)
+            guard case .malformedResponse = error as? RemoteImageError else { return false }
+            return true
+        }
+        #expect(server.requests.count == 2)
+    }
+
+    @Test func shortBodyIsRetried() async throws {
+        let server = try await server(.shortBody(times: 1))
+        let image = try await openImage(server.url)
+        #expect(try await image.read(Self.readRange) == Array(Self.content[Self.readRange.asInts]))
+        #expect(server.requests.filter { $0.range == Self.wanted }.count == 2)
+    }
+
+    @Test func disconnectMidBodyIsRetried() async throws {
+        let server = try await server(.disconnectMidBody(times: 2))
+        let image = try await openImage(server.url)
+        #expect(try await image.read(Self.readRange) == Array(Self.content[Self.readRange.asInts]))
+        #expect(server.requests.filter { $0.range == Self.wanted }.count == 3)
+    }
+
+    @Test func serverErrorThenSuccess() async throws {
+        let server = try await server(.serverError(times: 2))
+        let image = try await openImage(server.url)
+        #expect(try await image.read(Self.readRange) == Array(Self.content[Self.readRange.asInts]))
+        #expect(server.requests.filter { $0.range == Self.wanted }.map(\.status) == [500, 500, 206])
+    }
+
+    @Test func retriesAreBounded() async throws {
+        let server = try await server(.serverError(times: 100))
+        let image = try await openImage(server.url, retries: 2)
+        await #expect {
+            try await image.read(Self.readRange)
+        } throws: { error in
+            expectRedacted(error)
+            guard case let RemoteImageError.retriesExhausted(attempts, last) = error,
+                  case let .httpStatus(_, status) = last else { return false }
+            return attempts == 3 && status == 500
+        }
+        #expect(server.requests.filter { $0.range == Self.wanted }.count == 3)
+    }
+
+    @Test func tooManyRequestsHonoursRetryAfter() async throws {
+        let server = try await server(.tooManyRequests(times: 1, retryAfterSeconds: 1))
+        let image = try await openImage(server.url)
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect(try await image.read(Self.readRange) == Array(Self.content[Self.readRange.asInts]))
+        #expect(clock.now - started >= .milliseconds(950))
+        #expect(server.requests.filter { $0.range == Self.wanted }.map(\.status) == [429, 206])
+    }
+
+    @Test func changedETagIsAChangedImage() async throws {
+        let server = try await server(.none)
+        let image = try await openImage(server.url)
+        server.replaceContent(testBytes(count: Self.content.count, seed: 7))
+        await #expect {
+            try await image.read(Self.readRange)
+        } throws: { error in
+            expectRedacted(error)
+            guard case let RemoteImageError.imageChanged(_, reason) = error else { return false }
+            return reason.contains("412")
+        }
+        #expect(server.requests.last?.status == 412)
+        #expect(server.requests.count == 3)
+    }
+
+    @Test func tricklingBodyHitsTheLowSpeedTimeout() async throws {
+        let server = try await server(.trickle)
+        let image = try await openImage(server.url, retries: 1) { configuration in
+            configuration.lowSpeedTimeout = .seconds(1)
+        }
+        await #expect {
+            try await image.read(Self.readRange)
+        } throws: { error in
+            expectRedacted(error)
+            guard case let RemoteImageError.retriesExhausted(attempts, .transport(_, curlError)) = error else { return false }
+            return attempts == 2 && curlError.isTimeout
+        }
+        #expect(server.requests.filter { $0.range == Self.wanted }.count == 2)
+    }
+
+    @Test func refusedHeadFallsBackToARangeRead() async throws {
+        let server = try await server(.refusesHead)
+        let image = try await openImage(server.url)
+        #expect(image.identity.size == UInt64(Self.content.count))
+        #expect(image.identity.etag == "\"object-1\"")
+        #expect(try await image.read(Self.readRange) == Array(Self.content[Self.readRange.asInts]))
+        #expect(server.requests.map(\.status) == [403, 206, 206])
+    }
+
+    @Test func redirectChainIsFollowedOnceAndPinned() async throws {
+        let server = try await server(.redirectChain(hops: 3))
+        let image = try await openImage(server.url)
+        for _ in 0..<3 {
+            #expect(try await image.read(Self.readRange) == Array(Self.content[Self.readRange.asInts]))
+        }
+        let uris = server.requests.map(\.uri)
+        #expect(uris.filter { $0.hasPrefix("/image") }.count == 1)
+        #expect(uris.filter { $0 == "/hop3" }.count == 1)
+        #expect(server.requests.filter { $0.range == Self.wanted }.allSatisfy { $0.uri == "/final" })
+        #expect(!image.pinnedURLDescription.contains("SECRET"))
+    }
+
+    @Test func expiredPinnedURLIsReopenedFromTheOriginal() async throws {
+        let server = try await server(.expiringLinks)
+        let image = try await openImage(server.url)
+        server.expireLinks()
+        #expect(try await image.read(Self.readRange) == Array(Self.content[Self.readRange.asInts]))
+        let reads = server.requests.filter { $0.range == Self.wanted }
+        #expect(reads.map(\.uri) == ["/signed?v=1", "/signed?v=2"])
+        #expect(reads.map(\.status) == [403, 206])
+    }
+
+    @Test func reopeningAChangedImageIsAnError() async throws {
+        let server = try await server(.expiringLinks)
+        let image = try await openImage(server.url)
+        server.expireLinks()
+        server.replaceContent(testBytes(count: 1000))
+        await #expect {
+            try await image.read(Self.readRange)
+        } throws: { error in
+            expectRedacted(error)
+            guard case let RemoteImageError.imageChanged(_, reason) = error else { return false }
+            return reason.contains("size 65536 -> 1000")
+        }
+    }
+
+    @Test func connectionRefusedIsATransportError() async throws {
+        let server = try await server(.none)
+        let url = server.url
+        try await server.shutdown()
+        await #expect {
+            try await openImage(url, retries: 1)
+        } throws: { error in
+            expectRedacted(error)
+            guard case let RemoteImageError.retriesExhausted(2, .transport(_, curlError)) = error else { return false }
+            return curlError.isTransient
+        }
+    }
+
+    @Test func missingImageIsA404() async throws {
+        let server = try await server(.none)
+        await #expect {
+            try await openImage(server.base + "/missing?token=SECRET")
+        } throws: { error in
+            expectRedacted(error)
+            guard case RemoteImageError.httpStatus(_, 404) = error else { return false }
+            return "\(error)".contains("404 Not Found")
+        }
+        #expect(server.requests.count == 1)
+    }
+}
+
+extension Range<UInt64> {
+    var asInts: Range<Int> { Int(lowerBound)..<Int(upperBound) }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import HTTPTestServers
+import RemoteImage
+
+/// Random bytes from a fixed seed, so a failure replays.
+func testBytes(count: Int, seed: UInt64 = 42) -> [UInt8] {
+    var state = seed
+    return (0..<count).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return UInt8(truncatingIfNeeded: state >> 33)
+    }
+}
+
+/// A retry policy that keeps tests quick: short backoff, few retries.
+func quickRetries(_ retries: Int = 3) -> RetryPolicy {
+    var policy = RetryPolicy(retries: retries)
+    policy.initialDelay = .milliseconds(10)
+    policy.maximumDelay = .milliseconds(50)
+    return policy
+}
+
+func openImage(
+    _ url: String,
+    retries: Int = 3,
+    configure: (inout HTTPClientConfiguration) -> Void = { _ in }
+) async throws -> RemoteImage {
+    var configuration = HTTPClientConfiguration()
+    configure(&configuration)
+    return try await RemoteImage.open(try ImageURL(url), client: CurlClient(configuration: configuration), retryPolicy: quickRetries(retries))
+}
+
+extension FaultServer {
+    /// The requests so far, as `METHOD URI RANGE -> STATUS` lines.
+    var requestLines: [String] { requests.map(\.description) }
+}

@@ -1,0 +1,170 @@
+import NIOCore
+import NIOHTTP1
+
+/// Answers one connection's requests for the ``FaultServer``, faults included.
+final class FaultHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let state: FaultState
+    private var request: HTTPRequestHead?
+
+    init(state: FaultState) {
+        self.state = state
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .head(head):
+            request = head
+        case .body:
+            break
+        case .end:
+            if let request {
+                answer(request, context: context)
+            }
+            request = nil
+        }
+    }
+
+    /// What to send back, decided before anything is sent so the request is
+    /// logged before the client can see the answer.
+    private struct Reply {
+        enum Delivery {
+            case whole
+            /// Promise the whole body, send half, close the connection.
+            case disconnectHalfway
+            /// One byte every 100 ms.
+            case trickle
+        }
+
+        var status: HTTPResponseStatus
+        var headers: HTTPHeaders = [:]
+        var body: ArraySlice<UInt8> = []
+        var delivery = Delivery.whole
+    }
+
+    private func answer(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let reply = reply(to: request)
+        state.record(FaultServer.LoggedRequest(
+            method: request.method.rawValue, uri: request.uri,
+            range: request.headers.first(name: "range"), ifMatch: request.headers.first(name: "if-match"),
+            status: Int(reply.status.code)))
+        deliver(reply, context: context)
+    }
+
+    private func reply(to request: HTTPRequestHead) -> Reply {
+        let path = String(request.uri.prefix { $0 != "?" })
+        if let location = redirect(for: path) {
+            return Reply(status: .found, headers: ["Location": location])
+        }
+        guard servesObject(path: path, uri: request.uri) else {
+            return Reply(status: state.fault == .expiringLinks && path == "/signed" ? .forbidden : .notFound)
+        }
+        return objectReply(to: request)
+    }
+
+    private func redirect(for path: String) -> String? {
+        switch state.fault {
+        case let .redirectChain(hops) where path == "/image":
+            hops > 0 ? "/hop1" : "/final"
+        case let .redirectChain(hops) where path.hasPrefix("/hop"):
+            Int(path.dropFirst(4)).map { $0 < hops ? "/hop\($0 + 1)" : "/final" }
+        case .expiringLinks where path == "/image":
+            "/signed?v=\(state.issueLink())"
+        default:
+            nil
+        }
+    }
+
+    private func servesObject(path: String, uri: String) -> Bool {
+        switch state.fault {
+        case .redirectChain: path == "/final"
+        case .expiringLinks: path == "/signed" && Int(uri.split(separator: "=").last ?? "").map(state.isValidLink) == true
+        default: path == "/image"
+        }
+    }
+
+    private func objectReply(to request: HTTPRequestHead) -> Reply {
+        let object = state.object
+        let size = object.content.count
+        let headers: HTTPHeaders = ["ETag": object.etag, "Last-Modified": object.lastModified, "Accept-Ranges": "bytes"]
+        if request.method == .HEAD {
+            guard state.fault != .refusesHead else { return Reply(status: .forbidden) }
+            var headHeaders = headers
+            headHeaders.add(name: "Content-Length", value: "\(size)")
+            return Reply(status: .ok, headers: headHeaders)
+        }
+        if let ifMatch = request.headers.first(name: "if-match"), ifMatch != object.etag {
+            return Reply(status: .preconditionFailed)
+        }
+        guard let range = request.headers.first(name: "range").flatMap(Self.parseRange), state.fault != .ignoresRange else {
+            return Reply(status: .ok, headers: headers, body: object.content[...])
+        }
+        guard range.lowerBound < size else {
+            return Reply(status: .rangeNotSatisfiable, headers: ["Content-Range": "bytes */\(size)"])
+        }
+        let wanted = range.lowerBound...min(range.upperBound, size - 1)
+        var reply = Reply(status: .partialContent, headers: headers, body: object.content[wanted])
+        reply.headers.add(name: "Content-Range", value: "bytes \(wanted.lowerBound)-\(wanted.upperBound)/\(size)")
+        switch state.fault {
+        case .wrongContentRange:
+            reply.headers.replaceOrAdd(name: "Content-Range", value: "bytes \(wanted.lowerBound + 1)-\(wanted.upperBound + 1)/\(size)")
+        case .shortBody where state.takeFaultyGET(range: wanted):
+            reply.body = reply.body.prefix(reply.body.count / 2)
+        case .disconnectMidBody where state.takeFaultyGET(range: wanted):
+            reply.delivery = .disconnectHalfway
+        case .serverError where state.takeFaultyGET(range: wanted):
+            return Reply(status: .internalServerError)
+        case let .tooManyRequests(_, seconds) where state.takeFaultyGET(range: wanted):
+            return Reply(status: .tooManyRequests, headers: ["Retry-After": "\(seconds)"])
+        case .trickle:
+            reply.delivery = .trickle
+        default:
+            break
+        }
+        return reply
+    }
+
+    private func deliver(_ reply: Reply, context: ChannelHandlerContext) {
+        var headers = reply.headers
+        if !headers.contains(name: "Content-Length") {
+            headers.add(name: "Content-Length", value: "\(reply.body.count)")
+        }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)
+        switch reply.delivery {
+        case .whole:
+            if !reply.body.isEmpty {
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: reply.body)))), promise: nil)
+            }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        case .disconnectHalfway:
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: reply.body.prefix(reply.body.count / 2))))), promise: nil)
+            context.close(promise: nil)
+        case .trickle:
+            context.flush()
+            trickle(reply.body, context: context)
+        }
+    }
+
+    /// Sends one byte every 100 ms until the body is out or the client left.
+    private func trickle(_ body: ArraySlice<UInt8>, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        guard let byte = body.first else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: [byte])))), promise: nil)
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
+            self.trickle(body.dropFirst(), context: context)
+        }
+    }
+
+    /// `bytes=a-b` (one range, both ends given), the only form lazydisk sends.
+    private static func parseRange(_ header: String) -> ClosedRange<Int>? {
+        guard header.hasPrefix("bytes=") else { return nil }
+        let bounds = header.dropFirst(6).split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 2, let first = Int(bounds[0]), let last = Int(bounds[1]), first <= last else { return nil }
+        return first...last
+    }
+}
