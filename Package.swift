@@ -46,6 +46,7 @@ let package = Package(
         ),
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
         .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "LayeredDisk", "HTTPTestServers"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["RemoteImage", "LayeredDisk", "HTTPTestServers", "lazydisk"]),
     ],
     swiftLanguageModes: [.v6]
 )

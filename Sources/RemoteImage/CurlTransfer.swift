@@ -11,7 +11,10 @@ final class CurlTransfer {
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
     private var headers: [String: String] = [:]
-    private var body: [UInt8] = []
+    /// Allocated up front at the body limit and filled by `memcpy`; trimmed
+    /// to what arrived when the transfer ends.
+    private var body: [UInt8]
+    private var received = 0
     private var bodyWasCut = false
 
     init(_ submission: CurlEventLoop.Submission, configuration: HTTPClientConfiguration) throws {
@@ -21,7 +24,7 @@ final class CurlTransfer {
         request = submission.request
         continuation = submission.continuation
         errorBuffer.initialize(to: 0)
-        body.reserveCapacity(request.byteRange.map { Int($0.count) } ?? 0)
+        body = [UInt8](repeating: 0, count: request.bodyLimit)
         try configure(with: configuration)
     }
 
@@ -50,6 +53,7 @@ final class CurlTransfer {
         _ = ccurl_easy_getinfo_string(handle, CURLINFO_EFFECTIVE_URL, &effectiveURL)
         var version = 0
         _ = ccurl_easy_getinfo_long(handle, CURLINFO_HTTP_VERSION, &version)
+        body.removeLast(body.count - received)
         continuation.resume(returning: HTTPResponse(
             status: status,
             headers: headers,
@@ -125,11 +129,14 @@ final class CurlTransfer {
 
     /// Returning less than was offered makes curl abort the transfer.
     private func receiveBody(_ chunk: UnsafeRawBufferPointer) -> Int {
-        guard body.count + chunk.count <= request.bodyLimit else {
+        guard received + chunk.count <= body.count else {
             bodyWasCut = true
             return 0
         }
-        body.append(contentsOf: chunk)
+        body.withUnsafeMutableBytes { body in
+            UnsafeMutableRawBufferPointer(rebasing: body[received..<received + chunk.count]).copyMemory(from: chunk)
+        }
+        received += chunk.count
         return chunk.count
     }
 

@@ -9,7 +9,7 @@ import LayeredDisk
 public struct HTTPRangeLayer: DiskLayer {
     public static let logicalSectorSize = 512
     /// Reads larger than this are split into requests of this size, sent in
-    /// parallel over the client's connections.
+    /// parallel over the client's connections. A multiple of the sector size.
     public static let largestRequest: UInt64 = 8 << 20
 
     public let image: RemoteImage
@@ -45,11 +45,28 @@ public struct HTTPRangeLayer: DiskLayer {
     public var unmapBehavior: UnmapBehavior { .ignored }
 
     public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
+        let sectorBytes = UInt64(sectorSize)
         let sectors = buffer.sectors
-        let bytes = sectors.lowerBound * UInt64(sectorSize)..<min(sectors.upperBound * UInt64(sectorSize), contentSize)
-        var data = try await fetch(bytes)
-        data += repeatElement(0, count: sectors.count * sectorSize - data.count)
-        buffer.copy(data[...], toSector: sectors.lowerBound)
+        let bytes = sectors.lowerBound * sectorBytes..<min(sectors.upperBound * sectorBytes, contentSize)
+        let pieces = stride(from: bytes.lowerBound, to: bytes.upperBound, by: Int(Self.largestRequest)).map {
+            $0..<min($0 + Self.largestRequest, bytes.upperBound)
+        }
+        try await withThrowingTaskGroup(of: (UInt64, [UInt8]).self) { group in
+            for piece in pieces {
+                group.addTask { (piece.lowerBound, try await image.read(piece)) }
+            }
+            for try await (offset, data) in group {
+                // Only the object's last piece can end inside a sector; the
+                // buffer already holds zeros for the rest of it.
+                let whole = data.count / sectorSize * sectorSize
+                buffer.copy(data[..<whole], toSector: offset / sectorBytes)
+                if whole < data.count {
+                    var tail = [UInt8](repeating: 0, count: sectorSize)
+                    tail.replaceSubrange(0..<data.count - whole, with: data[whole...])
+                    buffer.copy(tail[...], toSector: (offset + UInt64(whole)) / sectorBytes)
+                }
+            }
+        }
         marker.markAll()
     }
 
@@ -61,25 +78,5 @@ public struct HTTPRangeLayer: DiskLayer {
 
     public func unmap(at sector: UInt64, count: UInt64, nextIsZero: Bool) async throws {
         throw DiskError.readOnly
-    }
-
-    /// Fetches `bytes`, splitting a large range into parallel requests.
-    private func fetch(_ bytes: Range<UInt64>) async throws -> [UInt8] {
-        guard bytes.count > Self.largestRequest else {
-            return try await image.read(bytes)
-        }
-        let pieces = stride(from: bytes.lowerBound, to: bytes.upperBound, by: Int(Self.largestRequest)).map {
-            $0..<min($0 + Self.largestRequest, bytes.upperBound)
-        }
-        return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
-            for (index, piece) in pieces.enumerated() {
-                group.addTask { (index, try await image.read(piece)) }
-            }
-            var parts = [[UInt8]](repeating: [], count: pieces.count)
-            for try await (index, part) in group {
-                parts[index] = part
-            }
-            return Array(parts.joined())
-        }
     }
 }

@@ -204,3 +204,15 @@ struct RemoteImageFaultTests {
 extension Range<UInt64> {
     var asInts: Range<Int> { Int(lowerBound)..<Int(upperBound) }
 }
+
+@Suite("Request headers")
+struct RequestHeaderTests {
+    @Test func configuredHeadersReachTheServer() async throws {
+        let server = try await FaultServer.start(content: testBytes(count: 4096))
+        let image = try await openImage(server.url) { configuration in
+            configuration.headers = [HTTPHeader(name: "Authorization", value: "Bearer SECRET-TOKEN")]
+        }
+        _ = try await image.read(0..<512)
+        #expect(server.requests.allSatisfy { $0.authorization == "Bearer SECRET-TOKEN" })
+    }
+}

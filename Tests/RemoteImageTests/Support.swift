@@ -2,12 +2,21 @@ import Foundation
 import HTTPTestServers
 import RemoteImage
 
-/// Random bytes from a fixed seed, so a failure replays.
+/// Random bytes from a fixed seed, so a failure replays. Generated a word at
+/// a time: debug builds are slow at per-byte loops over megabytes.
 func testBytes(count: Int, seed: UInt64 = 42) -> [UInt8] {
     var state = seed
-    return (0..<count).map { _ in
-        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        return UInt8(truncatingIfNeeded: state >> 33)
+    return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        let raw = UnsafeMutableRawBufferPointer(buffer)
+        for offset in stride(from: 0, to: count, by: 8) {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            withUnsafeBytes(of: state ^ (state >> 29)) { word in
+                let length = min(8, count - offset)
+                UnsafeMutableRawBufferPointer(rebasing: raw[offset..<offset + length])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: word[..<length]))
+            }
+        }
+        initialized = count
     }
 }
 

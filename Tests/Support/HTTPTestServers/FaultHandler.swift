@@ -49,7 +49,7 @@ final class FaultHandler: ChannelInboundHandler {
         state.record(FaultServer.LoggedRequest(
             method: request.method.rawValue, uri: request.uri,
             range: request.headers.first(name: "range"), ifMatch: request.headers.first(name: "if-match"),
-            status: Int(reply.status.code)))
+            authorization: request.headers.first(name: "authorization"), status: Int(reply.status.code)))
         deliver(reply, context: context)
     }
 

@@ -43,6 +43,7 @@ public final class FaultServer: Sendable {
         public var uri: String
         public var range: String?
         public var ifMatch: String?
+        public var authorization: String?
         public var status: Int
 
         public var description: String { "\(method) \(uri) \(range ?? "-") -> \(status)" }

@@ -1,32 +1,47 @@
 import Foundation
-import Synchronization
 
 /// nginx serving a directory on a free loopback port, started natively from
 /// the same `docker/nginx.conf` the Docker recipe uses (via
 /// `scripts/lib/nginx-config`). Its access log lets a test count requests.
 ///
-/// nginx runs as a single process tied to the test process: if the tests die,
-/// the kernel kills it too (`setpriv --pdeathsig`).
+/// nginx runs as a single process under a small shell that holds the read
+/// end of a pipe from the test process and kills nginx when the pipe closes:
+/// when this object goes away, or when the test process dies.
 public final class NginxServer: Sendable {
     /// The served directory.
     public let root: URL
     public let port: Int
+    /// The TLS (and HTTP/2) port, when started with `tls: true`.
+    public let tlsPort: Int?
+    /// The self-signed certificate the TLS server presents (for 127.0.0.1).
+    public let certificateFile: URL
     private let workDirectory: URL
-    private let process: Mutex<Process>
+    private let lifeline: FileHandle
 
-    /// Starts nginx serving `root`. Throws if nginx is missing or does not
-    /// come up.
-    public init(root: URL) throws {
+    /// Starts nginx serving `root`, and with `tls` a second server speaking
+    /// TLS and HTTP/2 with a fresh self-signed certificate. Throws if nginx is
+    /// missing or does not come up.
+    public init(root: URL, tls: Bool = false) throws {
         self.root = root
         workDirectory = FileManager.default.temporaryDirectory.appending(path: "lazydisk-nginx-\(UUID().uuidString)")
+        certificateFile = workDirectory.appending(path: "cert.pem")
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        let key = workDirectory.appending(path: "key.pem")
+        if tls {
+            try Self.makeCertificate(certificate: certificateFile, key: key)
+        }
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try Self.freePort()
+            let tlsPort = tls ? try Self.freePort() : nil
+            var arguments = ["\(port)", root.path, workDirectory.path]
+            if let tlsPort {
+                arguments += ["\(tlsPort)", certificateFile.path, key.path]
+            }
             do {
-                let process = try Self.launch(port: port, root: root, workDirectory: workDirectory)
+                lifeline = try Self.launch(arguments, ports: [port] + (tlsPort.map { [$0] } ?? []), workDirectory: workDirectory)
                 self.port = port
-                self.process = Mutex(process)
+                self.tlsPort = tlsPort
                 return
             } catch {
                 lastError = error
@@ -36,12 +51,17 @@ public final class NginxServer: Sendable {
     }
 
     deinit {
-        process.withLock { $0.terminate() }
+        try? lifeline.close()
     }
 
     /// `http://127.0.0.1:PORT/NAME`.
     public func url(_ name: String) -> String {
         "http://127.0.0.1:\(port)/\(name)"
+    }
+
+    /// `https://127.0.0.1:TLS_PORT/NAME`.
+    public func httpsURL(_ name: String) -> String {
+        "https://127.0.0.1:\(tlsPort ?? 0)/\(name)"
     }
 
     /// Access log lines so far: `METHOD URI "RANGE" "IF-MATCH" STATUS BYTES`.
@@ -54,31 +74,58 @@ public final class NginxServer: Sendable {
     public static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    private static func launch(port: Int, root: URL, workDirectory: URL) throws -> Process {
+    /// Starts nginx and returns the write end of its lifeline.
+    private static func launch(_ configArguments: [String], ports: [Int], workDirectory: URL) throws -> FileHandle {
         let config = workDirectory.appending(path: "nginx.conf")
-        let generate = Process()
-        generate.executableURL = repositoryRoot.appending(path: "scripts/lib/nginx-config")
-        generate.arguments = ["\(port)", root.path, workDirectory.path]
-        let output = Pipe()
-        generate.standardOutput = output
-        try generate.run()
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        generate.waitUntilExit()
-        guard generate.terminationStatus == 0 else { throw NginxError.didNotStart("nginx-config failed") }
-        try text.write(to: config)
+        try run(repositoryRoot.appending(path: "scripts/lib/nginx-config").path, configArguments).write(to: config)
 
         let nginx = Process()
-        nginx.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        nginx.arguments = ["--pdeathsig", "KILL", "--", try nginxPath(), "-p", workDirectory.path, "-c", config.path, "-e", "stderr"]
+        nginx.executableURL = URL(fileURLWithPath: "/bin/sh")
+        nginx.arguments = [
+            // SIGKILL: nginx inherits the blocked signal mask of the thread that
+            // spawned it, so SIGTERM would wait forever.
+            "-c", "\"$0\" -p \"$1\" -c \"$2\" -e stderr & server=$!; read -r _; kill -KILL $server; wait $server",
+            try nginxPath(), workDirectory.path, config.path,
+        ]
+        let lifeline = Pipe()
+        // Only the test process may hold the write end, or the lifeline
+        // would never close; later children must not inherit it.
+        _ = fcntl(lifeline.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        nginx.standardInput = lifeline
+        nginx.standardOutput = FileHandle.nullDevice
         nginx.standardError = FileHandle.nullDevice
         try nginx.run()
         for _ in 0..<200 {
-            if canConnect(port: port) { return nginx }
+            if ports.allSatisfy(canConnect) { return lifeline.fileHandleForWriting }
             guard nginx.isRunning else { break }
             usleep(10_000)
         }
-        nginx.terminate()
-        throw NginxError.didNotStart("nginx did not listen on port \(port)")
+        try? lifeline.fileHandleForWriting.close()
+        throw NginxError.didNotStart("nginx did not listen on ports \(ports)")
+    }
+
+    private static func makeCertificate(certificate: URL, key: URL) throws {
+        _ = try run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.path, "-out", certificate.path,
+        ])
+    }
+
+    /// Runs a helper to completion and returns its standard output.
+    private static func run(_ executable: String, _ arguments: [String]) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw NginxError.didNotStart("\(executable) exited with status \(process.terminationStatus)")
+        }
+        return data
     }
 
     private static func nginxPath() throws -> String {

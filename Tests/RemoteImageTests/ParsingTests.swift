@@ -1,0 +1,55 @@
+import Foundation
+@testable import RemoteImage
+import Testing
+
+@Suite("Header parsing")
+struct ParsingTests {
+    @Test func contentRange() {
+        #expect(ContentRange("bytes 0-0/65536") == ContentRange(range: 0...0, total: 65536))
+        #expect(ContentRange("bytes 100-199/*") == ContentRange(range: 100...199, total: nil))
+        #expect(ContentRange("bytes */1000") == ContentRange(range: nil, total: 1000))
+        for bad in [nil, "", "bytes 5-4/10", "items 0-1/2", "bytes 0-1", "bytes a-b/c", "bytes 0-1/2/3"] {
+            #expect(ContentRange(bad) == nil, "\(String(describing: bad))")
+        }
+    }
+
+    @Test func retryAfter() {
+        #expect(RetryPolicy.retryAfter("3") == .seconds(3))
+        #expect(RetryPolicy.retryAfter(" 0 ") == .seconds(0))
+        #expect(RetryPolicy.retryAfter("Wed, 21 Oct 2015 07:28:10 GMT", now: 1_445_412_480) == .seconds(10))
+        #expect(RetryPolicy.retryAfter("soon") == nil)
+        #expect(RetryPolicy.retryAfter(nil) == nil)
+    }
+
+    @Test func backoffGrowsWithJitterAndIsCapped() {
+        var policy = RetryPolicy()
+        policy.initialDelay = .milliseconds(100)
+        policy.maximumDelay = .seconds(1)
+        for _ in 0..<100 {
+            let first = policy.delay(beforeRetry: 1, retryAfter: nil)
+            #expect(first >= .milliseconds(50) && first <= .milliseconds(100))
+            let third = policy.delay(beforeRetry: 3, retryAfter: nil)
+            #expect(third >= .milliseconds(200) && third <= .milliseconds(400))
+            #expect(policy.delay(beforeRetry: 40, retryAfter: nil) <= .seconds(1))
+        }
+        #expect(policy.delay(beforeRetry: 1, retryAfter: .seconds(7)) == .seconds(7))
+        #expect(policy.delay(beforeRetry: 1, retryAfter: .seconds(7200)) == policy.maximumRetryAfter)
+    }
+
+    @Test func headerLines() {
+        #expect(HTTPHeader(line: "Authorization: Bearer abc:def") == HTTPHeader(name: "Authorization", value: "Bearer abc:def"))
+        #expect(HTTPHeader(line: "x-ms-version:2020-10-02") == HTTPHeader(name: "x-ms-version", value: "2020-10-02"))
+        #expect(HTTPHeader(line: "no colon") == nil)
+        #expect(HTTPHeader(line: ": empty name") == nil)
+        #expect(HTTPHeader(line: "Bad Name: x") == nil)
+        #expect(HTTPHeader(name: "Authorization", value: "Bearer abc").redacted == "Authorization: …")
+    }
+
+    @Test func strongAndWeakETags() {
+        let strong = RemoteIdentity(url: "u", size: 1, etag: "\"abc\"", lastModified: "Mon, 01 Jan 2024 00:00:00 GMT")
+        #expect(strong.readPrecondition == HTTPHeader(name: "If-Match", value: "\"abc\""))
+        let weak = RemoteIdentity(url: "u", size: 1, etag: "W/\"abc\"", lastModified: "Mon, 01 Jan 2024 00:00:00 GMT")
+        #expect(weak.readPrecondition == HTTPHeader(name: "If-Unmodified-Since", value: "Mon, 01 Jan 2024 00:00:00 GMT"))
+        #expect(RemoteIdentity(url: "u", size: 1, etag: nil, lastModified: nil).readPrecondition == nil)
+    }
+}
