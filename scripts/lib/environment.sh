@@ -28,3 +28,31 @@ ensure_packages() {
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# Starts nginx natively from docker/nginx.conf serving DIR on a free loopback
+# port, sets FIXTURE_BASE_URL (http://127.0.0.1:PORT) and stops the server
+# when the calling script exits: start_fixture_server DIR
+start_fixture_server() {
+    local root work port attempt
+    root=$(cd "$1" && pwd)
+    work=$(mktemp -d)
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        port=$((20000 + RANDOM % 20000))
+        "$(dirname "${BASH_SOURCE[0]}")/nginx-config" "$port" "$root" "$work" > "$work/nginx.conf"
+        nginx -p "$work" -c "$work/nginx.conf" -e "$work/error.log" &
+        FIXTURE_SERVER_PID=$!
+        disown "$FIXTURE_SERVER_PID"
+        for _ in $(seq 50); do
+            if (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+                FIXTURE_BASE_URL="http://127.0.0.1:$port"
+                trap 'kill -KILL "$FIXTURE_SERVER_PID" 2>/dev/null; rm -rf "'"$work"'"' EXIT
+                return 0
+            fi
+            kill -0 "$FIXTURE_SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$FIXTURE_SERVER_PID" 2>/dev/null || true
+    done
+    echo "error: could not start nginx (see $work/error.log)" >&2
+    return 1
+}

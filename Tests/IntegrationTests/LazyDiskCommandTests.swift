@@ -1,0 +1,107 @@
+import Foundation
+import HTTPTestServers
+import Testing
+
+/// The `lazydisk` executable as a user runs it, against nginx and the fault
+/// server.
+@Suite("lazydisk info and cat")
+struct LazyDiskCommandTests {
+    static let fixtures = NginxServer.repositoryRoot.appending(path: "fixtures")
+
+    @Test func infoDescribesTheImageWithoutItsSecret() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let result = try await LazyDiskRun.run(["info", nginx.url("hello.img?X-Amz-Signature=SECRET")])
+        #expect(result.status == 0, "\(result.error)")
+        let output = String(decoding: result.output, as: UTF8.self)
+        #expect(output.contains("url            http://127.0.0.1:\(nginx.port)/hello.img?…"))
+        #expect(output.contains("disk size      65536 bytes, 128 sectors of 512 bytes"))
+        #expect(output.contains("format         raw"))
+        #expect(output.contains("ranges         yes (Accept-Ranges: bytes)"))
+        #expect(output.contains("probe read"))
+        #expect(!(output + result.error).contains("SECRET"))
+    }
+
+    @Test func catWritesExactlyTheImage() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let whole = try await LazyDiskRun.run(["cat", nginx.url("hello.img")])
+        #expect(whole.status == 0, "\(whole.error)")
+        #expect(whole.output == (try Data(contentsOf: Self.fixtures.appending(path: "hello.img"))))
+
+        let part = try await LazyDiskRun.run(["cat", nginx.url("hello.img"), "--offset", "1K", "--length", "40"])
+        #expect(String(decoding: part.output, as: UTF8.self) == "lazydisk fixture hello.img, sector 2\n\0\0\0")
+    }
+
+    @Test func failuresAreOneLineOnStderrAndNonZero() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let cases: [([String], String)] = [
+            (["cat", nginx.url("missing.img?token=SECRET")], "404 Not Found"),
+            (["info", "ftp://example.com/disk.img?token=SECRET"], "not an http(s) URL"),
+            (["cat", nginx.url("hello.img"), "--offset", "1G"], "past the end of the 65536-byte disk"),
+            (["info", "http://127.0.0.1:1/disk.img?token=SECRET", "--retries", "0"], "Couldn't connect"),
+        ]
+        for (arguments, message) in cases {
+            let result = try await LazyDiskRun.run(arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.output.isEmpty)
+            let lines = result.error.split(separator: "\n")
+            #expect(lines.count == 1, "\(result.error)")
+            #expect(result.error.hasPrefix("Error: ") && result.error.contains(message), "\(result.error)")
+            #expect(!result.error.contains("SECRET"))
+        }
+    }
+
+    @Test func headerFileCarriesCredentials() async throws {
+        let server = try await FaultServer.start(content: Array(repeating: 7, count: 4096))
+        let directory = try TemporaryDirectory()
+        let headerFile = directory.url.appending(path: "headers")
+        try "# token for the bucket\nAuthorization: Bearer SECRET-TOKEN\n".write(to: headerFile, atomically: true, encoding: .utf8)
+        let result = try await LazyDiskRun.run(["cat", server.url, "--header-file", headerFile.path, "--length", "512", "--verbose"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output == Data(repeating: 7, count: 512))
+        #expect(server.requests.allSatisfy { $0.authorization == "Bearer SECRET-TOKEN" })
+        #expect(!result.error.contains("SECRET"))
+    }
+
+    @Test func versionAndHelp() async throws {
+        let version = try await LazyDiskRun.run(["--version"])
+        #expect(version.status == 0)
+        #expect(!version.output.isEmpty)
+        let help = String(decoding: try await LazyDiskRun.run(["--help"]).output, as: UTF8.self)
+        #expect(help.contains("info") && help.contains("cat"))
+    }
+}
+
+/// Runs the built `lazydisk` executable and collects what it printed.
+struct LazyDiskRun {
+    var status: Int32
+    var output: Data
+    var error: String
+
+    /// The executable sits beside the test bundle in the build's products.
+    static let executable = URL(fileURLWithPath: CommandLine.arguments[0])
+        .deletingLastPathComponent().appending(path: "lazydisk")
+
+    static func run(_ arguments: [String]) async throws -> LazyDiskRun {
+        let directory = try TemporaryDirectory()
+        let errorFile = directory.url.appending(path: "stderr")
+        guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: errorFile)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Reading to the end and waiting block, so they run off the cooperative pool.
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let outputData = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                let errorText = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
+                continuation.resume(returning: LazyDiskRun(status: process.terminationStatus, output: outputData, error: errorText))
+                _ = directory
+            }
+        }
+    }
+}
