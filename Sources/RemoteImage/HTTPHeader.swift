@@ -18,10 +18,4 @@ public struct HTTPHeader: Sendable, Hashable {
         guard !name.isEmpty, !name.contains(where: \.isWhitespace) else { return nil }
         self.init(name: name, value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
     }
-
-    /// The header for printing: names that carry credentials show no value.
-    public var redacted: String {
-        let secret = ["authorization", "proxy-authorization", "cookie", "x-amz-security-token", "x-ms-sas"]
-        return secret.contains(name.lowercased()) ? "\(name): …" : "\(name): \(value)"
-    }
 }

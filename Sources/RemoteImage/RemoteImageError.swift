@@ -19,16 +19,6 @@ public enum RemoteImageError: Error, Sendable {
     case redirectRefused(url: String, reason: String)
     /// Transient failures went on past the retry budget; `last` is the last one.
     indirect case retriesExhausted(attempts: Int, last: RemoteImageError)
-
-    /// Worth retrying with backoff.
-    var isTransient: Bool {
-        switch self {
-        case let .transport(_, error): error.isTransient
-        case let .httpStatus(_, status): status == 429 || (500...599).contains(status)
-        case .malformedResponse: false
-        default: false
-        }
-    }
 }
 
 extension RemoteImageError: CustomStringConvertible {
