@@ -7,12 +7,14 @@ let package = Package(
     products: [
         .library(name: "LayeredDisk", targets: ["LayeredDisk"]),
         .library(name: "RemoteImage", targets: ["RemoteImage"]),
+        .library(name: "FileCache", targets: ["FileCache"]),
         .executable(name: "lazydisk", targets: ["lazydisk"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .target(name: "LayeredDisk"),
@@ -23,6 +25,14 @@ let package = Package(
                 "LayeredDisk",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "FileCache",
+            dependencies: [
+                "LayeredDisk",
+                "RemoteImage",
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
@@ -46,7 +56,14 @@ let package = Package(
         ),
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
         .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "LayeredDisk", "HTTPTestServers"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["RemoteImage", "LayeredDisk", "HTTPTestServers", "lazydisk"]),
+        .testTarget(
+            name: "FileCacheTests",
+            dependencies: ["FileCache", "LayeredDisk", "RemoteImage", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["RemoteImage", "LayeredDisk", "FileCache", "HTTPTestServers", "lazydisk"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,176 @@
+import Foundation
+import SystemPackage
+
+/// The files of one image's cache directory:
+/// - `lock`: never replaced; `flock` on it serializes opening, rebuilding and
+///   bitmap updates across processes.
+/// - `meta`: the 4 KiB header, then the presence bitmap pages.
+/// - `data`: the disk's bytes at their own offsets, sparse where absent.
+final class CacheFiles: Sendable {
+    let lock: FileDescriptor
+    let meta: FileDescriptor
+    let data: FileDescriptor
+
+    private init(lock: FileDescriptor, meta: FileDescriptor, data: FileDescriptor) {
+        self.lock = lock
+        self.meta = meta
+        self.data = data
+    }
+
+    deinit {
+        try? data.close()
+        try? meta.close()
+        try? lock.close()
+    }
+
+    static func offset(ofPage page: Int) -> Int64 {
+        Int64(CacheHeader.size + page * PresenceBitmap.pageSize)
+    }
+
+    func readPage(_ page: Int) throws(CacheFileError) -> [UInt8] {
+        try meta.readExactly(count: PresenceBitmap.pageSize, at: Self.offset(ofPage: page))
+    }
+
+    /// Opens the cache in `directory` for `expected`, creating it, or
+    /// rebuilding it (with the reason) when what is there cannot be used.
+    static func open(
+        _ directory: FilePath, expecting expected: CacheHeader
+    ) throws(CacheFileError) -> (FileCacheLayer, CacheOpening) {
+        let lock = try openLock(directory)
+        try lock.lockExclusively()
+        defer { try? lock.unlock() }
+        let fresh = !FileManager.default.fileExists(atPath: directory.appending("meta").string)
+        do {
+            return (try load(directory, lock: lock, expecting: expected), .reused)
+        } catch {
+            try create(directory, header: expected)
+            return (try load(directory, lock: lock, expecting: expected), fresh ? .created : .rebuilt(reason: "\(error)"))
+        }
+    }
+
+    /// Opens the cache in `directory` as it is, for offline use and status.
+    static func openExisting(_ directory: FilePath) throws(CacheFileError) -> FileCacheLayer {
+        let lock = try openLock(directory)
+        try lock.lockExclusively()
+        defer { try? lock.unlock() }
+        return try load(directory, lock: lock, expecting: nil)
+    }
+
+    private static func load(
+        _ directory: FilePath, lock: FileDescriptor, expecting expected: CacheHeader?
+    ) throws(CacheFileError) -> FileCacheLayer {
+        let meta = try openFile(directory.appending("meta"))
+        let data: FileDescriptor
+        do {
+            data = try openFile(directory.appending("data"))
+        } catch {
+            try? meta.close()
+            throw error
+        }
+        let files = CacheFiles(lock: lock, meta: meta, data: data)
+        let header = try CacheHeader(decoding: meta.readExactly(count: CacheHeader.size, at: 0))
+        if let expected, header != expected {
+            throw .corrupt("it was made for \(header.describe()), the image is now \(expected.describe())")
+        }
+        let dataSize = try data.size
+        guard dataSize >= Int64(header.diskSize) else {
+            throw .truncated("data file is \(dataSize) bytes, the disk \(header.diskSize)")
+        }
+        var bitmap = PresenceBitmap(chunkCount: header.chunkCount)
+        var discarded = 0
+        for page in 0..<bitmap.pageCount where !bitmap.merge(storedPage: try files.readPage(page), page: page) {
+            discarded += 1
+        }
+        return FileCacheLayer(header: header, directory: directory, files: files, bitmap: bitmap, discardedPages: discarded)
+    }
+
+    /// Writes a fresh, empty cache beside the old one and moves it into
+    /// place: the metadata first, so that a crash between the two renames
+    /// leaves an empty bitmap over old data, never old bits over new data.
+    private static func create(_ directory: FilePath, header: CacheHeader) throws(CacheFileError) {
+        let encoded = try header.encoded()
+        let metaPath = directory.appending("meta.new")
+        let dataPath = directory.appending("data.new")
+        let meta = try openFile(metaPath, creating: true)
+        let data: FileDescriptor
+        do {
+            data = try openFile(dataPath, creating: true)
+        } catch {
+            try? meta.close()
+            throw error
+        }
+        defer {
+            try? meta.close()
+            try? data.close()
+        }
+        let pages = PresenceBitmap.pageCount(chunkCount: header.chunkCount)
+        try resize(meta, to: offset(ofPage: pages))
+        try meta.writeAll(encoded, at: 0)
+        try resize(data, to: Int64(header.diskSize))
+        try meta.synchronizeData()
+        try data.synchronizeData()
+        try rename(metaPath, to: directory.appending("meta"))
+        try rename(dataPath, to: directory.appending("data"))
+        try synchronizeDirectory(directory)
+    }
+
+    private static func openLock(_ directory: FilePath) throws(CacheFileError) -> FileDescriptor {
+        do {
+            try FileManager.default.createDirectory(atPath: directory.string, withIntermediateDirectories: true)
+        } catch {
+            throw .system("creating \(directory)", .noSuchFileOrDirectory)
+        }
+        return try openFile(directory.appending("lock"), creating: true)
+    }
+
+    private static func openFile(_ path: FilePath, creating: Bool = false) throws(CacheFileError) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(
+                path, .readWrite, options: creating ? [.create, .truncate] : [], permissions: creating ? [.ownerReadWrite, .groupRead, .otherRead] : nil)
+        } catch Errno.noSuchFileOrDirectory where !creating {
+            throw .missing(path.string)
+        } catch {
+            throw .system("opening \(path)", error as? Errno ?? .ioError)
+        }
+    }
+
+    private static func resize(_ file: FileDescriptor, to size: Int64) throws(CacheFileError) {
+        do {
+            try file.resize(to: size)
+        } catch {
+            throw .system("resizing", error as? Errno ?? .ioError)
+        }
+    }
+
+    private static func rename(_ from: FilePath, to: FilePath) throws(CacheFileError) {
+        guard Foundation.rename(from.string, to.string) == 0 else { throw .system("renaming \(from)", Errno(rawValue: errno)) }
+    }
+
+    private static func synchronizeDirectory(_ directory: FilePath) throws(CacheFileError) {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(directory, .readOnly)
+        } catch {
+            throw .system("opening \(directory)", error as? Errno ?? .ioError)
+        }
+        defer { try? descriptor.close() }
+        guard fsync(descriptor.rawValue) == 0 else { throw .system("fsync \(directory)", Errno(rawValue: errno)) }
+    }
+}
+
+/// What opening a cache found.
+public enum CacheOpening: Sendable, Hashable {
+    /// There was no cache; an empty one was made.
+    case created
+    /// The cache matched the image and was kept.
+    case reused
+    /// The cache could not be used (why is given) and was replaced by an empty one.
+    case rebuilt(reason: String)
+}
+
+extension CacheHeader {
+    func describe() -> String {
+        "\(identity.url) (\(identity.size) bytes, ETag \(identity.etag ?? "none"), "
+            + "\(diskSize)-byte \(format) disk, \(chunkSize)-byte chunks)"
+    }
+}

@@ -1,0 +1,167 @@
+import LayeredDisk
+import Synchronization
+import SystemPackage
+
+/// The persistent read cache: a sparse data file and a presence bitmap at
+/// chunk granularity, shared safely by several lazydisk processes.
+///
+/// It is logically read-only; the stack fills it through write-no-overwrite
+/// with what the layers below returned. Only whole chunks are stored (a fill
+/// that covers part of a chunk leaves that chunk for a later, wider fill), and
+/// a chunk's bit is written only after its data is durable, so a crash at any
+/// moment leaves a cache that never returns wrong bytes. See
+/// docs/cache-format.md.
+public final class FileCacheLayer: WriteNoOverwriteLayer {
+    public let header: CacheHeader
+    public let directory: FilePath
+    /// Bitmap pages found torn or corrupt at open and treated as empty.
+    public let discardedPages: Int
+    let files: CacheFiles
+    private let bitmap: Mutex<PresenceBitmap>
+
+    init(header: CacheHeader, directory: FilePath, files: CacheFiles, bitmap: PresenceBitmap, discardedPages: Int) {
+        self.header = header
+        self.directory = directory
+        self.files = files
+        self.bitmap = Mutex(bitmap)
+        self.discardedPages = discardedPages
+    }
+
+    public var layerType: String { "file-cache" }
+    public var sectorSize: Int { Int(header.sectorSize) }
+    public var sectorCount: UInt64 { header.diskSize / UInt64(header.sectorSize) }
+    public var physicalSectorSize: Int { 4096 }
+    public var isFUARespected: Bool { false }
+    public var isLogicallyReadOnly: Bool { true }
+    public var unmapBehavior: UnmapBehavior { .ignored }
+
+    public var chunkCount: Int { header.chunkCount }
+    public var presentChunkCount: Int { bitmap.withLock(\.presentCount) }
+
+    /// Whether `chunk` is cached, as far as this process knows.
+    public func isPresent(_ chunk: Int) -> Bool {
+        bitmap.withLock { $0.contains(chunk) }
+    }
+
+    /// The bytes of the disk chunk `chunk` covers; the last may be short.
+    public func byteRange(ofChunk chunk: Int) -> Range<UInt64> {
+        let size = UInt64(header.chunkSize)
+        return UInt64(chunk) * size..<min(UInt64(chunk + 1) * size, header.diskSize)
+    }
+
+    /// The chunks that overlap `bytes`.
+    public func chunks(overlapping bytes: Range<UInt64>) -> Range<Int> {
+        guard !bytes.isEmpty else { return 0..<0 }
+        let size = UInt64(header.chunkSize)
+        return Int(bytes.lowerBound / size)..<Int((bytes.upperBound + size - 1) / size)
+    }
+
+    /// Runs of chunks in `chunks` that are not cached, after looking at what
+    /// other processes have made durable since.
+    public func missingRuns(in chunks: Range<Int>) throws -> [Range<Int>] {
+        try refresh(chunks)
+        return bitmap.withLock { bitmap in
+            runs(in: chunks) { !bitmap.contains($0) }
+        }
+    }
+
+    public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
+        let sectorBytes = UInt64(sectorSize)
+        let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
+        let overlapping = chunks(overlapping: window)
+        if bitmap.withLock({ bitmap in overlapping.contains { !bitmap.contains($0) } }) {
+            try refresh(overlapping)
+        }
+        let present = bitmap.withLock { bitmap in runs(in: overlapping) { bitmap.contains($0) } }
+        for run in present {
+            let bytes = byteRange(ofChunk: run.lowerBound).lowerBound..<byteRange(ofChunk: run.upperBound - 1).upperBound
+            let wanted = bytes.clamped(to: window)
+            let sectors = wanted.lowerBound / sectorBytes..<(wanted.upperBound + sectorBytes - 1) / sectorBytes
+            try buffer.withUnsafeMutableBytes(of: sectors) { target in
+                try files.data.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: target[..<wanted.count]),
+                                           at: Int64(wanted.lowerBound))
+            }
+            marker.mark(sectors)
+        }
+    }
+
+    public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
+        throw DiskError.readOnly
+    }
+
+    /// Stores the whole chunks `bytes` covers that are not cached yet: data
+    /// first, made durable, then their bits. Partly covered chunks are left.
+    public func writeNoOverwrite(_ bytes: ArraySlice<UInt8>, at sector: UInt64) async throws {
+        let start = sector * UInt64(sectorSize)
+        let end = min(start + UInt64(bytes.count), header.diskSize)
+        let covered = chunks(overlapping: start..<end).filter {
+            let range = byteRange(ofChunk: $0)
+            return range.lowerBound >= start && range.upperBound <= end
+        }
+        guard let first = covered.first, let last = covered.last else { return }
+        let missing = try missingRuns(in: first..<last + 1)
+        guard !missing.isEmpty else { return }
+        for run in missing {
+            let range = byteRange(ofChunk: run.lowerBound).lowerBound..<byteRange(ofChunk: run.upperBound - 1).upperBound
+            let offset = bytes.startIndex + Int(range.lowerBound - start)
+            try files.data.writeAll(bytes[offset..<offset + range.count], at: Int64(range.lowerBound))
+        }
+        try files.data.synchronizeData()
+        try commit(missing.flatMap { $0 })
+    }
+
+    /// Makes the bitmap durable too; data is always durable before its bit.
+    public func flush() async throws {
+        try files.meta.synchronizeData()
+    }
+
+    public func unmap(at sector: UInt64, count: UInt64, nextIsZero: Bool) async throws {
+        throw DiskError.readOnly
+    }
+
+    /// Sets the bits of `chunks` on disk and in memory, merging what other
+    /// processes wrote to the same pages, under the cross-process lock.
+    private func commit(_ chunks: [Int]) throws {
+        try bitmap.withLock { bitmap throws(CacheFileError) in
+            try files.lock.lockExclusively()
+            defer { try? files.lock.unlock() }
+            let pages = Set(chunks.map(PresenceBitmap.page(of:)))
+            for page in pages {
+                _ = bitmap.merge(storedPage: try files.readPage(page), page: page)
+            }
+            for chunk in chunks {
+                bitmap.insert(chunk)
+            }
+            for page in pages.sorted() {
+                try files.meta.writeAll(bitmap.encodedPage(page), at: CacheFiles.offset(ofPage: page))
+            }
+        }
+    }
+
+    /// Merges the stored bitmap pages covering `chunks` into memory.
+    private func refresh(_ chunks: Range<Int>) throws {
+        guard !chunks.isEmpty else { return }
+        try bitmap.withLock { bitmap throws(CacheFileError) in
+            for page in PresenceBitmap.page(of: chunks.lowerBound)...PresenceBitmap.page(of: chunks.upperBound - 1) {
+                _ = bitmap.merge(storedPage: try files.readPage(page), page: page)
+            }
+        }
+    }
+
+    private func runs(in chunks: Range<Int>, where included: (Int) -> Bool) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start: Int?
+        for chunk in chunks {
+            if included(chunk) {
+                start = start ?? chunk
+            } else if let first = start {
+                runs.append(first..<chunk)
+                start = nil
+            }
+        }
+        if let first = start {
+            runs.append(first..<chunks.upperBound)
+        }
+        return runs
+    }
+}

@@ -1,0 +1,87 @@
+import FileCache
+import Foundation
+import LayeredDisk
+import RemoteImage
+import SystemPackage
+import Testing
+
+@Suite("File cache layer")
+struct FileCacheLayerTests {
+    @Test func newCacheIsEmptyAndReusedOnReopen() throws {
+        let directory = CacheDirectory()
+        let (cache, first) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        #expect(first == .created)
+        #expect(cache.chunkCount == 17)
+        #expect(cache.presentChunkCount == 0)
+        #expect(cache.sectorCount == TestImage.sectorCount)
+        let (_, second) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        #expect(second == .reused)
+    }
+
+    @Test func readsFillWholeChunksThatSurviveReopening() async throws {
+        let directory = CacheDirectory()
+        let (cache, _) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        let disk = try await cache.disk(over: TestImage.layer())
+
+        // Sectors 100..<400 cover chunk 1 (128..<256) and chunk 2 (256..<384) whole.
+        #expect(try await disk.read(at: 100, count: 300) == Array(TestImage.bytes[100 * 512..<400 * 512]))
+        #expect(cache.presentChunkCount == 2)
+        #expect(try cache.missingRuns(in: 0..<17) == [0..<1, 3..<17])
+
+        let (reopened, outcome) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        #expect(outcome == .reused)
+        #expect(reopened.presentChunkCount == 2)
+        let offline = try await reopened.disk(over: OfflineLayer(sectorCount: reopened.sectorCount, sectorSize: 512))
+        #expect(try await offline.read(at: 128, count: 256) == Array(TestImage.bytes[128 * 512..<384 * 512]))
+        await #expect(throws: CacheFileError.notCached(sectors: 384..<400)) {
+            try await offline.read(at: 128, count: 272)
+        }
+    }
+
+    @Test func shortLastChunkIsStoredWhenReadToTheEnd() async throws {
+        let directory = CacheDirectory()
+        let (cache, _) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        let disk = try await cache.disk(over: TestImage.layer())
+        _ = try await disk.read(at: 0, count: Int(TestImage.sectorCount))
+        #expect(cache.presentChunkCount == 17)
+        let offline = try await cache.disk(over: OfflineLayer(sectorCount: cache.sectorCount, sectorSize: 512))
+        #expect(try await offline.read(at: 0, count: Int(TestImage.sectorCount)) == TestImage.bytes)
+    }
+
+    @Test func presentChunksAreNeverOverwritten() async throws {
+        let directory = CacheDirectory()
+        let (cache, _) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        let original = Array(TestImage.bytes[0..<65536])
+        try await cache.writeNoOverwrite(original[...], at: 0)
+        try await cache.writeNoOverwrite(ArraySlice(repeating: 0xEE, count: 131_072), at: 0)
+        let offline = try await cache.disk(over: OfflineLayer(sectorCount: cache.sectorCount, sectorSize: 512))
+        #expect(try await offline.read(at: 0, count: 128) == original)
+        #expect(try await offline.read(at: 128, count: 128) == Array(repeating: 0xEE, count: 65536))
+    }
+
+    /// Two openers of one cache (as two processes would be) see each other's
+    /// durable chunks without refetching.
+    @Test func secondOpenerSeesChunksTheFirstCommitted() async throws {
+        let directory = CacheDirectory()
+        let (first, _) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        let (second, _) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        try await first.writeNoOverwrite(TestImage.bytes[0..<(3 * 65536)], at: 0)
+        try await second.writeNoOverwrite(TestImage.bytes[(5 * 65536)..<(6 * 65536)], at: 5 * 128)
+        #expect(try second.missingRuns(in: 0..<8) == [3..<5, 6..<8])
+        #expect(try first.missingRuns(in: 0..<8) == [3..<5, 6..<8])
+        let (third, _) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        #expect(third.presentChunkCount == 4)
+    }
+
+    @Test func defaultLocationFollowsXDG() throws {
+        #expect(CacheLocation.defaultRoot(environment: ["XDG_CACHE_HOME": "/x/cache", "HOME": "/home/u"]) == "/x/cache/lazydisk")
+        #expect(CacheLocation.defaultRoot(environment: ["HOME": "/home/u"]) == "/home/u/.cache/lazydisk")
+        let location = CacheLocation(root: "/c")
+        let signed = try location.directory(for: ImageURL("https://bucket.example.com/images/disk.img?sig=SECRET"))
+        let other = try location.directory(for: ImageURL("https://bucket.example.com/images/disk.img?sig=OTHER"))
+        #expect(signed == other)
+        #expect(!signed.string.contains("SECRET"))
+        #expect(signed.string.hasPrefix("/c/bucket.example.com_images_disk.img-"))
+        #expect(try location.directory(for: ImageURL("https://bucket.example.com/images/disk2.img")) != signed)
+    }
+}
