@@ -40,7 +40,9 @@ let package = Package(
             dependencies: [
                 "LayeredDisk",
                 "RemoteImage",
+                "FileCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -37,51 +37,74 @@ final class CacheFiles: Sendable {
         _ directory: FilePath, expecting expected: CacheHeader
     ) throws(CacheFileError) -> (FileCacheLayer, CacheOpening) {
         let lock = try openLock(directory)
+        var handedOver = false
+        defer {
+            try? lock.unlock()
+            if !handedOver { try? lock.close() }
+        }
         try lock.lockExclusively()
-        defer { try? lock.unlock() }
         let fresh = !FileManager.default.fileExists(atPath: directory.appending("meta").string)
+        let outcome: CacheOpening
+        let layer: FileCacheLayer
         do {
-            return (try load(directory, lock: lock, expecting: expected), .reused)
+            layer = try load(directory, lock: lock, expecting: expected)
+            outcome = .reused
         } catch {
             try create(directory, header: expected)
-            return (try load(directory, lock: lock, expecting: expected), fresh ? .created : .rebuilt(reason: "\(error)"))
+            layer = try load(directory, lock: lock, expecting: expected)
+            outcome = fresh ? .created : .rebuilt(reason: "\(error)")
         }
+        handedOver = true
+        return (layer, outcome)
     }
 
     /// Opens the cache in `directory` as it is, for offline use and status.
     static func openExisting(_ directory: FilePath) throws(CacheFileError) -> FileCacheLayer {
         let lock = try openLock(directory)
+        var handedOver = false
+        defer {
+            try? lock.unlock()
+            if !handedOver { try? lock.close() }
+        }
         try lock.lockExclusively()
-        defer { try? lock.unlock() }
-        return try load(directory, lock: lock, expecting: nil)
+        let layer = try load(directory, lock: lock, expecting: nil)
+        handedOver = true
+        return layer
     }
 
+    /// Opens and checks `meta` and `data`. On success the layer owns them and
+    /// `lock`; on failure `meta` and `data` are closed and `lock` stays the
+    /// caller's.
     private static func load(
         _ directory: FilePath, lock: FileDescriptor, expecting expected: CacheHeader?
     ) throws(CacheFileError) -> FileCacheLayer {
         let meta = try openFile(directory.appending("meta"))
-        let data: FileDescriptor
-        do {
+        var data: FileDescriptor?
+        do throws(CacheFileError) {
             data = try openFile(directory.appending("data"))
+            let header = try CacheHeader(decoding: meta.readExactly(count: CacheHeader.size, at: 0))
+            if let expected, header != expected {
+                throw .corrupt("it was made for \(header.describe()), the image is now \(expected.describe())")
+            }
+            let dataSize = try data!.size
+            guard dataSize >= Int64(header.diskSize) else {
+                throw .truncated("data file is \(dataSize) bytes, the disk \(header.diskSize)")
+            }
+            var bitmap = PresenceBitmap(chunkCount: header.chunkCount)
+            var discarded = 0
+            for page in 0..<bitmap.pageCount {
+                let stored = try meta.readExactly(count: PresenceBitmap.pageSize, at: offset(ofPage: page))
+                if !bitmap.merge(storedPage: stored, page: page) {
+                    discarded += 1
+                }
+            }
+            let files = CacheFiles(lock: lock, meta: meta, data: data!)
+            return FileCacheLayer(header: header, directory: directory, files: files, bitmap: bitmap, discardedPages: discarded)
         } catch {
             try? meta.close()
+            try? data?.close()
             throw error
         }
-        let files = CacheFiles(lock: lock, meta: meta, data: data)
-        let header = try CacheHeader(decoding: meta.readExactly(count: CacheHeader.size, at: 0))
-        if let expected, header != expected {
-            throw .corrupt("it was made for \(header.describe()), the image is now \(expected.describe())")
-        }
-        let dataSize = try data.size
-        guard dataSize >= Int64(header.diskSize) else {
-            throw .truncated("data file is \(dataSize) bytes, the disk \(header.diskSize)")
-        }
-        var bitmap = PresenceBitmap(chunkCount: header.chunkCount)
-        var discarded = 0
-        for page in 0..<bitmap.pageCount where !bitmap.merge(storedPage: try files.readPage(page), page: page) {
-            discarded += 1
-        }
-        return FileCacheLayer(header: header, directory: directory, files: files, bitmap: bitmap, discardedPages: discarded)
     }
 
     /// Writes a fresh, empty cache beside the old one and moves it into

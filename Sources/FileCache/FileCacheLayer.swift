@@ -65,6 +65,13 @@ public final class FileCacheLayer: WriteNoOverwriteLayer {
         }
     }
 
+    /// Claims `chunks` for fetching, or returns `nil` when another process
+    /// is fetching some of them right now. See ``ChunkClaim``.
+    public func claim(_ chunks: Range<Int>) throws -> ChunkClaim? {
+        try ChunkClaim.claim(byteRange(ofChunk: chunks.lowerBound).lowerBound..<byteRange(ofChunk: chunks.upperBound - 1).upperBound,
+                             in: files.data)
+    }
+
     public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes

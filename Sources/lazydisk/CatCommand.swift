@@ -25,18 +25,11 @@ struct CatCommand: AsyncParsableCommand {
     var length: ByteCount?
 
     @OptionGroup var remote: RemoteOptions
+    @OptionGroup var cache: CacheOptions
 
     func run() async throws {
-        let disk = try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(remote.openLayer(url))])
-        let diskSize = disk.sectorCount * UInt64(disk.sectorSize)
-        guard offset.bytes <= diskSize else {
-            throw CommandError("--offset \(offset.bytes) is past the end of the \(diskSize)-byte disk")
-        }
-        let end = length.map { offset.bytes.addingReportingOverflow($0.bytes) }
-        if let end, end.overflow || end.partialValue > diskSize {
-            throw CommandError("--offset plus --length runs past the end of the \(diskSize)-byte disk")
-        }
-        let range = offset.bytes..<(end?.partialValue ?? diskSize)
+        let disk = try await ImageStack.open(url, remote: remote, cache: cache).disk
+        let range = try ByteRangeArguments(offset: offset, length: length).range(within: disk.sectorCount * UInt64(disk.sectorSize))
         let steps = stride(from: range.lowerBound, to: range.upperBound, by: Int(Self.stepBytes)).map {
             $0..<min($0 + Self.stepBytes, range.upperBound)
         }

@@ -81,6 +81,20 @@ struct LazyDiskRun {
     static let executable = URL(fileURLWithPath: CommandLine.arguments[0])
         .deletingLastPathComponent().appending(path: "lazydisk")
 
+    /// Starts the executable with its standard error in `errorLog` and its
+    /// output discarded, for tests that kill it.
+    static func start(_ arguments: [String], errorLog: URL) throws -> Process {
+        guard FileManager.default.createFile(atPath: errorLog.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: errorLog)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     static func run(_ arguments: [String]) async throws -> LazyDiskRun {
         let directory = try TemporaryDirectory()
         let errorFile = directory.url.appending(path: "stderr")

@@ -95,8 +95,13 @@ public final class NginxServer: Sendable {
         nginx.standardOutput = FileHandle.nullDevice
         nginx.standardError = FileHandle.nullDevice
         try nginx.run()
+        // nginx writes its pid file only once it holds its ports; without that
+        // check a port another test's nginx took would pass for ours.
+        let pidFile = workDirectory.appending(path: "nginx.pid").path
         for _ in 0..<200 {
-            if ports.allSatisfy(canConnect) { return lifeline.fileHandleForWriting }
+            if FileManager.default.fileExists(atPath: pidFile) && ports.allSatisfy(canConnect) {
+                return lifeline.fileHandleForWriting
+            }
             guard nginx.isRunning else { break }
             usleep(10_000)
         }

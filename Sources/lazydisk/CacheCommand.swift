@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `lazydisk cache …`: look after the persistent caches.
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache",
+        abstract: "List, inspect, verify or remove caches.",
+        subcommands: [CacheListCommand.self, CacheStatusCommand.self, CacheVerifyCommand.self, CacheClearCommand.self]
+    )
+}

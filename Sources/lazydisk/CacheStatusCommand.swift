@@ -1,0 +1,37 @@
+import ArgumentParser
+import FileCache
+import RemoteImage
+
+/// `lazydisk cache status URL`: what the cache holds for one image, with a map.
+struct CacheStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show an image's cache: identity, coverage, size on disk and a coverage map.")
+
+    @Argument(help: "The image's http(s) URL.")
+    var url: String
+
+    @OptionGroup var cache: CacheOptions
+
+    func run() async throws {
+        let directory = cache.location.directory(for: try ImageURL(url))
+        let layer = try FileCacheLayer.openExisting(at: directory)
+        let header = layer.header
+        let rows: [(String, String)] = [
+            ("url", header.identity.url),
+            ("directory", directory.string),
+            ("object size", "\(header.identity.size) bytes"),
+            ("etag", header.identity.etag ?? "none"),
+            ("last modified", header.identity.lastModified ?? "none"),
+            ("format", header.format),
+            ("disk size", "\(header.diskSize) bytes"),
+            ("chunk size", ByteFormat.size(UInt64(header.chunkSize))),
+            ("coverage", CacheReport.coverage(layer)),
+            ("on disk", ByteFormat.size(CacheReport.allocatedBytes(of: directory.appending("data")))),
+        ]
+        for (label, value) in rows {
+            print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + value)
+        }
+        print()
+        print(CacheReport.map(layer))
+    }
+}

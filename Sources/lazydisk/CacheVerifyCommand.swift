@@ -1,0 +1,41 @@
+import ArgumentParser
+import FileCache
+import LayeredDisk
+import RemoteImage
+
+/// `lazydisk cache verify URL`: re-read every cached chunk from the server
+/// and compare.
+struct CacheVerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify", abstract: "Compare every cached chunk with the server's bytes; exit 1 on any mismatch.")
+
+    @Argument(help: "The image's http(s) URL.")
+    var url: String
+
+    @OptionGroup var remote: RemoteOptions
+    @OptionGroup var cache: CacheOptions
+
+    func run() async throws {
+        let remoteLayer = try await remote.openLayer(url)
+        let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location)
+        let offline = try await LayeredDisk(readOnly: true, layers: [
+            LayerConfiguration(cacheLayer),
+            LayerConfiguration(OfflineLayer(sectorCount: cacheLayer.sectorCount, sectorSize: cacheLayer.sectorSize)),
+        ])
+        let server = try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(remoteLayer)])
+        var checked = 0
+        var mismatched: [Int] = []
+        for chunk in 0..<cacheLayer.chunkCount where cacheLayer.isPresent(chunk) {
+            let bytes = cacheLayer.byteRange(ofChunk: chunk)
+            if try await offline.readBytes(bytes) != server.readBytes(bytes) {
+                mismatched.append(chunk)
+            }
+            checked += 1
+        }
+        print("checked \(checked) cached chunks of \(remoteLayer.image.url): \(mismatched.count) differ from the server")
+        if !mismatched.isEmpty {
+            print("differing chunks: " + mismatched.prefix(20).map(String.init).joined(separator: ", ") + (mismatched.count > 20 ? ", …" : ""))
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import FileCache
+import LayeredDisk
+import RemoteImage
+
+/// Fills a file cache from the remote image: every missing chunk in a byte
+/// range, fetched in requests of up to ``requestSize`` over all connections.
+///
+/// Each request's chunks are committed (data made durable, then their bits)
+/// as soon as it arrives, so a pull that is interrupted or killed resumes
+/// where it stopped, and memory stays at connections × request size. Before
+/// fetching, a request looks again at what other processes made durable and
+/// skips chunks another process is fetching, coming back to them later.
+struct ImagePull {
+    static let requestSize: UInt64 = 4 << 20
+    /// How long to wait before looking again at chunks another process holds.
+    static let busyRetryDelay: Duration = .milliseconds(20)
+
+    let remote: HTTPRangeLayer
+    let cache: FileCacheLayer
+    let connections: Int
+
+    /// What a pull did, for progress and the summary.
+    struct Totals: Sendable {
+        var bytesWanted: UInt64 = 0
+        var bytesAlreadyCached: UInt64 = 0
+        var bytesFetched: UInt64 = 0
+        var requests = 0
+    }
+
+    /// What one request found and did.
+    private struct Outcome: Sendable {
+        var fetched: UInt64 = 0
+        var requests = 0
+        var foundCached: UInt64 = 0
+        /// Runs another process was fetching; to look at again.
+        var busy: [Range<Int>] = []
+    }
+
+    /// Pulls the chunks overlapping `bytes`, calling `progress` after each
+    /// request.
+    func run(_ bytes: Range<UInt64>, progress: @Sendable (Totals) -> Void) async throws -> Totals {
+        let chunks = cache.chunks(overlapping: bytes)
+        var queue = try cache.missingRuns(in: chunks).flatMap(requests(for:)).map { (chunks: $0, wasBusy: false) }
+        var totals = Totals()
+        totals.bytesWanted = span(chunks)
+        totals.bytesAlreadyCached = totals.bytesWanted - queue.reduce(0) { $0 + span($1.chunks) }
+        progress(totals)
+
+        try await withThrowingTaskGroup(of: Outcome.self) { group in
+            var running = 0
+            while running > 0 || !queue.isEmpty {
+                while running < connections, !queue.isEmpty {
+                    let next = queue.removeFirst()
+                    group.addTask { try await pull(next.chunks, afterWaiting: next.wasBusy) }
+                    running += 1
+                }
+                guard let outcome = try await group.next() else { break }
+                running -= 1
+                totals.bytesFetched += outcome.fetched
+                totals.requests += outcome.requests
+                totals.bytesAlreadyCached += outcome.foundCached
+                queue += outcome.busy.map { (chunks: $0, wasBusy: true) }
+                progress(totals)
+            }
+        }
+        return totals
+    }
+
+    private func pull(_ chunks: Range<Int>, afterWaiting: Bool) async throws -> Outcome {
+        if afterWaiting {
+            try await Task.sleep(for: Self.busyRetryDelay)
+        }
+        var outcome = Outcome()
+        var missing: UInt64 = 0
+        for run in try cache.missingRuns(in: chunks) {
+            missing += span(run)
+            guard let claim = try cache.claim(run) else {
+                outcome.busy.append(run)
+                continue
+            }
+            defer { claim.release() }
+            // Another process may have finished these just before we claimed them.
+            for stillMissing in try cache.missingRuns(in: run) {
+                outcome.fetched += try await fetch(stillMissing)
+                outcome.requests += 1
+            }
+        }
+        let busy = outcome.busy.reduce(0) { $0 + span($1) }
+        outcome.foundCached = span(chunks) - missing + (missing - busy - outcome.fetched)
+        return outcome
+    }
+
+    /// Fetches one run of chunks into the cache; returns the bytes fetched.
+    private func fetch(_ chunks: Range<Int>) async throws -> UInt64 {
+        let bytes = span(chunks)
+        let first = cache.byteRange(ofChunk: chunks.lowerBound).lowerBound / UInt64(cache.sectorSize)
+        let sectors = first..<first + (bytes + UInt64(cache.sectorSize) - 1) / UInt64(cache.sectorSize)
+        var buffer = SectorBuffer(sectors: sectors, sectorSize: cache.sectorSize)
+        var marker = SectorMarker(sectors: sectors)
+        try await remote.read(into: &buffer, marking: &marker)
+        try await cache.writeNoOverwrite(buffer.bytes[...], at: sectors.lowerBound)
+        return bytes
+    }
+
+    /// A run of missing chunks cut into requests of at most ``requestSize``.
+    private func requests(for run: Range<Int>) -> [Range<Int>] {
+        let perRequest = max(1, Int(Self.requestSize / UInt64(cache.header.chunkSize)))
+        return stride(from: run.lowerBound, to: run.upperBound, by: perRequest).map {
+            $0..<min($0 + perRequest, run.upperBound)
+        }
+    }
+
+    private func span(_ chunks: Range<Int>) -> UInt64 {
+        guard !chunks.isEmpty else { return 0 }
+        return cache.byteRange(ofChunk: chunks.upperBound - 1).upperBound - cache.byteRange(ofChunk: chunks.lowerBound).lowerBound
+    }
+}

@@ -1,0 +1,78 @@
+import FileCache
+import Foundation
+import LayeredDisk
+import Logging
+import RemoteImage
+import Synchronization
+
+/// The one engine behind every command that reads an image: the file cache
+/// as a read cache over the HTTP layer (or over nothing, offline).
+struct ImageStack {
+    /// Presence granularity for new caches: large enough for few bitmap
+    /// updates, small enough that a boot does not fetch much it never reads.
+    static let chunkSize: UInt32 = 64 * 1024
+
+    let disk: LayeredDisk
+    let cache: FileCacheLayer?
+    let remote: HTTPRangeLayer?
+
+    static func open(_ url: String, remote options: RemoteOptions, cache cacheOptions: CacheOptions) async throws -> ImageStack {
+        let logger = options.logger
+        let imageURL = try ImageURL(url)
+        if cacheOptions.offline {
+            let cache = try FileCacheLayer.openExisting(at: cacheOptions.location.directory(for: imageURL))
+            warnAboutDiscardedPages(cache)
+            let disk = try await LayeredDisk(readOnly: true, layers: [
+                LayerConfiguration(cache),
+                LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize)),
+            ])
+            return ImageStack(disk: disk, cache: cache, remote: nil)
+        }
+        let remote = try await options.openLayer(url)
+        guard !cacheOptions.noCache else {
+            return ImageStack(disk: try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(remote)]), cache: nil, remote: remote)
+        }
+        let cache = try openCache(for: remote, location: cacheOptions.location)
+        let warned = Atomic<Bool>(false)
+        let disk = try await LayeredDisk(
+            readOnly: true,
+            layers: [LayerConfiguration(cache, readCache: true), LayerConfiguration(remote)],
+            onCacheFillFailure: { failure in
+                // Reads go on from the server; say so once, log every failure.
+                if !warned.exchange(true, ordering: .relaxed) {
+                    printWarning("\(failure); reads continue from the server")
+                }
+                logger.debug("\(failure)")
+            }
+        )
+        return ImageStack(disk: disk, cache: cache, remote: remote)
+    }
+
+    /// Opens the image's cache, warning when it had to be rebuilt.
+    static func openCache(for remote: HTTPRangeLayer, location: CacheLocation) throws -> FileCacheLayer {
+        let header = CacheHeader(
+            sectorSize: UInt32(remote.sectorSize),
+            diskSize: remote.sectorCount * UInt64(remote.sectorSize),
+            chunkSize: chunkSize,
+            format: remote.format.rawValue,
+            identity: remote.image.identity
+        )
+        let (cache, outcome) = try FileCacheLayer.open(at: location.directory(for: remote.image.url), for: header)
+        if case let .rebuilt(reason) = outcome {
+            printWarning("the cache for \(remote.image.url) was discarded and rebuilt: \(reason)")
+        }
+        warnAboutDiscardedPages(cache)
+        return cache
+    }
+
+    private static func warnAboutDiscardedPages(_ cache: FileCacheLayer) {
+        if cache.discardedPages > 0 {
+            printWarning("\(cache.discardedPages) damaged cache bitmap page(s) were dropped; their chunks will be fetched again")
+        }
+    }
+}
+
+/// One `warning:` line on stderr.
+func printWarning(_ message: String) {
+    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+}

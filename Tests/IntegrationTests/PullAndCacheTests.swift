@@ -1,0 +1,201 @@
+import FileCache
+import Foundation
+import HTTPTestServers
+import RemoteImage
+import SystemPackage
+import Testing
+
+/// `lazydisk pull`, the persistent cache and the `cache` commands, against
+/// nginx, including kill -9 in the middle of a pull.
+@Suite("Pull and the persistent cache")
+struct PullAndCacheTests {
+    /// A served directory holding a random image, a cache root, and nginx.
+    final class Setup: Sendable {
+        let served = try! TemporaryDirectory()
+        let caches = try! TemporaryDirectory()
+        let nginx: NginxServer
+        let imageSize: Int
+
+        init(imageSize: Int = 16 << 20) throws {
+            self.imageSize = imageSize
+            try randomFile(at: served.url.appending(path: "disk.img"), size: imageSize)
+            nginx = try NginxServer(root: served.url)
+        }
+
+        var image: Data { get throws { try Data(contentsOf: served.url.appending(path: "disk.img")) } }
+        func url(throttled: Bool = false) -> String { nginx.url((throttled ? "throttled/" : "") + "disk.img?sig=SECRET") }
+        var cacheArguments: [String] { ["--cache", caches.url.path] }
+
+        func cacheDirectory(throttled: Bool = false) throws -> FilePath {
+            CacheLocation(root: FilePath(caches.url.path)).directory(for: try ImageURL(url(throttled: throttled)))
+        }
+
+        func run(_ arguments: [String]) async throws -> LazyDiskRun {
+            try await LazyDiskRun.run(arguments + cacheArguments)
+        }
+    }
+
+    @Test func pulledImageReadsBackOffline() async throws {
+        let setup = try Setup()
+        let pull = try await setup.run(["pull", setup.url()])
+        #expect(pull.status == 0, "\(pull.error)")
+        let summary = String(decoding: pull.output, as: UTF8.self)
+        #expect(summary.contains("fetched 16.0 MiB in 4 requests"), "\(summary)")
+        #expect(!(summary + pull.error).contains("SECRET"))
+
+        let again = try await setup.run(["pull", setup.url()])
+        #expect(String(decoding: again.output, as: UTF8.self).contains("fetched 0 B in 0 requests"))
+
+        let offline = try await setup.run(["cat", setup.url(), "--offline"])
+        #expect(offline.status == 0, "\(offline.error)")
+        #expect(offline.output == (try setup.image))
+    }
+
+    @Test func offlineMissIsAClearError() async throws {
+        let setup = try Setup()
+        _ = try await setup.run(["pull", setup.url(), "--length", "1M"])
+        let result = try await setup.run(["cat", setup.url(), "--offline", "--offset", "2M", "--length", "4K"])
+        #expect(result.status != 0)
+        #expect(result.error.contains("not in the cache and --offline forbids fetching them"), "\(result.error)")
+        let none = try await LazyDiskRun.run(["cat", setup.url(), "--offline", "--cache", setup.caches.url.path + "/none"])
+        #expect(none.error.contains("no cache at"), "\(none.error)")
+    }
+
+    /// kill -9 at random moments of a pull, over and over: every chunk the
+    /// cache marks present matches the image, and the pull then completes.
+    @Test func pullSurvivesRepeatedKills() async throws {
+        let setup = try Setup(imageSize: 128 << 20)
+        let image = try setup.image
+        let directory = try setup.cacheDirectory(throttled: true)
+        let arguments = ["pull", setup.url(throttled: true)] + setup.cacheArguments
+        let log = setup.caches.url.appending(path: "pull.log")
+        // The timing runs on a thread of its own: a busy cooperative pool
+        // could otherwise delay the kill until the pull has finished.
+        let problems = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var problems: [String] = []
+                for kill in 1...20 {
+                    do {
+                        let process = try LazyDiskRun.start(arguments, errorLog: log)
+                        usleep(UInt32.random(in: 30_000...250_000))
+                        guard process.isRunning else {
+                            problems.append("the pull ended by itself before kill \(kill): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+                            break
+                        }
+                        Glibc.kill(process.processIdentifier, SIGKILL)
+                        process.waitUntilExit()
+                        problems += try mismatchedChunks(directory, image: image).map { "after kill \(kill): \($0)" }
+                    } catch {
+                        problems.append("kill \(kill): \(error)")
+                    }
+                }
+                continuation.resume(returning: problems)
+            }
+        }
+        #expect(problems.isEmpty, "\(problems)")
+        let finish = try await setup.run(["pull", setup.url(throttled: true)])
+        #expect(finish.status == 0, "\(finish.error)")
+        let cache = try FileCacheLayer.openExisting(at: directory)
+        #expect(cache.presentChunkCount == cache.chunkCount)
+        #expect(try mismatchedChunks(directory, image: image).isEmpty)
+    }
+
+    @Test func twoPullsShareOneCache() async throws {
+        let setup = try Setup(imageSize: 64 << 20)
+        async let first = setup.run(["pull", setup.url(throttled: true)])
+        async let second = setup.run(["pull", setup.url(throttled: true)])
+        let results = try await [first, second]
+        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.error))")
+        #expect(try mismatchedChunks(try setup.cacheDirectory(throttled: true), image: try setup.image).isEmpty)
+        let third = try await setup.run(["pull", setup.url(throttled: true)])
+        #expect(String(decoding: third.output, as: UTF8.self).contains("fetched 0 B in 0 requests"))
+        let gets = setup.nginx.accessLog.filter { $0.hasPrefix("GET /throttled/disk.img") && !$0.contains("bytes=0-0") }
+        let fetched = gets.compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+        // Not a byte twice: only each pull's 512-byte VHD-footer probe repeats.
+        #expect(fetched <= setup.imageSize + 3 * 512, "the pulls fetched \(fetched) bytes together")
+    }
+
+    @Test func changedImageRebuildsTheCacheWithAWarning() async throws {
+        let setup = try Setup(imageSize: 1 << 20)
+        _ = try await setup.run(["pull", setup.url()])
+        try await Task.sleep(for: .seconds(1.1))
+        try randomFile(at: setup.served.url.appending(path: "disk.img"), size: 1 << 20)
+        let result = try await setup.run(["cat", setup.url()])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.error.contains("warning: the cache for") && result.error.contains("was discarded and rebuilt"), "\(result.error)")
+        #expect(!result.error.contains("SECRET"))
+        #expect(result.output == (try setup.image))
+    }
+
+    @Test func verifyFindsCorruptedData() async throws {
+        let setup = try Setup(imageSize: 1 << 20)
+        _ = try await setup.run(["pull", setup.url()])
+        let clean = try await setup.run(["cache", "verify", setup.url()])
+        #expect(clean.status == 0)
+        #expect(String(decoding: clean.output, as: UTF8.self).contains("checked 16 cached chunks"))
+
+        let data = try FileHandle(forUpdating: URL(fileURLWithPath: try setup.cacheDirectory().appending("data").string))
+        try data.seek(toOffset: 3 * 65536 + 100)
+        try data.write(contentsOf: Data([0x42, 0x42, 0x42]))
+        try data.close()
+        let dirty = try await setup.run(["cache", "verify", setup.url()])
+        #expect(dirty.status != 0)
+        #expect(String(decoding: dirty.output, as: UTF8.self).contains("1 differ from the server\ndiffering chunks: 3"))
+    }
+
+    @Test func listStatusAndClear() async throws {
+        let setup = try Setup(imageSize: 1 << 20)
+        _ = try await setup.run(["pull", setup.url(), "--length", "512K"])
+        let list = String(decoding: try await setup.run(["cache", "list"]).output, as: UTF8.self)
+        #expect(list.contains("50.0% (512.0 KiB of 1.0 MiB)  \(setup.nginx.url("disk.img"))"), "\(list)")
+        let status = String(decoding: try await setup.run(["cache", "status", setup.url()]).output, as: UTF8.self)
+        #expect(status.contains("coverage       50.0%"))
+        #expect(status.contains("########........"))
+        #expect(!status.contains("SECRET"))
+        let clear = try await setup.run(["cache", "clear", setup.url()])
+        #expect(clear.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: try setup.cacheDirectory().string))
+    }
+
+    /// A cache on a full file system: reads still succeed, the failure is
+    /// reported once.
+    @Test func fullDiskDoesNotFailReads() async throws {
+        let setup = try Setup(imageSize: 4 << 20)
+        let mount = try TemporaryDirectory()
+        try runTool("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount.url.path])
+        defer { try? runTool("/bin/umount", [mount.url.path]) }
+        let result = try await LazyDiskRun.run(["cat", setup.url(), "--cache", mount.url.path])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output == (try setup.image))
+        #expect(result.error.contains("warning: failed to fill the file-cache read cache"), "\(result.error)")
+        #expect(result.error.split(separator: "\n").count == 1)
+    }
+}
+
+/// Chunks the cache in `directory` marks present whose bytes differ from `image`.
+func mismatchedChunks(_ directory: FilePath, image: Data) throws -> [String] {
+    let cache = try FileCacheLayer.openExisting(at: directory)
+    let data = try FileHandle(forReadingFrom: URL(fileURLWithPath: directory.appending("data").string))
+    defer { try? data.close() }
+    var mismatched: [String] = []
+    for chunk in 0..<cache.chunkCount where cache.isPresent(chunk) {
+        let range = cache.byteRange(ofChunk: chunk)
+        try data.seek(toOffset: range.lowerBound)
+        if try data.read(upToCount: range.count) != image[Int(range.lowerBound)..<Int(range.upperBound)] {
+            mismatched.append("chunk \(chunk) is marked present but differs from the image")
+        }
+    }
+    return mismatched
+}
+
+/// Runs a system tool to completion; throws if it fails.
+func runTool(_ path: String, _ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(path) \(arguments) failed"])
+    }
+}
