@@ -36,40 +36,42 @@ final class CacheFiles: Sendable {
     static func open(
         _ directory: FilePath, expecting expected: CacheHeader
     ) throws(CacheFileError) -> (FileCacheLayer, CacheOpening) {
-        let lock = try openLock(directory)
-        var handedOver = false
-        defer {
-            try? lock.unlock()
-            if !handedOver { try? lock.close() }
+        try whileLocked(directory) { lock throws(CacheFileError) in
+            let fresh = !FileManager.default.fileExists(atPath: directory.appending("meta").string)
+            do {
+                return (try load(directory, lock: lock, expecting: expected), .reused)
+            } catch {
+                try create(directory, header: expected)
+                return (try load(directory, lock: lock, expecting: expected), fresh ? .created : .rebuilt(reason: "\(error)"))
+            }
         }
-        try lock.lockExclusively()
-        let fresh = !FileManager.default.fileExists(atPath: directory.appending("meta").string)
-        let outcome: CacheOpening
-        let layer: FileCacheLayer
-        do {
-            layer = try load(directory, lock: lock, expecting: expected)
-            outcome = .reused
-        } catch {
-            try create(directory, header: expected)
-            layer = try load(directory, lock: lock, expecting: expected)
-            outcome = fresh ? .created : .rebuilt(reason: "\(error)")
-        }
-        handedOver = true
-        return (layer, outcome)
     }
 
     /// Opens the cache in `directory` as it is, for offline use and status.
     static func openExisting(_ directory: FilePath) throws(CacheFileError) -> FileCacheLayer {
-        let lock = try openLock(directory)
-        var handedOver = false
-        defer {
-            try? lock.unlock()
-            if !handedOver { try? lock.close() }
+        guard FileManager.default.fileExists(atPath: directory.appending("meta").string) else {
+            throw .missing(directory.string)
         }
-        try lock.lockExclusively()
-        let layer = try load(directory, lock: lock, expecting: nil)
-        handedOver = true
-        return layer
+        return try whileLocked(directory) { lock throws(CacheFileError) in
+            try load(directory, lock: lock, expecting: nil)
+        }
+    }
+
+    /// Runs `body` holding the directory's lock file, locked. On success the
+    /// opened layer owns the lock descriptor; on failure it is closed.
+    private static func whileLocked<Result>(
+        _ directory: FilePath, _ body: (FileDescriptor) throws(CacheFileError) -> Result
+    ) throws(CacheFileError) -> Result {
+        let lock = try openLock(directory)
+        do {
+            try lock.lockExclusively()
+            let result = try body(lock)
+            try? lock.unlock()
+            return result
+        } catch {
+            try? lock.close()
+            throw error
+        }
     }
 
     /// Opens and checks `meta` and `data`. On success the layer owns them and

@@ -28,4 +28,6 @@ struct ByteCount: ExpressibleByArgument, Hashable {
     }
 
     static var defaultCompletionKind: CompletionKind { .default }
+
+    var defaultValueDescription: String { "\(bytes)" }
 }

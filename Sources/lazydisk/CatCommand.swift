@@ -18,18 +18,13 @@ struct CatCommand: AsyncParsableCommand {
     @Argument(help: "The image's http(s) URL.")
     var url: String
 
-    @Option(help: ArgumentHelp("First byte to write (suffixes K, M, G allowed).", valueName: "bytes"))
-    var offset = ByteCount(bytes: 0)
-
-    @Option(help: ArgumentHelp("Bytes to write (default: to the end of the disk).", valueName: "bytes"))
-    var length: ByteCount?
-
+    @OptionGroup var part: ByteRangeOptions
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var cache: CacheOptions
 
     func run() async throws {
         let disk = try await ImageStack.open(url, remote: remote, cache: cache).disk
-        let range = try ByteRangeArguments(offset: offset, length: length).range(within: disk.sectorCount * UInt64(disk.sectorSize))
+        let range = try part.range(within: disk.sectorCount * UInt64(disk.sectorSize))
         let steps = stride(from: range.lowerBound, to: range.upperBound, by: Int(Self.stepBytes)).map {
             $0..<min($0 + Self.stepBytes, range.upperBound)
         }

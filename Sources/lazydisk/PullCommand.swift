@@ -14,12 +14,7 @@ struct PullCommand: AsyncParsableCommand {
     @Argument(help: "The image's http(s) URL.")
     var url: String
 
-    @Option(help: ArgumentHelp("First byte to pull (suffixes K, M, G allowed).", valueName: "bytes"))
-    var offset = ByteCount(bytes: 0)
-
-    @Option(help: ArgumentHelp("Bytes to pull (default: to the end of the disk).", valueName: "bytes"))
-    var length: ByteCount?
-
+    @OptionGroup var part: ByteRangeOptions
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var cache: CacheOptions
 
@@ -33,7 +28,7 @@ struct PullCommand: AsyncParsableCommand {
         let layer = try await remote.openLayer(url)
         let cache = try ImageStack.openCache(for: layer, location: self.cache.location)
         let diskSize = cache.header.diskSize
-        let range = try ByteRangeArguments(offset: offset, length: length).range(within: diskSize)
+        let range = try part.range(within: diskSize)
 
         let progress = PullProgress()
         let pull = ImagePull(remote: layer, cache: cache, connections: remote.connections)

@@ -51,6 +51,20 @@ struct PullAndCacheTests {
         #expect(offline.output == (try setup.image))
     }
 
+    /// A server that keeps failing: the pull exits non-zero with one clear
+    /// line, and the cache it leaves opens cleanly.
+    @Test func failedPullLeavesAUsableCache() async throws {
+        let server = try await FaultServer.start(content: Array(repeating: 9, count: 8 << 20), fault: .disconnectMidBody(times: 1000))
+        let caches = try TemporaryDirectory()
+        let result = try await LazyDiskRun.run(["pull", server.url, "--format", "raw", "--retries", "1", "--cache", caches.url.path])
+        #expect(result.status != 0)
+        let last = result.error.split(separator: "\n").last ?? ""
+        #expect(last.hasPrefix("Error: ") && last.contains("gave up after 2 attempts"), "\(result.error)")
+        #expect(!result.error.contains("SECRET"))
+        let directory = CacheLocation(root: FilePath(caches.url.path)).directory(for: try ImageURL(server.url))
+        #expect(try FileCacheLayer.openExisting(at: directory).presentChunkCount == 0)
+    }
+
     @Test func offlineMissIsAClearError() async throws {
         let setup = try Setup()
         _ = try await setup.run(["pull", setup.url(), "--length", "1M"])
@@ -172,9 +186,15 @@ struct PullAndCacheTests {
     }
 }
 
-/// Chunks the cache in `directory` marks present whose bytes differ from `image`.
+/// Chunks the cache in `directory` marks present whose bytes differ from
+/// `image`. A cache not (completely) created yet holds nothing to check.
 func mismatchedChunks(_ directory: FilePath, image: Data) throws -> [String] {
-    let cache = try FileCacheLayer.openExisting(at: directory)
+    let cache: FileCacheLayer
+    do {
+        cache = try FileCacheLayer.openExisting(at: directory)
+    } catch CacheFileError.missing {
+        return []
+    }
     let data = try FileHandle(forReadingFrom: URL(fileURLWithPath: directory.appending("data").string))
     defer { try? data.close() }
     var mismatched: [String] = []
