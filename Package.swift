@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LayeredDisk", targets: ["LayeredDisk"]),
         .library(name: "RemoteImage", targets: ["RemoteImage"]),
         .library(name: "FileCache", targets: ["FileCache"]),
+        .library(name: "NBD", targets: ["NBD"]),
         .executable(name: "lazydisk", targets: ["lazydisk"]),
     ],
     dependencies: [
@@ -35,13 +36,23 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        .target(
+            name: "NBD",
+            dependencies: [
+                "LayeredDisk",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "lazydisk",
             dependencies: [
                 "LayeredDisk",
                 "RemoteImage",
                 "FileCache",
+                "NBD",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

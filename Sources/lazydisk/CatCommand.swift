@@ -24,7 +24,7 @@ struct CatCommand: AsyncParsableCommand {
 
     func run() async throws {
         let disk = try await ImageStack.open(url, remote: remote, cache: cache).disk
-        let range = try part.range(within: disk.sectorCount * UInt64(disk.sectorSize))
+        let range = try part.range(within: disk.byteCount)
         let steps = stride(from: range.lowerBound, to: range.upperBound, by: Int(Self.stepBytes)).map {
             $0..<min($0 + Self.stepBytes, range.upperBound)
         }
@@ -34,17 +34,5 @@ struct CatCommand: AsyncParsableCommand {
             pending = steps.indices.contains(index + 1) ? Task { [step = steps[index + 1]] in try await disk.readBytes(step) } : nil
             FileHandle.standardOutput.write(Data(bytes))
         }
-    }
-}
-
-extension BlockDevice {
-    /// Reads an arbitrary byte range, whatever its alignment to sectors.
-    func readBytes(_ range: Range<UInt64>) async throws -> [UInt8] {
-        let size = UInt64(sectorSize)
-        let first = range.lowerBound / size
-        let last = (range.upperBound + size - 1) / size
-        let sectors = try await read(at: first, count: Int(last - first))
-        let start = Int(range.lowerBound - first * size)
-        return Array(sectors[start..<start + range.count])
     }
 }

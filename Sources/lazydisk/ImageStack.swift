@@ -16,13 +16,18 @@ struct ImageStack {
     let cache: FileCacheLayer?
     let remote: HTTPRangeLayer?
 
-    static func open(_ url: String, remote options: RemoteOptions, cache cacheOptions: CacheOptions) async throws -> ImageStack {
+    /// Builds the stack for `url`. With `writableOverlay`, a RAM layer on top
+    /// takes writes (and is thrown away); without it the disk is read-only.
+    static func open(
+        _ url: String, remote options: RemoteOptions, cache cacheOptions: CacheOptions, writableOverlay: Bool = false
+    ) async throws -> ImageStack {
         let logger = options.logger
         let imageURL = try ImageURL(url)
+        let overlay = writableOverlay ? [LayerConfiguration(RAMLayer.sizedToLowerLayer)] : []
         if cacheOptions.offline {
             let cache = try FileCacheLayer.openExisting(at: cacheOptions.location.directory(for: imageURL))
             warnAboutDiscardedPages(cache)
-            let disk = try await LayeredDisk(readOnly: true, layers: [
+            let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [
                 LayerConfiguration(cache),
                 LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize)),
             ])
@@ -30,13 +35,14 @@ struct ImageStack {
         }
         let remote = try await options.openLayer(url)
         guard !cacheOptions.noCache else {
-            return ImageStack(disk: try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(remote)]), cache: nil, remote: remote)
+            let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [LayerConfiguration(remote)])
+            return ImageStack(disk: disk, cache: nil, remote: remote)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location)
         let warned = Atomic<Bool>(false)
         let disk = try await LayeredDisk(
-            readOnly: true,
-            layers: [LayerConfiguration(cache, readCache: true), LayerConfiguration(remote)],
+            readOnly: !writableOverlay,
+            layers: overlay + [LayerConfiguration(cache, readCache: true), LayerConfiguration(remote)],
             onCacheFillFailure: { failure in
                 // Reads go on from the server; say so once, log every failure.
                 if !warned.exchange(true, ordering: .relaxed) {

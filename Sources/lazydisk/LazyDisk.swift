@@ -12,6 +12,6 @@ struct LazyDisk: AsyncParsableCommand {
             kept in a persistent local cache, and the VM's writes go to a throw-away RAM layer.
             """,
         version: LazyDiskVersion.current,
-        subcommands: [InfoCommand.self, CatCommand.self, PullCommand.self, CacheCommand.self]
+        subcommands: [InfoCommand.self, CatCommand.self, PullCommand.self, ServeCommand.self, CacheCommand.self]
     )
 }

@@ -1,0 +1,121 @@
+import LayeredDisk
+import NIOCore
+
+/// Carries out transmission-phase requests against the export's disk and
+/// says what to send back. Requests are independent, so a connection runs
+/// many at once and sends each reply when it is ready.
+struct NBDTransmission: Sendable {
+    let disk: any BlockDevice
+    let structuredReplies: Bool
+    let baseAllocation: Bool
+
+    /// The replies to `request`, in order.
+    func reply(to request: NBDRequest) async -> [NBDServerMessage] {
+        let flags = NBDCommandFlags(rawValue: request.flags)
+        guard flags.isSubset(of: .known) else { return failure(.invalid, request, "unknown command flags") }
+        guard let command = request.command else { return failure(.invalid, request, "unknown command \(request.type)") }
+        let range = request.offset..<request.offset &+ UInt64(request.length)
+        let inBounds = request.offset.addingReportingOverflow(UInt64(request.length)).overflow == false
+            && range.upperBound <= disk.byteCount
+        do {
+            switch command {
+            case .read:
+                guard inBounds, request.length > 0, request.length <= NBDProtocol.maximumPayload else {
+                    return failure(.invalid, request, "read outside the export or too large")
+                }
+                return readReply(request, data: ByteBuffer(bytes: try await disk.readBytes(range)))
+            case .write:
+                guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
+                guard inBounds else { return failure(.noSpace, request, "write past the end of the export") }
+                try await disk.writeBytes(ArraySlice(request.payload?.readableBytesView ?? ByteBuffer().readableBytesView),
+                                          at: request.offset, fua: flags.contains(.fua))
+            case .writeZeroes:
+                guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
+                guard inBounds else { return failure(.noSpace, request, "write past the end of the export") }
+                try await disk.writeBytes(ArraySlice(repeating: 0, count: Int(request.length)), at: request.offset,
+                                          fua: flags.contains(.fua))
+            case .trim:
+                guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
+                guard inBounds else { return failure(.invalid, request, "trim outside the export") }
+                try await trim(range)
+            case .flush:
+                try await disk.flush()
+            case .cache:
+                guard inBounds else { return failure(.invalid, request, "cache outside the export") }
+                try await prefetch(range)
+            case .blockStatus:
+                guard structuredReplies, baseAllocation else {
+                    return failure(.invalid, request, "block status needs structured replies and base:allocation")
+                }
+                guard inBounds, request.length > 0 else { return failure(.invalid, request, "block status outside the export") }
+                return [blockStatus(request)]
+            case .disconnect:
+                return []
+            }
+            return [success(request)]
+        } catch DiskError.readOnly {
+            return failure(.permission, request, "the export is read-only")
+        } catch let error as DiskError {
+            return failure(.invalid, request, "\(error)")
+        } catch {
+            return failure(.io, request, "\(error)")
+        }
+    }
+
+    /// Unmaps the whole sectors inside `range`; trim is advisory, so the
+    /// partial sectors at its ends are left alone.
+    private func trim(_ range: Range<UInt64>) async throws {
+        let size = UInt64(disk.sectorSize)
+        let first = (range.lowerBound + size - 1) / size
+        let end = range.upperBound / size
+        if first < end {
+            try await disk.unmap(at: first, count: end - first)
+        }
+    }
+
+    /// NBD_CMD_CACHE: read through the stack so the file cache fills, in
+    /// pieces no larger than a READ could be.
+    private func prefetch(_ range: Range<UInt64>) async throws {
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let end = min(offset + UInt64(NBDProtocol.maximumPayload), range.upperBound)
+            _ = try await disk.readBytes(offset..<end)
+            offset = end
+        }
+    }
+
+    private func readReply(_ request: NBDRequest, data: ByteBuffer) -> [NBDServerMessage] {
+        guard structuredReplies else { return [.simpleReply(error: 0, cookie: request.cookie, data: data)] }
+        var chunk = ByteBuffer()
+        chunk.writeInteger(request.offset)
+        chunk.writeImmutableBuffer(data)
+        return [.structuredReply(flags: Self.done, type: NBDReplyType.offsetData.rawValue, cookie: request.cookie, data: chunk)]
+    }
+
+    /// Everything is allocated data: the image is read-through, not sparse.
+    private func blockStatus(_ request: NBDRequest) -> NBDServerMessage {
+        var chunk = ByteBuffer()
+        chunk.writeInteger(NBDHandshake.baseAllocationID)
+        chunk.writeInteger(request.length)
+        chunk.writeInteger(UInt32(0))
+        return .structuredReply(flags: Self.done, type: NBDReplyType.blockStatus.rawValue, cookie: request.cookie, data: chunk)
+    }
+
+    private func success(_ request: NBDRequest) -> NBDServerMessage {
+        structuredReplies
+            ? .structuredReply(flags: Self.done, type: NBDReplyType.none.rawValue, cookie: request.cookie, data: ByteBuffer())
+            : .simpleReply(error: 0, cookie: request.cookie, data: nil)
+    }
+
+    private func failure(_ errno: NBDErrno, _ request: NBDRequest, _ message: String) -> [NBDServerMessage] {
+        guard structuredReplies else { return [.simpleReply(error: errno.rawValue, cookie: request.cookie, data: nil)] }
+        var chunk = ByteBuffer()
+        chunk.writeInteger(errno.rawValue)
+        chunk.writeInteger(UInt16(message.utf8.count))
+        chunk.writeString(message)
+        return [.structuredReply(flags: Self.done, type: NBDReplyType.error.rawValue, cookie: request.cookie, data: chunk)]
+    }
+
+    /// `NBD_REPLY_FLAG_DONE`: the last chunk of a reply.
+    private static let done: UInt16 = 1
+}

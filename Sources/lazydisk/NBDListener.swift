@@ -1,0 +1,44 @@
+import NBD
+import NIOCore
+import NIOPosix
+
+/// Accepts NBD connections on an endpoint and serves each with the server,
+/// until the task running ``run()`` ends or is cancelled.
+struct NBDListener {
+    let server: NBDServer
+    let listener: NIOAsyncChannel<NIOAsyncChannel<NBDClientMessage, NBDServerMessage>, Never>
+    /// The endpoint as bound (a TCP port 0 becomes the real port).
+    let endpoint: NBDEndpoint
+
+    static func bind(_ endpoint: NBDEndpoint, server: NBDServer) async throws -> NBDListener {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        let configure: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<NBDClientMessage, NBDServerMessage>> = { channel in
+            channel.eventLoop.makeCompletedFuture { try NBDServer.configure(channel) }
+        }
+        switch endpoint {
+        case let .unixSocket(path):
+            let listener = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: configure)
+            return NBDListener(server: server, listener: listener, endpoint: endpoint)
+        case let .tcp(host, port):
+            let listener = try await bootstrap.bind(host: host, port: port, childChannelInitializer: configure)
+            return NBDListener(server: server, listener: listener, endpoint: .tcp(host: host, port: listener.channel.localAddress?.port ?? port))
+        }
+    }
+
+    /// Serves connections until cancelled.
+    func run() async throws {
+        try await listener.executeThenClose { connections in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in connections {
+                    group.addTask { await server.serve(connection) }
+                }
+            }
+        }
+    }
+
+    func close() async {
+        try? await listener.channel.close()
+    }
+}

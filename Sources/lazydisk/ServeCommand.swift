@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import LayeredDisk
+import NBD
+
+/// `lazydisk serve URL`: the image as an NBD export, for QEMU or nbd-client.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the image over NBD (RAM overlay for writes, file cache, HTTP).",
+        discussion: """
+            Listens on a unix socket unless --port is given, and prints the NBD URI. With --run, starts the \
+            command with $uri (NBD URI) and $nbd (QEMU's nbd: form) set and stops serving when it exits, \
+            exiting with its status. SIGINT or SIGTERM stop the server.
+            """
+    )
+
+    @Argument(help: "The image's http(s) URL.")
+    var url: String
+
+    @Flag(help: "Refuse writes instead of keeping them in a RAM overlay.")
+    var readOnly = false
+
+    @Option(help: ArgumentHelp("Unix socket to listen on (default: one in $XDG_RUNTIME_DIR or /tmp).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("Listen on TCP instead, at this port (0: any free port).", valueName: "port"))
+    var port: Int?
+
+    @Option(help: ArgumentHelp("Address for --port.", valueName: "address"))
+    var address = "127.0.0.1"
+
+    @Flag(help: "Allow --address to be reachable from other machines.")
+    var allowRemote = false
+
+    @Option(help: ArgumentHelp("Export name clients ask for.", valueName: "name"))
+    var exportName = ""
+
+    @Option(help: ArgumentHelp("Run this shell command with $uri and $nbd set; stop serving when it exits.", valueName: "command"))
+    var run: String?
+
+    @OptionGroup var remote: RemoteOptions
+    @OptionGroup var cache: CacheOptions
+
+    func validate() throws {
+        if socket != nil && port != nil {
+            throw ValidationError("--socket and --port are alternatives")
+        }
+        if let port, !(0...65535).contains(port) {
+            throw ValidationError("--port must be between 0 and 65535")
+        }
+        if port != nil && !NBDEndpoint.tcp(host: address, port: 0).isLocal && !allowRemote {
+            throw ValidationError("--address \(address) is reachable from other machines; add --allow-remote to mean it")
+        }
+    }
+
+    func run() async throws {
+        let stack = try await ImageStack.open(url, remote: remote, cache: cache, writableOverlay: !readOnly)
+        let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
+        let server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk))
+        let listener = try await NBDListener.bind(requestedEndpoint, server: server)
+        let endpoint = listener.endpoint
+        let uri = endpoint.uri(exportName: exportName)
+        FileHandle.standardError.write(Data("lazydisk: serving \(description) at \(uri)\n".utf8))
+        if run == nil {
+            print(uri)
+        }
+
+        let status = try await withThrowingTaskGroup(of: Int32?.self) { group in
+            group.addTask {
+                try await listener.run()
+                return nil
+            }
+            group.addTask {
+                if let command = run {
+                    return try await ChildCommand.run(command, environment: [
+                        "uri": uri, "nbd": endpoint.qemuForm(exportName: exportName),
+                    ])
+                }
+                await StopSignal.wait()
+                return 0
+            }
+            let status = try await group.next() ?? nil
+            await listener.close()
+            group.cancelAll()
+            return status ?? 0
+        }
+        try await stack.disk.flush()
+        if case let .unixSocket(path) = endpoint {
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        if status != 0 {
+            throw ExitCode(status)
+        }
+    }
+
+    private var requestedEndpoint: NBDEndpoint {
+        if let port {
+            return .tcp(host: address, port: port)
+        }
+        if let socket {
+            return .unixSocket(path: socket)
+        }
+        let directory = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] ?? NSTemporaryDirectory()
+        return .unixSocket(path: URL(fileURLWithPath: directory).appending(path: "lazydisk-\(getpid()).sock").path)
+    }
+}
