@@ -1,25 +1,51 @@
+import Dispatch
 import Foundation
 
 /// The `--run` command: a shell command started with extra environment
-/// variables, awaited without blocking a thread.
+/// variables, awaited without blocking the cooperative pool.
+///
+/// It is spawned with `posix_spawn`, an empty signal mask and default signal
+/// handlers: Foundation's `Process` passes on the mask of the Dispatch thread
+/// that starts it, which blocks most signals, and QEMU or nbdcopy stall or
+/// cannot be stopped with their signals blocked.
 enum ChildCommand {
     /// Runs `command` with `sh -c` and returns its exit status (128 + signal
-    /// number when it was killed).
+    /// number when a signal ended it).
     static func run(_ command: String, environment: [String: String]) async throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        return try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { process in
-                let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-                continuation.resume(returning: status)
-            }
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(throwing: error)
+        let pid = try spawn(["/bin/sh", "-c", command], environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                let signal = status & 0x7F
+                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
             }
         }
+    }
+
+    private static func spawn(_ arguments: [String], environment: [String: String]) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, arguments[0], nil, &attributes, argv, envp)
+        guard result == 0 else {
+            throw CommandError("cannot start --run command: \(String(cString: strerror(result)))")
+        }
+        return pid
     }
 }

@@ -95,6 +95,23 @@ struct LazyDiskRun {
         return process
     }
 
+    /// Runs another program to completion off the cooperative pool; returns
+    /// its exit status.
+    static func runTool(_ path: String, _ arguments: [String]) async throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                continuation.resume(returning: process.terminationStatus)
+            }
+        }
+    }
+
     static func run(_ arguments: [String]) async throws -> LazyDiskRun {
         let directory = try TemporaryDirectory()
         let errorFile = directory.url.appending(path: "stderr")

@@ -1,0 +1,175 @@
+import Foundation
+import HTTPTestServers
+import Testing
+
+/// `lazydisk serve` with the NBD clients users run: qemu-img, qemu-io,
+/// nbdinfo, nbdcopy; and a stream of malformed frames.
+@Suite("lazydisk serve over NBD")
+struct NBDServeTests {
+    static let fixtures = NginxFixtures.directory
+
+    /// Runs `script` under `lazydisk serve URL --run`, with the fixture image.
+    private func serve(_ script: String, extra: [String] = []) async throws -> (LazyDiskRun, NginxServer) {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let caches = try TemporaryDirectory()
+        let result = try await LazyDiskRun.run(
+            ["serve", nginx.url("hello.img?sig=SECRET"), "--cache", caches.url.path, "--run", script] + extra)
+        return (result, nginx)
+    }
+
+    private func text(_ result: LazyDiskRun) -> String { String(decoding: result.output, as: UTF8.self) }
+
+    @Test func qemuImgInfoConvertAndCompare() async throws {
+        let output = try TemporaryDirectory()
+        let (result, _) = try await serve("""
+            qemu-img info "$uri" && qemu-img convert -O raw "$uri" \(output.url.path)/copy.img \
+            && qemu-img compare -f raw -F raw "$uri" \(Self.fixtures.path)/hello.img
+            """)
+        #expect(result.status == 0, "\(result.error)")
+        #expect(text(result).contains("virtual size: 64 KiB (65536 bytes)"))
+        #expect(text(result).contains("Images are identical."))
+        #expect(try Data(contentsOf: output.url.appending(path: "copy.img")) == Data(contentsOf: Self.fixtures.appending(path: "hello.img")))
+        #expect(!(text(result) + result.error).contains("SECRET"))
+    }
+
+    /// Unaligned writes through qemu-io land in the RAM overlay: the patched
+    /// bytes read back, the bytes around them are untouched, and the image on
+    /// the server (and a later serve) never changes.
+    @Test func writesLandInTheOverlayAndVerify() async throws {
+        let output = try TemporaryDirectory()
+        let (result, _) = try await serve("""
+            qemu-io -f raw -c 'write -P 0xab 1000 5000' -c 'read -P 0xab 1000 5000' "$uri" \
+            && nbdcopy "$uri" \(output.url.path)/after.img
+            """)
+        #expect(result.status == 0, "\(result.error)")
+        #expect(text(result).contains("read 5000/5000 bytes at offset 1000"), "\(text(result))")
+        #expect(!text(result).contains("Pattern verification failed"))
+        let fixture = try Data(contentsOf: Self.fixtures.appending(path: "hello.img"))
+        let after = try Data(contentsOf: output.url.appending(path: "after.img"))
+        #expect(after[..<1000] == fixture[..<1000])
+        #expect(after[1000..<6000].allSatisfy { $0 == 0xAB })
+        #expect(after[6000...] == fixture[6000...])
+
+        let (again, _) = try await serve("qemu-img compare -f raw -F raw \"$uri\" \(Self.fixtures.path)/hello.img")
+        #expect(text(again).contains("Images are identical."))
+    }
+
+    @Test func readOnlyExportRefusesWriters() async throws {
+        let (result, _) = try await serve("""
+            qemu-io -f raw -c 'write -P 1 0 512' "$uri"; echo "write=$?"
+            qemu-img compare -f raw -F raw "$uri" \(Self.fixtures.path)/hello.img
+            """, extra: ["--read-only"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(text(result).contains("write=1"))
+        #expect(result.error.contains("Permission denied"), "\(result.error)")
+        #expect(text(result).contains("Images are identical."))
+    }
+
+    @Test func nbdinfoListsAndMaps() async throws {
+        let (result, _) = try await serve("nbdinfo --list \"$uri\" && nbdinfo --map \"$uri\"")
+        #expect(result.status == 0, "\(result.error)")
+        #expect(text(result).contains("export=\"\":"))
+        #expect(text(result).contains("export-size: 65536"))
+        #expect(text(result).contains("0       65536    0  data"), "\(text(result))")
+    }
+
+    @Test func concurrentClientsAllReadTheImage() async throws {
+        let output = try TemporaryDirectory()
+        let (result, _) = try await serve("""
+            for i in 1 2 3 4; do nbdcopy --connections=4 "$uri" \(output.url.path)/copy$i.img & done; wait
+            """)
+        #expect(result.status == 0, "\(result.error)")
+        let fixture = try Data(contentsOf: Self.fixtures.appending(path: "hello.img"))
+        for index in 1...4 {
+            #expect(try Data(contentsOf: output.url.appending(path: "copy\(index).img")) == fixture)
+        }
+    }
+
+    @Test func commandStatusBecomesTheExitStatus() async throws {
+        let (result, _) = try await serve("exit 3")
+        #expect(result.status == 3)
+    }
+
+    /// Thousands of random and mutated frames, over many connections: none
+    /// crashes the server, bad requests get error replies, and a proper client
+    /// still reads the right bytes afterwards.
+    @Test func malformedFramesNeverTakeTheServerDown() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let work = try TemporaryDirectory()
+        let socketPath = work.url.appending(path: "nbd.sock").path
+        let server = try LazyDiskRun.start(
+            ["serve", nginx.url("hello.img"), "--socket", socketPath, "--cache", work.url.path],
+            errorLog: work.url.appending(path: "serve.log"))
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socketPath) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let findings = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Self.fuzz(socketPath: socketPath))
+            }
+        }
+        #expect(findings.isEmpty, "\(findings)")
+        #expect(server.isRunning)
+        let check = try await LazyDiskRun.runTool("/usr/bin/qemu-img", [
+            "compare", "-f", "raw", "-F", "raw", "nbd+unix:///?socket=\(socketPath)", Self.fixtures.appending(path: "hello.img").path,
+        ])
+        #expect(check == 0)
+
+        // SIGTERM: a clean stop that removes the socket.
+        server.terminate()
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                server.waitUntilExit()
+                continuation.resume()
+            }
+        }
+        #expect(server.terminationReason == .exit && server.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: socketPath))
+    }
+
+    /// Sends the frames; returns what went wrong.
+    private static func fuzz(socketPath: String) -> [String] {
+        var findings: [String] = []
+        var random = SystemRandomNumberGenerator()
+        let valid = RawNBDConnection.request(type: 0, cookie: 1, offset: 0, length: 512)
+        for round in 0..<300 {
+            guard let connection = try? RawNBDConnection(socketPath: socketPath) else {
+                findings.append("round \(round): cannot connect")
+                break
+            }
+            if round % 3 == 0 {
+                // Garbage in the handshake phase.
+                _ = connection.receive(18)
+                connection.send((0..<Int.random(in: 1...200, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
+                continue
+            }
+            guard connection.handshake() else {
+                findings.append("round \(round): handshake failed")
+                continue
+            }
+            // A read past the end must get EINVAL, not a dropped connection.
+            connection.send(RawNBDConnection.request(type: 0, cookie: 7, offset: 65536, length: 512))
+            let reply = connection.receive(16)
+            if reply.count != 16 || reply[4..<8] != [0, 0, 0, 22] {
+                findings.append("round \(round): out-of-range read answered \(reply)")
+            }
+            for _ in 0..<20 {
+                var frame = valid
+                switch Int.random(in: 0..<5, using: &random) {
+                case 0: frame[Int.random(in: 0..<frame.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+                case 1: frame.replaceSubrange(6..<8, with: RawNBDConnection.bigEndian(UInt16.random(in: 8...UInt16.max, using: &random)))
+                case 2: frame.replaceSubrange(4..<6, with: RawNBDConnection.bigEndian(UInt16.random(in: 32...UInt16.max, using: &random)))
+                case 3: frame.replaceSubrange(16..<24, with: RawNBDConnection.bigEndian(UInt64.random(in: 0...UInt64.max, using: &random)))
+                default: frame.replaceSubrange(24..<28, with: RawNBDConnection.bigEndian(UInt32.random(in: 0...UInt32.max, using: &random)))
+                }
+                guard connection.send(frame) else { break }
+                _ = connection.receive(16, timeout: 50)
+            }
+        }
+        return findings
+    }
+}
+
+enum NginxFixtures {
+    static let directory = NginxServer.repositoryRoot.appending(path: "fixtures")
+}
