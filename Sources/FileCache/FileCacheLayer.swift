@@ -11,7 +11,7 @@ import SystemPackage
 /// a chunk's bit is written only after its data is durable, so a crash at any
 /// moment leaves a cache that never returns wrong bytes. See
 /// docs/cache-format.md.
-public final class FileCacheLayer: WriteNoOverwriteLayer {
+public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
     public let header: CacheHeader
     public let directory: FilePath
     /// Bitmap pages found torn or corrupt at open and treated as empty.
@@ -36,6 +36,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer {
     public var unmapBehavior: UnmapBehavior { .ignored }
 
     public var chunkCount: Int { header.chunkCount }
+    public var chunkBytes: Int { Int(header.chunkSize) }
     public var presentChunkCount: Int { bitmap.withLock(\.presentCount) }
 
     /// Whether `chunk` is cached, as far as this process knows.

@@ -17,6 +17,8 @@ public struct HTTPRangeLayer: DiskLayer {
     /// Bytes of disk data in the object (excluding any VHD footer).
     public let contentSize: UInt64
     public let diskID: DiskID?
+    /// Where whole chunks fetched around a miss are kept, if anywhere.
+    public private(set) var chunkStore: (any ChunkStore)?
 
     /// Wraps an opened image. With `format` nil, a valid VHD cookie in the last
     /// 512 bytes selects ``ImageFormat/vhd``, anything else ``ImageFormat/raw``.
@@ -36,6 +38,14 @@ public struct HTTPRangeLayer: DiskLayer {
         return HTTPRangeLayer(image: image, format: .vhd, contentSize: parsed.currentSize, diskID: parsed.uniqueID)
     }
 
+    /// This layer with reads rounded out to `store`'s chunks, the whole
+    /// chunks stored there: a small read still leaves its chunk cached.
+    public func fillingChunks(of store: any ChunkStore) -> HTTPRangeLayer {
+        var layer = self
+        layer.chunkStore = store
+        return layer
+    }
+
     public var layerType: String { "http" }
     public var sectorSize: Int { Self.logicalSectorSize }
     public var physicalSectorSize: Int { 4096 }
@@ -45,6 +55,26 @@ public struct HTTPRangeLayer: DiskLayer {
     public var unmapBehavior: UnmapBehavior { .ignored }
 
     public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
+        guard let chunkStore else {
+            try await fetch(into: &buffer)
+            marker.markAll()
+            return
+        }
+        let chunkSectors = UInt64(chunkStore.chunkBytes / sectorSize)
+        let wanted = buffer.sectors
+        let whole = wanted.lowerBound / chunkSectors * chunkSectors
+            ..< min((wanted.upperBound + chunkSectors - 1) / chunkSectors * chunkSectors, sectorCount)
+        var chunks = SectorBuffer(sectors: whole, sectorSize: sectorSize)
+        try await fetch(into: &chunks)
+        // A failed store is reported by the stack's own fill of the same sectors.
+        try? await chunkStore.writeNoOverwrite(chunks.bytes[...], at: whole.lowerBound)
+        buffer.copy(chunks[wanted], toSector: wanted.lowerBound)
+        marker.markAll()
+    }
+
+    /// Fetches the sectors `buffer` is focused on, in parallel pieces of at
+    /// most ``largestRequest`` bytes.
+    private func fetch(into buffer: inout SectorBuffer) async throws {
         let sectorBytes = UInt64(sectorSize)
         let sectors = buffer.sectors
         let bytes = sectors.lowerBound * sectorBytes..<min(sectors.upperBound * sectorBytes, contentSize)
@@ -67,7 +97,6 @@ public struct HTTPRangeLayer: DiskLayer {
                 }
             }
         }
-        marker.markAll()
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {

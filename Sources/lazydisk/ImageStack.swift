@@ -42,7 +42,7 @@ struct ImageStack {
         let warned = Atomic<Bool>(false)
         let disk = try await LayeredDisk(
             readOnly: !writableOverlay,
-            layers: overlay + [LayerConfiguration(cache, readCache: true), LayerConfiguration(remote)],
+            layers: overlay + [LayerConfiguration(cache, readCache: true), LayerConfiguration(remote.fillingChunks(of: cache))],
             onCacheFillFailure: { failure in
                 // Reads go on from the server; say so once, log every failure.
                 if !warned.exchange(true, ordering: .relaxed) {

@@ -65,6 +65,19 @@ struct PullAndCacheTests {
         #expect(try FileCacheLayer.openExisting(at: directory).presentChunkCount == 0)
     }
 
+    /// A small read fetches its whole chunk, and the chunk stays cached.
+    @Test func smallReadCachesItsWholeChunk() async throws {
+        let setup = try Setup(imageSize: 1 << 20)
+        let read = try await setup.run(["cat", setup.url(), "--offset", "70000", "--length", "10"])
+        #expect(read.output == (try setup.image)[70000..<70010])
+        let cache = try FileCacheLayer.openExisting(at: try setup.cacheDirectory())
+        #expect(cache.presentChunkCount == 1 && cache.isPresent(1))
+        let ranges = setup.nginx.accessLog.filter { $0.hasPrefix("GET /disk.img") && !$0.contains("bytes=0-0") }
+        #expect(ranges.contains { $0.contains("\"bytes=65536-131071\"") }, "\(ranges)")
+        let offline = try await setup.run(["cat", setup.url(), "--offline", "--offset", "65536", "--length", "64K"])
+        #expect(offline.output == (try setup.image)[65536..<131072])
+    }
+
     @Test func offlineMissIsAClearError() async throws {
         let setup = try Setup()
         _ = try await setup.run(["pull", setup.url(), "--length", "1M"])
