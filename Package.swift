@@ -70,6 +70,15 @@ let package = Package(
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
         .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "LayeredDisk", "HTTPTestServers"]),
         .testTarget(
+            name: "NBDTests",
+            dependencies: [
+                "NBD",
+                "LayeredDisk",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "FileCacheTests",
             dependencies: ["FileCache", "LayeredDisk", "RemoteImage", .product(name: "SystemPackage", package: "swift-system")]
         ),
