@@ -7,6 +7,7 @@ extension BlockDevice {
         let sectors = try coveringSectors(range)
         let bytes = try await read(at: sectors.lowerBound, count: sectors.count)
         let start = Int(range.lowerBound - sectors.lowerBound * UInt64(sectorSize))
+        guard start != 0 || bytes.count != range.count else { return bytes }
         return Array(bytes[start..<start + range.count])
     }
 
