@@ -57,7 +57,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "lazydisk-engine-demo", dependencies: ["LayeredDisk"], path: "Examples/EngineDemo"),
         .target(
             name: "HTTPTestServers",
             dependencies: [
