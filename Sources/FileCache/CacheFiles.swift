@@ -140,12 +140,19 @@ final class CacheFiles: Sendable {
     }
 
     private static func openLock(_ directory: FilePath) throws(CacheFileError) -> FileDescriptor {
-        do {
-            try FileManager.default.createDirectory(atPath: directory.string, withIntermediateDirectories: true)
-        } catch {
-            throw .system("creating \(directory)", .noSuchFileOrDirectory)
-        }
+        try makeDirectories(directory)
         return try openFile(directory.appending("lock"), creating: true)
+    }
+
+    /// `mkdir -p`, keeping the system's reason when it fails.
+    private static func makeDirectories(_ directory: FilePath) throws(CacheFileError) {
+        var path = FilePath(root: directory.root)
+        for component in directory.components {
+            path.append(component)
+            guard mkdir(path.string, 0o755) == 0 || errno == EEXIST else {
+                throw .system("creating \(path)", Errno(rawValue: errno))
+            }
+        }
     }
 
     private static func openFile(_ path: FilePath, creating: Bool = false) throws(CacheFileError) -> FileDescriptor {

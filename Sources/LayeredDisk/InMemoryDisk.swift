@@ -14,20 +14,24 @@ public final class InMemoryDisk: BlockDevice {
     private let contents: Mutex<[UInt8]>
 
     /// A disk holding `bytes`, which must be a whole number of sectors.
-    public init(bytes: [UInt8], sectorSize: Int = 512, readOnly: Bool = false, diskID: DiskID? = nil) throws(DiskError) {
+    public convenience init(bytes: [UInt8], sectorSize: Int = 512, readOnly: Bool = false, diskID: DiskID? = nil) throws(DiskError) {
         guard sectorSize > 0, bytes.count % sectorSize == 0 else {
             throw .unalignedLength(byteCount: bytes.count, sectorSize: sectorSize)
         }
+        self.init(wholeSectors: bytes, sectorSize: sectorSize, readOnly: readOnly, diskID: diskID)
+    }
+
+    /// A zero-filled disk of `sectorCount` sectors.
+    public convenience init(sectorCount: Int, sectorSize: Int = 512, readOnly: Bool = false) {
+        self.init(wholeSectors: Array(repeating: 0, count: sectorCount * sectorSize), sectorSize: sectorSize, readOnly: readOnly, diskID: nil)
+    }
+
+    private init(wholeSectors bytes: [UInt8], sectorSize: Int, readOnly: Bool, diskID: DiskID?) {
         self.sectorSize = sectorSize
         sectorCount = UInt64(bytes.count / sectorSize)
         isReadOnly = readOnly
         self.diskID = diskID
         contents = Mutex(bytes)
-    }
-
-    /// A zero-filled disk of `sectorCount` sectors.
-    public convenience init(sectorCount: Int, sectorSize: Int = 512, readOnly: Bool = false) {
-        try! self.init(bytes: Array(repeating: 0, count: sectorCount * sectorSize), sectorSize: sectorSize, readOnly: readOnly)
     }
 
     /// A copy of the whole disk.
