@@ -50,6 +50,12 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
         return UInt64(chunk) * size..<min(UInt64(chunk + 1) * size, header.diskSize)
     }
 
+    /// The bytes of the disk a run of chunks covers; empty for no chunks.
+    public func byteRange(ofChunks chunks: Range<Int>) -> Range<UInt64> {
+        guard let last = chunks.last else { return 0..<0 }
+        return byteRange(ofChunk: chunks.lowerBound).lowerBound..<byteRange(ofChunk: last).upperBound
+    }
+
     /// The chunks that overlap `bytes`.
     public func chunks(overlapping bytes: Range<UInt64>) -> Range<Int> {
         guard !bytes.isEmpty else { return 0..<0 }
@@ -69,8 +75,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
     /// Claims `chunks` for fetching, or returns `nil` when another process
     /// is fetching some of them right now. See ``ChunkClaim``.
     public func claim(_ chunks: Range<Int>) throws -> ChunkClaim? {
-        try ChunkClaim.claim(byteRange(ofChunk: chunks.lowerBound).lowerBound..<byteRange(ofChunk: chunks.upperBound - 1).upperBound,
-                             in: files.data)
+        try ChunkClaim.claim(byteRange(ofChunks: chunks), in: files.data)
     }
 
     public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
@@ -82,8 +87,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
         }
         let present = bitmap.withLock { bitmap in runs(in: overlapping) { bitmap.contains($0) } }
         for run in present {
-            let bytes = byteRange(ofChunk: run.lowerBound).lowerBound..<byteRange(ofChunk: run.upperBound - 1).upperBound
-            let wanted = bytes.clamped(to: window)
+            let wanted = byteRange(ofChunks: run).clamped(to: window)
             let sectors = wanted.lowerBound / sectorBytes..<(wanted.upperBound + sectorBytes - 1) / sectorBytes
             try buffer.withUnsafeMutableBytes(of: sectors) { target in
                 try files.data.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: target[..<wanted.count]),
@@ -110,7 +114,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
         let missing = try missingRuns(in: first..<last + 1)
         guard !missing.isEmpty else { return }
         for run in missing {
-            let range = byteRange(ofChunk: run.lowerBound).lowerBound..<byteRange(ofChunk: run.upperBound - 1).upperBound
+            let range = byteRange(ofChunks: run)
             let offset = bytes.startIndex + Int(range.lowerBound - start)
             try files.data.writeAll(bytes[offset..<offset + range.count], at: Int64(range.lowerBound))
         }

@@ -28,9 +28,7 @@ struct CacheStatusCommand: AsyncParsableCommand {
             ("coverage", CacheReport.coverage(layer)),
             ("on disk", ByteFormat.size(CacheReport.allocatedBytes(of: directory.appending("data")))),
         ]
-        for (label, value) in rows {
-            print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + value)
-        }
+        printLabeledRows(rows)
         print()
         print(CacheReport.map(layer))
     }

@@ -71,9 +71,7 @@ struct ImagePull {
             try await Task.sleep(for: Self.busyRetryDelay)
         }
         var outcome = Outcome()
-        var missing: UInt64 = 0
         for run in try cache.missingRuns(in: chunks) {
-            missing += span(run)
             guard let claim = try cache.claim(run) else {
                 outcome.busy.append(run)
                 continue
@@ -85,21 +83,22 @@ struct ImagePull {
                 outcome.requests += 1
             }
         }
+        // Whatever was neither fetched here nor left to another process is cached.
         let busy = outcome.busy.reduce(0) { $0 + span($1) }
-        outcome.foundCached = span(chunks) - missing + (missing - busy - outcome.fetched)
+        outcome.foundCached = span(chunks) - busy - outcome.fetched
         return outcome
     }
 
     /// Fetches one run of chunks into the cache; returns the bytes fetched.
     private func fetch(_ chunks: Range<Int>) async throws -> UInt64 {
-        let bytes = span(chunks)
-        let first = cache.byteRange(ofChunk: chunks.lowerBound).lowerBound / UInt64(cache.sectorSize)
-        let sectors = first..<first + (bytes + UInt64(cache.sectorSize) - 1) / UInt64(cache.sectorSize)
+        let bytes = cache.byteRange(ofChunks: chunks)
+        let sectorBytes = UInt64(cache.sectorSize)
+        let sectors = bytes.lowerBound / sectorBytes..<(bytes.upperBound + sectorBytes - 1) / sectorBytes
         var buffer = SectorBuffer(sectors: sectors, sectorSize: cache.sectorSize)
         var marker = SectorMarker(sectors: sectors)
         try await remote.read(into: &buffer, marking: &marker)
         try await cache.writeNoOverwrite(buffer.bytes[...], at: sectors.lowerBound)
-        return bytes
+        return UInt64(bytes.count)
     }
 
     /// A run of missing chunks cut into requests of at most ``requestSize``.
@@ -111,7 +110,6 @@ struct ImagePull {
     }
 
     private func span(_ chunks: Range<Int>) -> UInt64 {
-        guard !chunks.isEmpty else { return 0 }
-        return cache.byteRange(ofChunk: chunks.upperBound - 1).upperBound - cache.byteRange(ofChunk: chunks.lowerBound).lowerBound
+        UInt64(cache.byteRange(ofChunks: chunks).count)
     }
 }

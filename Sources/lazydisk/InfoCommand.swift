@@ -31,16 +31,8 @@ struct InfoCommand: AsyncParsableCommand {
             ("last modified", identity.lastModified ?? "none"),
             ("ranges", image.advertisesRanges ? "yes (Accept-Ranges: bytes)" : "yes (probed; not advertised)"),
             ("http version", image.httpVersion),
-            ("probe read", Self.milliseconds(image.probeDuration)),
+            ("probe read", "\((image.probeDuration.seconds * 1_000_000).rounded() / 1000) ms"),
         ]
-        for (label, value) in rows {
-            print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + value)
-        }
-    }
-
-    private static func milliseconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let microseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-        return "\(Double(microseconds) / 1000) ms"
+        printLabeledRows(rows)
     }
 }
