@@ -190,7 +190,7 @@ struct PullAndCacheTests {
         let setup = try Setup(imageSize: 4 << 20)
         let mount = try TemporaryDirectory()
         try runTool("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount.url.path])
-        defer { try? runTool("/bin/umount", [mount.url.path]) }
+        defer { _ = try? runTool("/bin/umount", [mount.url.path]) }
         let result = try await LazyDiskRun.run(["cat", setup.url(), "--cache", mount.url.path])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output == (try setup.image))
@@ -219,16 +219,4 @@ func mismatchedChunks(_ directory: FilePath, image: Data) throws -> [String] {
         }
     }
     return mismatched
-}
-
-/// Runs a system tool to completion; throws if it fails.
-func runTool(_ path: String, _ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(path) \(arguments) failed"])
-    }
 }

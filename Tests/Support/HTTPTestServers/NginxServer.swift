@@ -77,7 +77,7 @@ public final class NginxServer: Sendable {
     /// Starts nginx and returns the write end of its lifeline.
     private static func launch(_ configArguments: [String], ports: [Int], workDirectory: URL) throws -> FileHandle {
         let config = workDirectory.appending(path: "nginx.conf")
-        try run(repositoryRoot.appending(path: "scripts/lib/nginx-config").path, configArguments).write(to: config)
+        try runTool(repositoryRoot.appending(path: "scripts/lib/nginx-config").path, configArguments).write(to: config)
 
         let nginx = Process()
         nginx.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -110,27 +110,10 @@ public final class NginxServer: Sendable {
     }
 
     private static func makeCertificate(certificate: URL, key: URL) throws {
-        _ = try run("/usr/bin/openssl", [
+        try runTool("/usr/bin/openssl", [
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.path, "-out", certificate.path,
         ])
-    }
-
-    /// Runs a helper to completion and returns its standard output.
-    private static func run(_ executable: String, _ arguments: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NginxError.didNotStart("\(executable) exited with status \(process.terminationStatus)")
-        }
-        return data
     }
 
     private static func nginxPath() throws -> String {
