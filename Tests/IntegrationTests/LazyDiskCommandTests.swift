@@ -85,13 +85,21 @@ struct LazyDiskRun {
     /// output discarded, for tests that kill it.
     static func start(_ arguments: [String], errorLog: URL) throws -> Process {
         guard FileManager.default.createFile(atPath: errorLog.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        let process = lazydisk(arguments, cacheHome: errorLog.deletingLastPathComponent())
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: errorLog)
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        return process
+    }
+
+    /// The executable with its default cache root moved under `cacheHome`, so
+    /// a test never reads or leaves entries in the user's own cache.
+    private static func lazydisk(_ arguments: [String], cacheHome: URL) -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["XDG_CACHE_HOME": cacheHome.path]) { $1 }
         return process
     }
 
@@ -116,9 +124,7 @@ struct LazyDiskRun {
         let directory = try TemporaryDirectory()
         let errorFile = directory.url.appending(path: "stderr")
         guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        let process = lazydisk(arguments, cacheHome: directory.url)
         let output = Pipe()
         process.standardOutput = output
         process.standardError = try FileHandle(forWritingTo: errorFile)
