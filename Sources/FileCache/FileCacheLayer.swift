@@ -16,11 +16,13 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
     public let directory: FilePath
     /// Bitmap pages found torn or corrupt at open and treated as empty.
     public let discardedPages: Int
+    public let chunkLayout: ChunkLayout
     let files: CacheFiles
     private let bitmap: Mutex<PresenceBitmap>
 
     init(header: CacheHeader, directory: FilePath, files: CacheFiles, bitmap: PresenceBitmap, discardedPages: Int) {
         self.header = header
+        chunkLayout = ChunkLayout(chunkBytes: Int(header.chunkSize), diskBytes: header.diskSize)
         self.directory = directory
         self.files = files
         self.bitmap = Mutex(bitmap)
@@ -35,8 +37,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
     public var isLogicallyReadOnly: Bool { true }
     public var unmapBehavior: UnmapBehavior { .ignored }
 
-    public var chunkCount: Int { header.chunkCount }
-    public var chunkBytes: Int { Int(header.chunkSize) }
+    public var chunkCount: Int { chunkLayout.chunkCount }
     public var presentChunkCount: Int { bitmap.withLock(\.presentCount) }
 
     /// Whether `chunk` is cached, as far as this process knows.
@@ -44,57 +45,41 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
         bitmap.withLock { $0.contains(chunk) }
     }
 
-    /// The bytes of the disk chunk `chunk` covers; the last may be short.
-    public func byteRange(ofChunk chunk: Int) -> Range<UInt64> {
-        let size = UInt64(header.chunkSize)
-        return UInt64(chunk) * size..<min(UInt64(chunk + 1) * size, header.diskSize)
-    }
-
-    /// The bytes of the disk a run of chunks covers; empty for no chunks.
-    public func byteRange(ofChunks chunks: Range<Int>) -> Range<UInt64> {
-        guard let last = chunks.last else { return 0..<0 }
-        return byteRange(ofChunk: chunks.lowerBound).lowerBound..<byteRange(ofChunk: last).upperBound
-    }
-
-    /// The chunks that overlap `bytes`.
-    public func chunks(overlapping bytes: Range<UInt64>) -> Range<Int> {
-        guard !bytes.isEmpty else { return 0..<0 }
-        let size = UInt64(header.chunkSize)
-        return Int(bytes.lowerBound / size)..<Int((bytes.upperBound + size - 1) / size)
-    }
-
     /// Runs of chunks in `chunks` that are not cached, after looking at what
     /// other processes have made durable since.
     public func missingRuns(in chunks: Range<Int>) throws -> [Range<Int>] {
         try refresh(chunks)
         return bitmap.withLock { bitmap in
-            runs(in: chunks) { !bitmap.contains($0) }
+            ChunkLayout.runs(in: chunks) { !bitmap.contains($0) }
         }
     }
 
     /// Claims `chunks` for fetching, or returns `nil` when another process
     /// is fetching some of them right now. See ``ChunkClaim``.
     public func claim(_ chunks: Range<Int>) throws -> ChunkClaim? {
-        try ChunkClaim.claim(byteRange(ofChunks: chunks), in: files.data)
+        try ChunkClaim.claim(chunkLayout.byteRange(ofChunks: chunks), in: files.data)
     }
 
     public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
-        let overlapping = chunks(overlapping: window)
+        let overlapping = chunkLayout.chunks(overlapping: window)
         if bitmap.withLock({ bitmap in overlapping.contains { !bitmap.contains($0) } }) {
             try refresh(overlapping)
         }
-        let present = bitmap.withLock { bitmap in runs(in: overlapping) { bitmap.contains($0) } }
+        let present = bitmap.withLock { bitmap in ChunkLayout.runs(in: overlapping) { bitmap.contains($0) } }
         for run in present {
-            let wanted = byteRange(ofChunks: run).clamped(to: window)
+            let wanted = chunkLayout.byteRange(ofChunks: run).clamped(to: window)
             let sectors = wanted.lowerBound / sectorBytes..<(wanted.upperBound + sectorBytes - 1) / sectorBytes
             try buffer.withUnsafeMutableBytes(of: sectors) { target in
-                try files.data.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: target[..<wanted.count]),
-                                           at: Int64(wanted.lowerBound))
+                try readHeld(wanted, into: UnsafeMutableRawBufferPointer(rebasing: target[..<wanted.count]))
             }
             marker.mark(sectors)
         }
+    }
+
+    public func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws {
+        try files.data.readExactly(into: target, at: Int64(bytes.lowerBound))
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
@@ -104,17 +89,24 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
     /// Stores the whole chunks `bytes` covers that are not cached yet: data
     /// first, made durable, then their bits. Partly covered chunks are left.
     public func writeNoOverwrite(_ bytes: ArraySlice<UInt8>, at sector: UInt64) async throws {
-        let start = sector * UInt64(sectorSize)
+        try store(bytes, at: sector * UInt64(sectorSize))
+    }
+
+    public func storeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) async throws {
+        try store(bytes, at: chunkLayout.byteRange(ofChunk: chunk).lowerBound)
+    }
+
+    private func store(_ bytes: ArraySlice<UInt8>, at start: UInt64) throws {
         let end = min(start + UInt64(bytes.count), header.diskSize)
-        let covered = chunks(overlapping: start..<end).filter {
-            let range = byteRange(ofChunk: $0)
+        let covered = chunkLayout.chunks(overlapping: start..<end).filter {
+            let range = chunkLayout.byteRange(ofChunk: $0)
             return range.lowerBound >= start && range.upperBound <= end
         }
         guard let first = covered.first, let last = covered.last else { return }
         let missing = try missingRuns(in: first..<last + 1)
         guard !missing.isEmpty else { return }
         for run in missing {
-            let range = byteRange(ofChunks: run)
+            let range = chunkLayout.byteRange(ofChunks: run)
             let offset = bytes.startIndex + Int(range.lowerBound - start)
             try files.data.writeAll(bytes[offset..<offset + range.count], at: Int64(range.lowerBound))
         }
@@ -158,22 +150,5 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
                 _ = bitmap.merge(storedPage: try files.readPage(page), page: page)
             }
         }
-    }
-
-    private func runs(in chunks: Range<Int>, where included: (Int) -> Bool) -> [Range<Int>] {
-        var runs: [Range<Int>] = []
-        var start: Int?
-        for chunk in chunks {
-            if included(chunk) {
-                start = start ?? chunk
-            } else if let first = start {
-                runs.append(first..<chunk)
-                start = nil
-            }
-        }
-        if let first = start {
-            runs.append(first..<chunks.upperBound)
-        }
-        return runs
     }
 }

@@ -1,13 +1,17 @@
-/// A cache that keeps whole chunks, as the layer below it sees it: which
-/// chunks it holds and a way to add whole ones.
+/// A cache that keeps whole chunks, as the fetch scheduler below it sees it:
+/// which chunks it holds, their bytes, and a way to add whole ones.
 ///
-/// The bottom layer fetches misses rounded out to whole chunks and stores
-/// them here, so a small read still leaves its chunk cached and the stack's
-/// own read-cache fill finds nothing left to write.
+/// Whatever a fetch brings beyond what a read asked for (the rest of a chunk,
+/// a merged gap, readahead, a background fill) is stored here, and planning
+/// skips what is already here, so no byte is fetched twice.
 public protocol ChunkStore: Sendable {
-    /// Bytes per chunk; a multiple of the sector size.
-    var chunkBytes: Int { get }
-    /// Stores whole chunks starting at `sector` without overwriting any the
-    /// store already holds. Best effort from the caller's side.
-    func writeNoOverwrite(_ bytes: ArraySlice<UInt8>, at sector: UInt64) async throws
+    var chunkLayout: ChunkLayout { get }
+    /// Runs of chunks in `chunks` the store does not hold yet, including what
+    /// other processes sharing it have made durable since it last looked.
+    func missingRuns(in chunks: Range<Int>) throws -> [Range<Int>]
+    /// Copies `bytes`, which lie in chunks the store holds, into `target`.
+    func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws
+    /// Stores the whole chunks `bytes` covers, starting at the first byte of
+    /// `chunk`, without overwriting any it holds.
+    func storeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) async throws
 }

@@ -7,10 +7,13 @@ import Synchronization
 /// HTTP/2 multiplexing over TLS), and a single thread drives them with
 /// `curl_multi_poll`, so there is neither a thread per request nor polling.
 public final class CurlClient: Sendable {
+    /// What the client was made with: its connection limit, headers, TLS.
+    public let configuration: HTTPClientConfiguration
     private let loop: CurlEventLoop
     private let nextID = Atomic<Int>(0)
 
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration()) {
+        self.configuration = configuration
         loop = CurlEventLoop(configuration: configuration)
     }
 

@@ -8,17 +8,17 @@ import LayeredDisk
 /// fixed VHD exposes its footer's current size and unique id, never the footer.
 public struct HTTPRangeLayer: DiskLayer {
     public static let logicalSectorSize = 512
-    /// Reads larger than this are split into requests of this size, sent in
-    /// parallel over the client's connections. A multiple of the sector size.
-    public static let largestRequest: UInt64 = 8 << 20
+    /// Fetch granularity without a cache: the physical sector, so small
+    /// reads fetch little and concurrent reads of one sector share a fetch.
+    static let uncachedChunkBytes = 4096
 
     public let image: RemoteImage
     public let format: ImageFormat
     /// Bytes of disk data in the object (excluding any VHD footer).
     public let contentSize: UInt64
     public let diskID: DiskID?
-    /// Where whole chunks fetched around a miss are kept, if anywhere.
-    public private(set) var chunkStore: (any ChunkStore)?
+    /// Where reads get their bytes: coalesced, single-flight range requests.
+    public private(set) var scheduler: FetchScheduler
 
     /// Wraps an opened image. With `format` nil, a valid VHD cookie in the last
     /// 512 bytes selects ``ImageFormat/vhd``, anything else ``ImageFormat/raw``.
@@ -38,11 +38,31 @@ public struct HTTPRangeLayer: DiskLayer {
         return HTTPRangeLayer(image: image, format: .vhd, contentSize: parsed.currentSize, diskID: parsed.uniqueID)
     }
 
-    /// This layer with reads rounded out to `store`'s chunks, the whole
-    /// chunks stored there: a small read still leaves its chunk cached.
-    public func fillingChunks(of store: any ChunkStore) -> HTTPRangeLayer {
+    private init(image: RemoteImage, format: ImageFormat, contentSize: UInt64, diskID: DiskID?) {
+        self.image = image
+        self.format = format
+        self.contentSize = contentSize
+        self.diskID = diskID
+        let sectorBytes = UInt64(Self.logicalSectorSize)
+        let diskBytes = (contentSize + sectorBytes - 1) / sectorBytes * sectorBytes
+        scheduler = FetchScheduler(
+            image: image, contentSize: contentSize,
+            layout: ChunkLayout(chunkBytes: Self.uncachedChunkBytes, diskBytes: diskBytes), store: nil)
+    }
+
+    /// This layer fetching whole chunks of `store` and keeping them there,
+    /// with readahead and fills (see ``FetchScheduler``). The store must
+    /// cover exactly this disk.
+    public func storingChunks(
+        in store: any ChunkStore,
+        policy: FetchPolicy = FetchPolicy(),
+        onStoreFailure: @escaping @Sendable (any Error) -> Void = { _ in }
+    ) -> HTTPRangeLayer {
+        precondition(store.chunkLayout.diskBytes == sectorCount * UInt64(sectorSize), "the store covers another disk size")
         var layer = self
-        layer.chunkStore = store
+        layer.scheduler = FetchScheduler(
+            image: image, contentSize: contentSize, layout: store.chunkLayout, store: store,
+            policy: policy, onStoreFailure: onStoreFailure)
         return layer
     }
 
@@ -55,48 +75,9 @@ public struct HTTPRangeLayer: DiskLayer {
     public var unmapBehavior: UnmapBehavior { .ignored }
 
     public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
-        guard let chunkStore else {
-            try await fetch(into: &buffer)
-            marker.markAll()
-            return
-        }
-        let chunkSectors = UInt64(chunkStore.chunkBytes / sectorSize)
-        let wanted = buffer.sectors
-        let whole = wanted.lowerBound / chunkSectors * chunkSectors
-            ..< min((wanted.upperBound + chunkSectors - 1) / chunkSectors * chunkSectors, sectorCount)
-        var chunks = SectorBuffer(sectors: whole, sectorSize: sectorSize)
-        try await fetch(into: &chunks)
-        // A failed store is reported by the stack's own fill of the same sectors.
-        try? await chunkStore.writeNoOverwrite(chunks.bytes[...], at: whole.lowerBound)
-        buffer.copy(chunks[wanted], toSector: wanted.lowerBound)
-        marker.markAll()
-    }
-
-    /// Fetches the sectors `buffer` is focused on, in parallel pieces of at
-    /// most ``largestRequest`` bytes.
-    private func fetch(into buffer: inout SectorBuffer) async throws {
         let sectorBytes = UInt64(sectorSize)
-        let sectors = buffer.sectors
-        let bytes = sectors.lowerBound * sectorBytes..<min(sectors.upperBound * sectorBytes, contentSize)
-        let pieces = stride(from: bytes.lowerBound, to: bytes.upperBound, by: Int(Self.largestRequest)).map {
-            $0..<min($0 + Self.largestRequest, bytes.upperBound)
-        }
-        try await withThrowingTaskGroup(of: (UInt64, [UInt8]).self) { group in
-            for piece in pieces {
-                group.addTask { (piece.lowerBound, try await image.read(piece)) }
-            }
-            for try await (offset, data) in group {
-                // Only the object's last piece can end inside a sector; the
-                // buffer already holds zeros for the rest of it.
-                let whole = data.count / sectorSize * sectorSize
-                buffer.copy(data[..<whole], toSector: offset / sectorBytes)
-                if whole < data.count {
-                    var tail = [UInt8](repeating: 0, count: sectorSize)
-                    tail.replaceSubrange(0..<data.count - whole, with: data[whole...])
-                    buffer.copy(tail[...], toSector: (offset + UInt64(whole)) / sectorBytes)
-                }
-            }
-        }
+        try await scheduler.read(buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes, into: &buffer)
+        marker.markAll()
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {

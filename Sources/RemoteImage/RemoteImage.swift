@@ -50,6 +50,9 @@ public final class RemoteImage: Sendable {
         return RemoteImage(url: url, probe: probe, client: client, retryPolicy: retryPolicy, logger: logger)
     }
 
+    /// Requests the client runs at once at most.
+    public var connections: Int { client.configuration.connections }
+
     /// The final URL after redirects, redacted, for display.
     public var pinnedURLDescription: String {
         ImageURL.redact(pinnedURL.withLock { $0 })

@@ -26,7 +26,7 @@ struct CacheVerifyCommand: AsyncParsableCommand {
         var checked = 0
         var mismatched: [Int] = []
         for chunk in 0..<cacheLayer.chunkCount where cacheLayer.isPresent(chunk) {
-            let bytes = cacheLayer.byteRange(ofChunk: chunk)
+            let bytes = cacheLayer.chunkLayout.byteRange(ofChunk: chunk)
             if try await offline.readBytes(bytes) != server.readBytes(bytes) {
                 mismatched.append(chunk)
             }

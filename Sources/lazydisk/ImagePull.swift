@@ -1,9 +1,9 @@
 import FileCache
-import LayeredDisk
 import RemoteImage
 
 /// Fills a file cache from the remote image: every missing chunk in a byte
-/// range, fetched in requests of up to ``requestSize`` over all connections.
+/// range, fetched through the scheduler in requests of up to
+/// ``requestSize`` over all connections.
 ///
 /// Each request's chunks are committed (data made durable, then their bits)
 /// as soon as it arrives, so a pull that is interrupted or killed resumes
@@ -15,7 +15,7 @@ struct ImagePull {
     /// How long to wait before looking again at chunks another process holds.
     static let busyRetryDelay: Duration = .milliseconds(20)
 
-    let remote: HTTPRangeLayer
+    let scheduler: FetchScheduler
     let cache: FileCacheLayer
     let connections: Int
 
@@ -39,7 +39,7 @@ struct ImagePull {
     /// Pulls the chunks overlapping `bytes`, calling `progress` after each
     /// request.
     func run(_ bytes: Range<UInt64>, progress: @Sendable (Totals) -> Void) async throws -> Totals {
-        let chunks = cache.chunks(overlapping: bytes)
+        let chunks = cache.chunkLayout.chunks(overlapping: bytes)
         var queue = try cache.missingRuns(in: chunks).flatMap(requests(for:)).map { (chunks: $0, wasBusy: false) }
         var totals = Totals()
         totals.bytesWanted = span(chunks)
@@ -78,27 +78,14 @@ struct ImagePull {
             }
             defer { claim.release() }
             // Another process may have finished these just before we claimed them.
-            for stillMissing in try cache.missingRuns(in: run) {
-                outcome.fetched += try await fetch(stillMissing)
-                outcome.requests += 1
-            }
+            let filled = try await scheduler.fill(run)
+            outcome.fetched += filled.bytesFetched
+            outcome.requests += filled.requests
         }
         // Whatever was neither fetched here nor left to another process is cached.
         let busy = outcome.busy.reduce(0) { $0 + span($1) }
         outcome.foundCached = span(chunks) - busy - outcome.fetched
         return outcome
-    }
-
-    /// Fetches one run of chunks into the cache; returns the bytes fetched.
-    private func fetch(_ chunks: Range<Int>) async throws -> UInt64 {
-        let bytes = cache.byteRange(ofChunks: chunks)
-        let sectorBytes = UInt64(cache.sectorSize)
-        let sectors = bytes.lowerBound / sectorBytes..<(bytes.upperBound + sectorBytes - 1) / sectorBytes
-        var buffer = SectorBuffer(sectors: sectors, sectorSize: cache.sectorSize)
-        var marker = SectorMarker(sectors: sectors)
-        try await remote.read(into: &buffer, marking: &marker)
-        try await cache.writeNoOverwrite(buffer.bytes[...], at: sectors.lowerBound)
-        return UInt64(bytes.count)
     }
 
     /// A run of missing chunks cut into requests of at most ``requestSize``.
@@ -110,6 +97,6 @@ struct ImagePull {
     }
 
     private func span(_ chunks: Range<Int>) -> UInt64 {
-        UInt64(cache.byteRange(ofChunks: chunks).count)
+        UInt64(cache.chunkLayout.byteRange(ofChunks: chunks).count)
     }
 }

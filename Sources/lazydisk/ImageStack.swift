@@ -6,13 +6,17 @@ import RemoteImage
 import Synchronization
 
 /// The one engine behind every command that reads an image: the file cache
-/// as a read cache over the HTTP layer (or over nothing, offline).
+/// over the HTTP layer (or over nothing, offline). The HTTP layer's fetch
+/// scheduler stores what it fetches in the cache, so the cache is not a
+/// read cache of the stack: no chunk is written twice.
 struct ImageStack {
     /// Presence granularity for new caches: large enough for few bitmap
     /// updates, small enough that a boot does not fetch much it never reads.
     static let chunkSize: UInt32 = 64 * 1024
 
-    let disk: LayeredDisk
+    /// The disk as commands read it: every read is shown to the scheduler
+    /// for readahead.
+    let disk: ObservedDisk<LayeredDisk>
     let cache: FileCacheLayer?
     let remote: HTTPRangeLayer?
 
@@ -31,27 +35,27 @@ struct ImageStack {
                 LayerConfiguration(cache),
                 LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize)),
             ])
-            return ImageStack(disk: disk, cache: cache, remote: nil)
+            return ImageStack(disk: ObservedDisk(disk, observers: []), cache: cache, remote: nil)
         }
         let remote = try await options.openLayer(url)
         guard !cacheOptions.noCache else {
             let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [LayerConfiguration(remote)])
-            return ImageStack(disk: disk, cache: nil, remote: remote)
+            return ImageStack(disk: ObservedDisk(disk, observers: []), cache: nil, remote: remote)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location)
         let warned = Atomic<Bool>(false)
+        let fetching = remote.storingChunks(in: cache) { error in
+            // Reads go on from the server; say so once, log every failure.
+            if !warned.exchange(true, ordering: .relaxed) {
+                printWarning("cannot store fetched data in the cache: \(error); reads continue from the server")
+            }
+            logger.debug("cache store failed: \(error)")
+        }
         let disk = try await LayeredDisk(
             readOnly: !writableOverlay,
-            layers: overlay + [LayerConfiguration(cache, readCache: true), LayerConfiguration(remote.fillingChunks(of: cache))],
-            onCacheFillFailure: { failure in
-                // Reads go on from the server; say so once, log every failure.
-                if !warned.exchange(true, ordering: .relaxed) {
-                    printWarning("\(failure); reads continue from the server")
-                }
-                logger.debug("\(failure)")
-            }
+            layers: overlay + [LayerConfiguration(cache), LayerConfiguration(fetching)]
         )
-        return ImageStack(disk: disk, cache: cache, remote: remote)
+        return ImageStack(disk: ObservedDisk(disk, observers: [fetching.scheduler]), cache: cache, remote: fetching)
     }
 
     /// Opens the image's cache, warning when it had to be rebuilt.

@@ -30,8 +30,12 @@ struct PullCommand: AsyncParsableCommand {
         let diskSize = cache.header.diskSize
         let range = try part.range(within: diskSize)
 
+        // No reads wait in a pull: background work may use every connection.
+        var policy = FetchPolicy()
+        policy.connectionsReservedForReads = 0
+        let scheduler = layer.storingChunks(in: cache, policy: policy).scheduler
         let progress = PullProgress()
-        let pull = ImagePull(remote: layer, cache: cache, connections: remote.connections)
+        let pull = ImagePull(scheduler: scheduler, cache: cache, connections: remote.connections)
         let totals = try await pull.run(range) { progress.report($0) }
         try await cache.flush()
         progress.finish(totals)

@@ -38,7 +38,7 @@ struct NginxRemoteImageTests {
         }
         let gets = nginx.accessLog.filter { $0.hasPrefix("GET /big.img") }
         #expect(gets.allSatisfy { $0.contains(" 206 ") })
-        #expect(gets.count <= size / Int(HTTPRangeLayer.largestRequest) + 2)
+        #expect(gets.count <= size / Int(FetchPolicy().foregroundRequestLimit) + 2)
     }
 
     @Test func tlsWithTheServersCertificateSpeaksHTTP2() async throws {

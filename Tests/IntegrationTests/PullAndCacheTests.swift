@@ -194,7 +194,7 @@ struct PullAndCacheTests {
         let result = try await LazyDiskRun.run(["cat", setup.url(), "--cache", mount.url.path])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output == (try setup.image))
-        #expect(result.error.contains("warning: failed to fill the file-cache read cache"), "\(result.error)")
+        #expect(result.error.contains("warning: cannot store fetched data in the cache"), "\(result.error)")
         #expect(result.error.split(separator: "\n").count == 1)
     }
 }
@@ -212,7 +212,7 @@ func mismatchedChunks(_ directory: FilePath, image: Data) throws -> [String] {
     defer { try? data.close() }
     var mismatched: [String] = []
     for chunk in 0..<cache.chunkCount where cache.isPresent(chunk) {
-        let range = cache.byteRange(ofChunk: chunk)
+        let range = cache.chunkLayout.byteRange(ofChunk: chunk)
         try data.seek(toOffset: range.lowerBound)
         if try data.read(upToCount: range.count) != image[Int(range.lowerBound)..<Int(range.upperBound)] {
             mismatched.append("chunk \(chunk) is marked present but differs from the image")

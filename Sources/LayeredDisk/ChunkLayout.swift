@@ -1,0 +1,55 @@
+/// How a disk is cut into fixed-size chunks, the unit a cache keeps and a
+/// fetch moves. The last chunk may be short.
+public struct ChunkLayout: Sendable, Hashable {
+    /// Bytes per chunk; a multiple of the sector size.
+    public let chunkBytes: Int
+    /// Bytes of the whole disk.
+    public let diskBytes: UInt64
+
+    public init(chunkBytes: Int, diskBytes: UInt64) {
+        precondition(chunkBytes > 0, "a chunk holds at least one byte")
+        self.chunkBytes = chunkBytes
+        self.diskBytes = diskBytes
+    }
+
+    public var chunkCount: Int {
+        Int((diskBytes + UInt64(chunkBytes) - 1) / UInt64(chunkBytes))
+    }
+
+    /// The bytes of the disk `chunk` covers.
+    public func byteRange(ofChunk chunk: Int) -> Range<UInt64> {
+        byteRange(ofChunks: chunk..<chunk + 1)
+    }
+
+    /// The bytes of the disk a run of chunks covers; empty for no chunks.
+    public func byteRange(ofChunks chunks: Range<Int>) -> Range<UInt64> {
+        guard !chunks.isEmpty else { return 0..<0 }
+        let size = UInt64(chunkBytes)
+        return UInt64(chunks.lowerBound) * size..<min(UInt64(chunks.upperBound) * size, diskBytes)
+    }
+
+    /// The chunks that overlap `bytes`.
+    public func chunks(overlapping bytes: Range<UInt64>) -> Range<Int> {
+        guard !bytes.isEmpty else { return 0..<0 }
+        let size = UInt64(chunkBytes)
+        return Int(bytes.lowerBound / size)..<Int((bytes.upperBound + size - 1) / size)
+    }
+
+    /// Runs of consecutive chunks in `chunks` for which `included` holds.
+    public static func runs(in chunks: Range<Int>, where included: (Int) -> Bool) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start: Int?
+        for chunk in chunks {
+            if included(chunk) {
+                start = start ?? chunk
+            } else if let first = start {
+                runs.append(first..<chunk)
+                start = nil
+            }
+        }
+        if let first = start {
+            runs.append(first..<chunks.upperBound)
+        }
+        return runs
+    }
+}

@@ -1,0 +1,8 @@
+/// Something that wants to see every read of a disk as it happens, whether a
+/// cache answered it or not: readahead that follows a sequential reader, a
+/// recorder of the order a guest touches its disk.
+public protocol ReadObserver: Sendable {
+    /// Called before the read runs, with the bytes it covers. Must return
+    /// quickly; start any work it implies without waiting for it.
+    func observeRead(_ bytes: Range<UInt64>)
+}

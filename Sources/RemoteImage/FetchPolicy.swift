@@ -1,0 +1,29 @@
+/// The knobs of the fetch scheduler. The defaults follow what stargz, SOCI,
+/// Nydus, overlaybd and Mountpoint-S3 settled on and what `scripts/bench`
+/// measured; see docs/benchmarks.md.
+public struct FetchPolicy: Sendable, Hashable {
+    /// Missing runs separated by at most this many cached bytes become one
+    /// request when a read is waiting (the gap is fetched again, but one
+    /// request costs a first-byte latency that dwarfs 256 KiB).
+    public var foregroundMergeGap: UInt64 = 256 << 10
+    /// The same for readahead and fills, which are not waited on.
+    public var backgroundMergeGap: UInt64 = 2 << 20
+    /// Largest single request when a read is waiting; larger runs are split
+    /// into parallel requests so the read finishes sooner.
+    public var foregroundRequestLimit: UInt64 = 8 << 20
+    /// Largest single request for readahead and fills.
+    public var backgroundRequestLimit: UInt64 = 16 << 20
+    /// The first readahead after two adjacent reads; doubles each time the
+    /// reader catches up, up to ``readaheadLimit``. The guest kernel reads
+    /// ahead only 128 KiB itself.
+    public var initialReadahead: UInt64 = 1 << 20
+    public var readaheadLimit: UInt64 = 32 << 20
+    /// Sequential streams followed at once (several guests' processes, or
+    /// nbdcopy's parallel workers); the least recently used is forgotten.
+    public var streamLimit = 16
+    /// Connections background work leaves free, so a read never waits for a
+    /// connection behind a pull.
+    public var connectionsReservedForReads = 1
+
+    public init() {}
+}

@@ -1,0 +1,279 @@
+import LayeredDisk
+import Synchronization
+
+/// Turns reads that missed the cache into few, large, parallel range
+/// requests, and keeps what the guest will read next on its way.
+///
+/// Every fetch moves whole chunks of ``layout`` and stores them in the chunk
+/// store, if there is one, so data fetched beyond what a read asked for is
+/// kept and no byte is fetched twice:
+/// - A read waits on fetches already covering its chunks (single-flight),
+///   takes chunks stored since the cache above looked, and fetches the rest,
+///   merging runs across small stored gaps and splitting at the request
+///   limit so big reads go out in parallel.
+/// - Reads seen by ``observeRead(_:)`` drive sequential readahead.
+/// - ``fill(_:purpose:)`` fetches whatever is missing in a range for `pull`,
+///   background fill and trace replay.
+/// Reads take connections first; the rest yield (see ``ConnectionSlots``).
+/// A fetch hands its bytes to waiting reads before storing them; it stays
+/// visible to later reads until it is stored.
+public actor FetchScheduler: ReadObserver {
+    public nonisolated let layout: ChunkLayout
+    public nonisolated let policy: FetchPolicy
+    private nonisolated let image: RemoteImage
+    /// Bytes of the object that hold disk data; the disk may end in padding.
+    private nonisolated let contentSize: UInt64
+    private nonisolated let store: (any ChunkStore)?
+    private nonisolated let onStoreFailure: @Sendable (any Error) -> Void
+    private nonisolated let slots: ConnectionSlots
+    private nonisolated let observations: Mutex<Observations>
+    private var inFlight: [Int: Fetch] = [:]
+    private var counters = FetchCounters()
+    private var nextFetchID = 0
+
+    private struct Observations {
+        var readahead: ReadaheadTracker
+        var reads = 0
+        var bytesRead: UInt64 = 0
+    }
+
+    /// One range request for a run of chunks, from the network to the store.
+    struct Fetch: Sendable {
+        let id: Int
+        let chunks: Range<Int>
+        let purpose: FetchPurpose
+        let ticket: ConnectionSlots.Ticket
+        /// The chunks' bytes, as soon as they arrive.
+        let data: Task<[UInt8], any Error>
+        /// Ends once the bytes are stored (or storing failed).
+        let stored: Task<Void, any Error>
+    }
+
+    /// Where a read's bytes come from.
+    private enum Source {
+        case fetch(Fetch)
+        case stored(Range<Int>)
+    }
+
+    /// What one ``fill(_:purpose:)`` call fetched itself.
+    public struct FillOutcome: Sendable {
+        public var requests = 0
+        public var bytesFetched: UInt64 = 0
+    }
+
+    /// - Parameters:
+    ///   - layout: the chunks of the disk; its size may exceed `contentSize`
+    ///     by padding, which reads as zeros.
+    ///   - store: where fetched chunks are kept; without one, nothing is read
+    ///     ahead (there is nowhere to keep it) and only concurrent reads share
+    ///     fetches.
+    ///   - onStoreFailure: told when storing fetched chunks fails (a full
+    ///     disk); the reads that wanted them still succeed.
+    public init(
+        image: RemoteImage,
+        contentSize: UInt64,
+        layout: ChunkLayout,
+        store: (any ChunkStore)?,
+        policy: FetchPolicy = FetchPolicy(),
+        onStoreFailure: @escaping @Sendable (any Error) -> Void = { _ in }
+    ) {
+        self.image = image
+        self.contentSize = contentSize
+        self.layout = layout
+        self.store = store
+        self.policy = policy
+        self.onStoreFailure = onStoreFailure
+        slots = ConnectionSlots(count: image.connections, reservedForForeground: policy.connectionsReservedForReads)
+        observations = Mutex(Observations(
+            readahead: ReadaheadTracker(policy: policy, slack: UInt64(layout.chunkBytes), diskBytes: layout.diskBytes)))
+    }
+
+    /// What the scheduler has done so far, with the reads it observed.
+    public var statistics: FetchStatistics {
+        let observed = observations.withLock { ($0.reads, $0.bytesRead) }
+        return FetchStatistics(counters: counters, reads: observed.0, bytesRead: observed.1)
+    }
+
+    // MARK: Reads
+
+    /// Reads `bytes` (sector-aligned, within the disk) into `buffer`, which
+    /// must be focused on exactly those sectors.
+    public nonisolated func read(_ bytes: Range<UInt64>, into buffer: inout SectorBuffer) async throws {
+        let sectorBytes = UInt64(buffer.sectorSize)
+        for source in try await sources(forReading: bytes) {
+            switch source {
+            case let .fetch(fetch):
+                let data = try await fetch.data.value
+                let fetched = layout.byteRange(ofChunks: fetch.chunks)
+                let wanted = fetched.clamped(to: bytes)
+                let offset = Int(wanted.lowerBound - fetched.lowerBound)
+                buffer.copy(data[offset..<offset + wanted.count], toSector: wanted.lowerBound / sectorBytes)
+            case let .stored(run):
+                guard let store else { continue }
+                let wanted = layout.byteRange(ofChunks: run).clamped(to: bytes)
+                let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
+                try buffer.withUnsafeMutableBytes(of: sectors) { try store.readHeld(wanted, into: $0) }
+            }
+        }
+    }
+
+    /// Notes a read of the disk, cached or not, and starts readahead when a
+    /// sequential reader needs it.
+    public nonisolated func observeRead(_ bytes: Range<UInt64>) {
+        let ahead = observations.withLock { observations in
+            observations.reads += 1
+            observations.bytesRead += UInt64(bytes.count)
+            return store == nil ? nil : observations.readahead.noteRead(bytes)
+        }
+        guard let ahead else { return }
+        Task { try? await self.readAhead(ahead) }
+    }
+
+    /// Plans a read: joins fetches in flight, takes stored chunks, and starts
+    /// fetches for the rest.
+    private func sources(forReading bytes: Range<UInt64>) throws -> [Source] {
+        counters.misses += 1
+        counters.bytesMissed += UInt64(bytes.count)
+        let chunks = layout.chunks(overlapping: bytes)
+        let missing = try store?.missingRuns(in: chunks) ?? [chunks]
+        var sources: [Source] = []
+        var pending: [Range<Int>] = []
+        func startPending() {
+            sources += start(merged(pending, gap: policy.foregroundMergeGap, limit: policy.foregroundRequestLimit), for: .read)
+                .map(Source.fetch)
+            pending = []
+        }
+        for chunk in chunks {
+            if let fetch = inFlight[chunk] {
+                counters.joinedChunks += 1
+                if case let .fetch(last) = sources.last, last.id == fetch.id { continue }
+                startPending()
+                if !fetch.purpose.isForeground { slots.promote(fetch.ticket) }
+                sources.append(.fetch(fetch))
+            } else if missing.contains(where: { $0.contains(chunk) }) {
+                pending.append(chunk..<chunk + 1)
+            } else {
+                counters.storedChunks += 1
+                sources.append(.stored(chunk..<chunk + 1))
+            }
+        }
+        startPending()
+        return sources
+    }
+
+    private func readAhead(_ bytes: Range<UInt64>) throws {
+        _ = try startMissing(in: layout.chunks(overlapping: bytes), for: .readahead)
+    }
+
+    // MARK: Fills
+
+    /// Fetches every chunk in `chunks` the store lacks, waiting for fetches
+    /// already covering some, and returns once all are stored. Throws when
+    /// a fetch or storing fails.
+    public nonisolated func fill(_ chunks: Range<Int>, purpose: FetchPurpose = .fill) async throws -> FillOutcome {
+        let (started, joined) = try await startMissing(in: chunks, for: purpose)
+        var outcome = FillOutcome()
+        for fetch in started + joined {
+            try await fetch.stored.value
+        }
+        for fetch in started {
+            outcome.requests += 1
+            outcome.bytesFetched += UInt64(layout.byteRange(ofChunks: fetch.chunks).count)
+        }
+        return outcome
+    }
+
+    /// Starts background fetches for the chunks in `chunks` that are neither
+    /// stored nor on their way; returns them and the fetches already covering
+    /// the rest.
+    private func startMissing(in chunks: Range<Int>, for purpose: FetchPurpose) throws -> (started: [Fetch], joined: [Fetch]) {
+        var joined: [Int: Fetch] = [:]
+        var pending: [Range<Int>] = []
+        for run in try store?.missingRuns(in: chunks) ?? [chunks] {
+            for chunk in run {
+                if let fetch = inFlight[chunk] {
+                    joined[fetch.id] = fetch
+                } else {
+                    pending.append(chunk..<chunk + 1)
+                }
+            }
+        }
+        let started = start(merged(pending, gap: policy.backgroundMergeGap, limit: policy.backgroundRequestLimit), for: purpose)
+        return (started, Array(joined.values))
+    }
+
+    // MARK: Fetching
+
+    /// Joins adjacent single chunks into runs, merges runs across gaps of at
+    /// most `gap` bytes, and cuts the result into requests of at most `limit`.
+    private func merged(_ chunks: [Range<Int>], gap: UInt64, limit: UInt64) -> [Range<Int>] {
+        let chunkBytes = UInt64(layout.chunkBytes)
+        let gapChunks = Int(gap / chunkBytes)
+        let perRequest = max(1, Int(limit / chunkBytes))
+        var runs: [(run: Range<Int>, pieces: Int)] = []
+        for chunk in chunks {
+            if let last = runs.last, chunk.lowerBound <= last.run.upperBound + gapChunks,
+               chunk.upperBound - last.run.lowerBound <= perRequest,
+               !(last.run.upperBound..<chunk.lowerBound).contains(where: { inFlight[$0] != nil }) {
+                let isGap = chunk.lowerBound > last.run.upperBound
+                runs[runs.count - 1] = (last.run.lowerBound..<chunk.upperBound, last.pieces + (isGap ? 1 : 0))
+            } else {
+                runs.append((chunk, 1))
+            }
+        }
+        counters.mergedRequests += runs.filter { $0.pieces > 1 }.count
+        return runs.map(\.run)
+    }
+
+    private func start(_ runs: [Range<Int>], for purpose: FetchPurpose) -> [Fetch] {
+        runs.map { start($0, for: purpose) }
+    }
+
+    private func start(_ chunks: Range<Int>, for purpose: FetchPurpose) -> Fetch {
+        nextFetchID += 1
+        let id = nextFetchID
+        let ticket = slots.makeTicket()
+        let bytes = layout.byteRange(ofChunks: chunks)
+        let data = Task { [image, slots, contentSize] in
+            await slots.acquire(ticket, foreground: purpose.isForeground)
+            defer { slots.release(ticket) }
+            return try await Self.download(bytes, from: image, contentSize: contentSize)
+        }
+        let stored = Task { [store, onStoreFailure] in
+            var fetchedBytes = 0
+            do {
+                let fetched = try await data.value
+                fetchedBytes = fetched.count
+                try await store?.storeChunks(fetched[...], from: chunks.lowerBound)
+                finish(id, chunks: chunks, purpose: purpose, fetchedBytes: fetchedBytes)
+            } catch {
+                if fetchedBytes > 0 { onStoreFailure(error) }
+                finish(id, chunks: chunks, purpose: purpose, fetchedBytes: fetchedBytes)
+                throw error
+            }
+        }
+        let fetch = Fetch(id: id, chunks: chunks, purpose: purpose, ticket: ticket, data: data, stored: stored)
+        for chunk in chunks where inFlight[chunk] == nil {
+            inFlight[chunk] = fetch
+        }
+        return fetch
+    }
+
+    private func finish(_ id: Int, chunks: Range<Int>, purpose: FetchPurpose, fetchedBytes: Int) {
+        for chunk in chunks where inFlight[chunk]?.id == id {
+            inFlight[chunk] = nil
+        }
+        counters.recordRequest(purpose, bytes: UInt64(fetchedBytes))
+    }
+
+    /// The bytes of `range` of the disk: the object's bytes, then zeros for
+    /// any padding past its end.
+    private static func download(_ range: Range<UInt64>, from image: RemoteImage, contentSize: UInt64) async throws -> [UInt8] {
+        let available = range.lowerBound..<max(range.lowerBound, min(range.upperBound, contentSize))
+        var bytes = available.isEmpty ? [] : try await image.read(available)
+        if bytes.count < range.count {
+            bytes.append(contentsOf: repeatElement(0, count: range.count - bytes.count))
+        }
+        return bytes
+    }
+}
