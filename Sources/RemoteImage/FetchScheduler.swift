@@ -85,7 +85,7 @@ public actor FetchScheduler: ReadObserver {
         self.onStoreFailure = onStoreFailure
         slots = ConnectionSlots(count: image.connections, reservedForForeground: policy.connectionsReservedForReads)
         observations = Mutex(Observations(
-            readahead: ReadaheadTracker(policy: policy, slack: UInt64(layout.chunkBytes), diskBytes: layout.diskBytes)))
+            readahead: ReadaheadTracker(policy: policy, diskBytes: layout.diskBytes)))
     }
 
     /// What the scheduler has done so far, with the reads it observed.

@@ -1,12 +1,13 @@
 /// Follows sequential readers and says what to fetch ahead of them.
 ///
-/// A read that starts where an earlier one ended (within a chunk) makes a
-/// stream sequential; from then on the stream keeps between one and two
-/// windows fetched ahead of its furthest read, and the window doubles from
+/// A read that starts where an earlier one ended makes a stream sequential;
+/// from then on the stream keeps between one and two windows fetched ahead
+/// of its furthest read, and the window doubles from
 /// ``FetchPolicy/initialReadahead`` to ``FetchPolicy/readaheadLimit`` each time
 /// the reader uses up a window. A read anywhere else starts a new stream with
-/// nothing read ahead, so random access costs no extra bytes. Reads may
-/// arrive out of order within a stream (NBD clients keep many in flight).
+/// nothing read ahead, so random access costs no extra bytes. A late read of
+/// what a stream already passed leaves it alone (NBD clients keep many reads
+/// in flight, and they arrive out of order).
 struct ReadaheadTracker: Sendable {
     private struct Stream {
         /// Where the stream's first read started.
@@ -18,35 +19,46 @@ struct ReadaheadTracker: Sendable {
         /// Zero until the stream is found sequential.
         var window: UInt64 = 0
         var lastUse: Int
+
+        /// Whether a read of `bytes` carries the stream on: it starts at the
+        /// stream's end or overlaps it and goes further.
+        func continues(with bytes: Range<UInt64>) -> Bool {
+            bytes.lowerBound <= end && bytes.upperBound > end
+        }
     }
 
     private let policy: FetchPolicy
-    /// Reads within this distance past a stream's end still continue it.
-    private let slack: UInt64
     private let diskBytes: UInt64
     private var streams: [Stream] = []
     private var clock = 0
 
-    init(policy: FetchPolicy, slack: UInt64, diskBytes: UInt64) {
+    init(policy: FetchPolicy, diskBytes: UInt64) {
         self.policy = policy
-        self.slack = slack
         self.diskBytes = diskBytes
     }
 
     /// Notes a read of `bytes`; returns the bytes to fetch ahead, if any.
     mutating func noteRead(_ bytes: Range<UInt64>) -> Range<UInt64>? {
         clock += 1
-        guard let index = streams.firstIndex(where: { bytes.lowerBound >= $0.start && bytes.lowerBound <= max($0.end, $0.aheadEnd) + slack }) else {
-            startStream(at: bytes)
+        if let index = streams.firstIndex(where: { $0.continues(with: bytes) }) {
+            return advance(&streams[index], to: bytes.upperBound)
+        }
+        if let index = streams.firstIndex(where: { $0.start <= bytes.lowerBound && bytes.upperBound <= $0.end }) {
+            // A late read of a stream's past, as clients with many reads in
+            // flight send them: the stream goes on, nothing else changes.
+            streams[index].lastUse = clock
             return nil
         }
-        var stream = streams[index]
-        defer { streams[index] = stream }
+        startStream(at: bytes)
+        return nil
+    }
+
+    private func advance(_ stream: inout Stream, to end: UInt64) -> Range<UInt64>? {
         stream.lastUse = clock
-        stream.end = max(stream.end, bytes.upperBound)
-        guard stream.aheadEnd < stream.end + stream.window, stream.end < diskBytes else { return nil }
+        stream.end = end
+        guard stream.aheadEnd < end + stream.window, end < diskBytes else { return nil }
         stream.window = stream.window == 0 ? policy.initialReadahead : min(stream.window * 2, policy.readaheadLimit)
-        let ahead = max(stream.aheadEnd, stream.end)..<min(stream.end + 2 * stream.window, diskBytes)
+        let ahead = max(stream.aheadEnd, end)..<min(end + 2 * stream.window, diskBytes)
         stream.aheadEnd = ahead.upperBound
         return ahead.isEmpty ? nil : ahead
     }

@@ -36,6 +36,8 @@ final class FaultHandler: ChannelInboundHandler {
             case disconnectHalfway
             /// One byte every 100 ms.
             case trickle
+            /// The whole reply, after a pause.
+            case delayed(milliseconds: Int)
         }
 
         var status: HTTPResponseStatus
@@ -120,6 +122,8 @@ final class FaultHandler: ChannelInboundHandler {
             return Reply(status: .tooManyRequests, headers: ["Retry-After": "\(seconds)"])
         case .trickle:
             reply.delivery = .trickle
+        case let .firstByteDelay(milliseconds):
+            reply.delivery = .delayed(milliseconds: milliseconds)
         default:
             break
         }
@@ -127,6 +131,14 @@ final class FaultHandler: ChannelInboundHandler {
     }
 
     private func deliver(_ reply: Reply, context: ChannelHandlerContext) {
+        if case let .delayed(milliseconds) = reply.delivery {
+            var now = reply
+            now.delivery = .whole
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(milliseconds))) {
+                self.deliver(now, context: context)
+            }
+            return
+        }
         var headers = reply.headers
         if !headers.contains(name: "Content-Length") {
             headers.add(name: "Content-Length", value: "\(reply.body.count)")
@@ -144,6 +156,8 @@ final class FaultHandler: ChannelInboundHandler {
         case .trickle:
             context.flush()
             trickle(reply.body, context: context)
+        case .delayed:
+            preconditionFailure("delayed replies are delivered whole after their pause")
         }
     }
 

@@ -27,6 +27,9 @@ public final class FaultServer: Sendable {
         case tooManyRequests(times: Int, retryAfterSeconds: Int)
         /// Sends bodies one byte every 100 ms.
         case trickle
+        /// Answers every range GET after `milliseconds`, as an object store's
+        /// first byte comes tens of milliseconds after the request.
+        case firstByteDelay(milliseconds: Int)
         /// Answers HEAD with 403, as presigned S3 URLs do.
         case refusesHead
         /// `/image` redirects through `hops` paths to `/final`, which serves.

@@ -1,0 +1,125 @@
+import FileCache
+import Foundation
+import HTTPTestServers
+import LayeredDisk
+import RemoteImage
+import SystemPackage
+import Testing
+
+/// The fetch scheduler behind the HTTP layer, against the fault server (whose
+/// log shows every range requested) with a real file cache.
+@Suite("Fetch scheduler")
+struct FetchSchedulerTests {
+    /// A random image on the fault server, a cache for it, and the stack
+    /// `serve` builds: cache over HTTP, reads observed by the scheduler.
+    struct Stack {
+        let content: [UInt8]
+        let server: FaultServer
+        let directory: TemporaryDirectory
+        let cache: FileCacheLayer
+        let remote: HTTPRangeLayer
+        let disk: ObservedDisk<LayeredDisk>
+
+        init(size: Int, delayMilliseconds: Int = 0, connections: Int = 8, policy: FetchPolicy = FetchPolicy()) async throws {
+            let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
+            content = Array(try random.read(upToCount: size) ?? Data())
+            server = try await FaultServer.start(
+                content: content, fault: delayMilliseconds > 0 ? .firstByteDelay(milliseconds: delayMilliseconds) : .none)
+            directory = try TemporaryDirectory()
+            var configuration = HTTPClientConfiguration()
+            configuration.connections = connections
+            let image = try await RemoteImage.open(try ImageURL(server.url), client: CurlClient(configuration: configuration))
+            let layer = try await HTTPRangeLayer.open(image, format: .raw)
+            let header = CacheHeader(
+                sectorSize: 512, diskSize: layer.sectorCount * 512, chunkSize: 64 << 10,
+                format: layer.format.rawValue, identity: image.identity)
+            cache = try FileCacheLayer.open(at: FilePath(directory.url.path), for: header).0
+            remote = layer.storingChunks(in: cache, policy: policy)
+            let stack = try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(cache), LayerConfiguration(remote)])
+            disk = ObservedDisk(stack, observers: [remote.scheduler])
+        }
+
+        /// The byte ranges of every range GET after the open probe.
+        var fetchedRanges: [ClosedRange<Int>] {
+            server.requests.filter { $0.method == "GET" && $0.range != "bytes=0-0" }.compactMap { request in
+                guard let bounds = request.range?.dropFirst("bytes=".count).split(separator: "-"),
+                      bounds.count == 2, let first = Int(bounds[0]), let last = Int(bounds[1]) else { return nil }
+                return first...last
+            }
+        }
+
+        func read(_ bytes: Range<Int>) async throws {
+            let read = try await disk.readBytes(UInt64(bytes.lowerBound)..<UInt64(bytes.upperBound))
+            #expect(read == Array(content[bytes]), "bytes \(bytes)")
+        }
+    }
+
+    @Test func concurrentReadersNeverFetchAByteTwice() async throws {
+        let stack = try await Stack(size: 4 << 20, delayMilliseconds: 30)
+        var generator = SystemRandomNumberGenerator()
+        let reads = (0..<48).map { _ in
+            let start = Int.random(in: 0..<(2 << 20) / 4096, using: &generator) * 4096
+            return start..<start + Int.random(in: 1...96, using: &generator) * 4096
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for bytes in reads {
+                group.addTask { try await stack.read(bytes) }
+            }
+            try await group.waitForAll()
+        }
+        let ranges = stack.fetchedRanges.sorted { $0.lowerBound < $1.lowerBound }
+        #expect(!ranges.isEmpty)
+        for (earlier, later) in zip(ranges, ranges.dropFirst()) {
+            #expect(earlier.upperBound < later.lowerBound, "\(earlier) and \(later) overlap")
+        }
+        let statistics = await stack.remote.scheduler.statistics
+        #expect(statistics.counters.joinedChunks > 0)
+    }
+
+    @Test func sequentialReadIsFewLargeRequests() async throws {
+        let size = 48 << 20
+        let stack = try await Stack(size: size)
+        let readSize = 128 << 10
+        for offset in stride(from: 0, to: size, by: readSize) {
+            try await stack.read(offset..<offset + readSize)
+        }
+        let ranges = stack.fetchedRanges
+        let fetched = ranges.reduce(0) { $0 + $1.count }
+        #expect(ranges.count <= size / (1 << 20) + 10, "\(ranges.count) requests")
+        #expect(Double(fetched) <= 1.05 * Double(size), "\(fetched) bytes fetched")
+        let statistics = await stack.remote.scheduler.statistics
+        #expect(statistics.reads == size / readSize)
+        #expect(statistics.counters.bytesFetched[.readahead, default: 0] > UInt64(size / 2))
+    }
+
+    @Test func randomReadsFetchOnlyTheirChunks() async throws {
+        let stack = try await Stack(size: 32 << 20)
+        var generator = SystemRandomNumberGenerator()
+        var chunks = Set<Int>()
+        for _ in 0..<100 {
+            let start = Int.random(in: 0..<(32 << 20) / 4096, using: &generator) * 4096
+            chunks.insert(start / (64 << 10))
+            try await stack.read(start..<start + 4096)
+        }
+        let fetched = stack.fetchedRanges.reduce(0) { $0 + $1.count }
+        #expect(fetched == chunks.count * (64 << 10))
+    }
+
+    @Test func readsDoNotQueueBehindAFill() async throws {
+        var policy = FetchPolicy()
+        policy.backgroundRequestLimit = 64 << 10
+        let stack = try await Stack(size: 8 << 20, delayMilliseconds: 40, connections: 4, policy: policy)
+        let chunkCount = stack.cache.chunkCount
+        let fill = Task { try await stack.remote.scheduler.fill(0..<chunkCount / 2) }
+        while stack.fetchedRanges.isEmpty {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let wanted = (6 << 20)..<(6 << 20) + 4096
+        try await stack.read(wanted)
+        let readIndex = try #require(stack.fetchedRanges.firstIndex { $0.contains(wanted.lowerBound) })
+        let outcome = try await fill.value
+        #expect(outcome.requests == chunkCount / 2)
+        // Three connections serve the fill; the read took the fourth at once.
+        #expect(readIndex <= 4, "the read was request \(readIndex + 1) of \(stack.fetchedRanges.count)")
+    }
+}
