@@ -66,6 +66,11 @@ let package = Package(
             ],
             path: "Tests/Support/HTTPTestServers"
         ),
+        .executableTarget(
+            name: "LatencyProxy",
+            dependencies: ["HTTPTestServers", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/Support/LatencyProxy"
+        ),
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
         .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "LayeredDisk", "HTTPTestServers"]),
         .testTarget(

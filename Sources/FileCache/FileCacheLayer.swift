@@ -18,6 +18,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
     public let discardedPages: Int
     public let chunkLayout: ChunkLayout
     let files: CacheFiles
+    private let dataSync: GroupSync
     private let bitmap: Mutex<PresenceBitmap>
 
     init(header: CacheHeader, directory: FilePath, files: CacheFiles, bitmap: PresenceBitmap, discardedPages: Int) {
@@ -25,6 +26,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
         chunkLayout = ChunkLayout(chunkBytes: Int(header.chunkSize), diskBytes: header.diskSize)
         self.directory = directory
         self.files = files
+        dataSync = GroupSync(files.data)
         self.bitmap = Mutex(bitmap)
         self.discardedPages = discardedPages
     }
@@ -89,14 +91,14 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
     /// Stores the whole chunks `bytes` covers that are not cached yet: data
     /// first, made durable, then their bits. Partly covered chunks are left.
     public func writeNoOverwrite(_ bytes: ArraySlice<UInt8>, at sector: UInt64) async throws {
-        try store(bytes, at: sector * UInt64(sectorSize))
+        try await store(bytes, at: sector * UInt64(sectorSize))
     }
 
     public func storeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) async throws {
-        try store(bytes, at: chunkLayout.byteRange(ofChunk: chunk).lowerBound)
+        try await store(bytes, at: chunkLayout.byteRange(ofChunk: chunk).lowerBound)
     }
 
-    private func store(_ bytes: ArraySlice<UInt8>, at start: UInt64) throws {
+    private func store(_ bytes: ArraySlice<UInt8>, at start: UInt64) async throws {
         let end = min(start + UInt64(bytes.count), header.diskSize)
         let covered = chunkLayout.chunks(overlapping: start..<end).filter {
             let range = chunkLayout.byteRange(ofChunk: $0)
@@ -110,7 +112,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
             let offset = bytes.startIndex + Int(range.lowerBound - start)
             try files.data.writeAll(bytes[offset..<offset + range.count], at: Int64(range.lowerBound))
         }
-        try files.data.synchronizeData()
+        try await dataSync.synchronize()
         try commit(missing.flatMap { $0 })
     }
 

@@ -202,6 +202,14 @@ public actor FetchScheduler: ReadObserver {
         return (started, Array(joined.values))
     }
 
+    /// Returns once every fetch started so far has been stored (or failed),
+    /// so a command can exit without losing what it fetched.
+    public func finishStoring() async {
+        while let fetch = inFlight.values.first {
+            _ = try? await fetch.stored.value
+        }
+    }
+
     // MARK: Fetching
 
     /// Joins adjacent single chunks into runs, merges runs across gaps of at

@@ -23,7 +23,8 @@ struct CatCommand: AsyncParsableCommand {
     @OptionGroup var cache: CacheOptions
 
     func run() async throws {
-        let disk = try await ImageStack.open(url, remote: remote, cache: cache).disk
+        let stack = try await ImageStack.open(url, remote: remote, cache: cache)
+        let disk = stack.disk
         let range = try part.range(within: disk.byteCount)
         let steps = stride(from: range.lowerBound, to: range.upperBound, by: Int(Self.stepBytes)).map {
             $0..<min($0 + Self.stepBytes, range.upperBound)
@@ -34,5 +35,6 @@ struct CatCommand: AsyncParsableCommand {
             pending = steps.indices.contains(index + 1) ? Task { [step = steps[index + 1]] in try await disk.readBytes(step) } : nil
             FileHandle.standardOutput.write(Data(bytes))
         }
+        try await stack.finish()
     }
 }

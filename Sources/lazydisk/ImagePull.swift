@@ -11,7 +11,7 @@ import RemoteImage
 /// fetching, a request looks again at what other processes made durable and
 /// skips chunks another process is fetching, coming back to them later.
 struct ImagePull {
-    static let requestSize: UInt64 = 4 << 20
+    static let requestSize: UInt64 = 2 << 20
     /// How long to wait before looking again at chunks another process holds.
     static let busyRetryDelay: Duration = .milliseconds(20)
 

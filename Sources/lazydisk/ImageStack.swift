@@ -58,6 +58,13 @@ struct ImageStack {
         return ImageStack(disk: ObservedDisk(disk, observers: [fetching.scheduler]), cache: cache, remote: fetching)
     }
 
+    /// Waits for fetched data to reach the cache and makes the cache's
+    /// bitmap durable; call before the process exits.
+    func finish() async throws {
+        await remote?.scheduler.finishStoring()
+        try await cache?.flush()
+    }
+
     /// Opens the image's cache, warning when it had to be rebuilt.
     static func openCache(for remote: HTTPRangeLayer, location: CacheLocation) throws -> FileCacheLayer {
         let header = CacheHeader(

@@ -86,6 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
             return status ?? 0
         }
         try await stack.disk.flush()
+        try await stack.finish()
         if case let .unixSocket(path) = endpoint {
             try? FileManager.default.removeItem(atPath: path)
         }

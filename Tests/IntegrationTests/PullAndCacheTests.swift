@@ -40,7 +40,7 @@ struct PullAndCacheTests {
         let pull = try await setup.run(["pull", setup.url()])
         #expect(pull.status == 0, "\(pull.error)")
         let summary = String(decoding: pull.output, as: UTF8.self)
-        #expect(summary.contains("fetched 16.0 MiB in 4 requests"), "\(summary)")
+        #expect(summary.contains("fetched 16.0 MiB in 8 requests"), "\(summary)")
         #expect(!(summary + pull.error).contains("SECRET"))
 
         let again = try await setup.run(["pull", setup.url()])
@@ -91,7 +91,7 @@ struct PullAndCacheTests {
     /// kill -9 at random moments of a pull, over and over: every chunk the
     /// cache marks present matches the image, and the pull then completes.
     @Test func pullSurvivesRepeatedKills() async throws {
-        let setup = try Setup(imageSize: 128 << 20)
+        let setup = try Setup(imageSize: 256 << 20)
         let image = try setup.image
         let directory = try setup.cacheDirectory(throttled: true)
         let arguments = ["pull", setup.url(throttled: true)] + setup.cacheArguments
@@ -104,7 +104,7 @@ struct PullAndCacheTests {
                 for kill in 1...20 {
                     do {
                         let process = try LazyDiskRun.start(arguments, errorLog: log)
-                        usleep(UInt32.random(in: 30_000...250_000))
+                        usleep(UInt32.random(in: 30_000...200_000))
                         guard process.isRunning else {
                             problems.append("the pull ended by itself before kill \(kill): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
                             break

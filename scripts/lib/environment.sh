@@ -29,9 +29,19 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Runs CMD (a string for eval) when the script exits, after any registered
+# before it; scripts use this instead of their own EXIT trap so that helpers
+# here can clean up too: on_exit 'rm -rf "$dir"'
+EXIT_ACTIONS=()
+on_exit() {
+    EXIT_ACTIONS+=("$1")
+    trap 'for action in "${EXIT_ACTIONS[@]}"; do eval "$action"; done' EXIT
+}
+
 # Starts nginx natively from docker/nginx.conf serving DIR on a free loopback
-# port, sets FIXTURE_BASE_URL (http://127.0.0.1:PORT) and stops the server
-# when the calling script exits: start_fixture_server DIR
+# port, sets FIXTURE_BASE_URL (http://127.0.0.1:PORT) and FIXTURE_ACCESS_LOG
+# (one line a request, see docker/nginx.conf) and stops the server when the
+# calling script exits: start_fixture_server DIR
 start_fixture_server() {
     local root work port attempt
     root=$(cd "$1" && pwd)
@@ -45,7 +55,8 @@ start_fixture_server() {
         for _ in $(seq 50); do
             if (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
                 FIXTURE_BASE_URL="http://127.0.0.1:$port"
-                trap 'kill -KILL "$FIXTURE_SERVER_PID" 2>/dev/null; rm -rf "'"$work"'"' EXIT
+                FIXTURE_ACCESS_LOG="$work/access.log"
+                on_exit "kill -KILL $FIXTURE_SERVER_PID 2>/dev/null; rm -rf '$work'"
                 return 0
             fi
             kill -0 "$FIXTURE_SERVER_PID" 2>/dev/null || break

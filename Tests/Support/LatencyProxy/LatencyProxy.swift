@@ -1,0 +1,31 @@
+import ArgumentParser
+import HTTPTestServers
+
+/// `LatencyProxy --upstream PORT --delay-ms N`: puts an object store's
+/// first-byte latency in front of a loopback server, for `scripts/bench`.
+@main
+struct LatencyProxy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Relay loopback TCP to a port, holding back every reply for a fixed delay.")
+
+    @Option(help: "The loopback port to relay to.")
+    var upstream: Int
+
+    @Option(help: "Milliseconds to hold back everything the upstream sends.")
+    var delayMs: Int
+
+    @Option(help: "The loopback port to listen on (0 picks one).")
+    var port = 0
+
+    func validate() throws {
+        guard delayMs >= 0 else { throw ValidationError("--delay-ms must not be negative") }
+    }
+
+    func run() async throws {
+        let proxy = try await DelayingProxy.start(upstreamPort: upstream, delay: .milliseconds(delayMs), port: port)
+        print(proxy.port)
+        while true {
+            try await Task.sleep(for: .seconds(3600))
+        }
+    }
+}
