@@ -139,6 +139,33 @@ final class CacheFiles: Sendable {
         try synchronizeDirectory(directory)
     }
 
+    /// Replaces the file at `path` with `bytes` so that a crash leaves either
+    /// the old file or the new one, whole: written beside it, made durable,
+    /// renamed over it.
+    static func replaceFile(at path: FilePath, with bytes: [UInt8]) throws(CacheFileError) {
+        let temporary = FilePath(path.string + ".new")
+        let file = try openFile(temporary, creating: true)
+        do {
+            defer { try? file.close() }
+            try file.writeAll(bytes, at: 0)
+            try file.synchronizeData()
+        }
+        try rename(temporary, to: path)
+        try synchronizeDirectory(path.removingLastComponent())
+    }
+
+    /// The whole file at `path`, or `nil` when there is none.
+    static func contents(of path: FilePath) throws(CacheFileError) -> [UInt8]? {
+        let file: FileDescriptor
+        do {
+            file = try openFile(path)
+        } catch .missing {
+            return nil
+        }
+        defer { try? file.close() }
+        return try file.readExactly(count: Int(file.size), at: 0)
+    }
+
     private static func openLock(_ directory: FilePath) throws(CacheFileError) -> FileDescriptor {
         try makeDirectories(directory)
         return try openFile(directory.appending("lock"), creating: true)

@@ -59,6 +59,16 @@ public actor FetchScheduler: ReadObserver {
     public struct FillOutcome: Sendable {
         public var requests = 0
         public var bytesFetched: UInt64 = 0
+
+        public init(requests: Int = 0, bytesFetched: UInt64 = 0) {
+            self.requests = requests
+            self.bytesFetched = bytesFetched
+        }
+
+        public mutating func add(_ other: FillOutcome) {
+            requests += other.requests
+            bytesFetched += other.bytesFetched
+        }
     }
 
     /// - Parameters:
@@ -162,7 +172,7 @@ public actor FetchScheduler: ReadObserver {
     }
 
     private func readAhead(_ bytes: Range<UInt64>) throws {
-        _ = try startMissing(in: layout.chunks(overlapping: bytes), for: .readahead)
+        _ = try startMissing(in: [layout.chunks(overlapping: bytes)], for: .readahead)
     }
 
     // MARK: Fills
@@ -171,35 +181,46 @@ public actor FetchScheduler: ReadObserver {
     /// already covering some, and returns once all are stored. Throws when
     /// a fetch or storing fails.
     public nonisolated func fill(_ chunks: Range<Int>, purpose: FetchPurpose = .fill) async throws -> FillOutcome {
-        let (started, joined) = try await startMissing(in: chunks, for: purpose)
+        try await fill([chunks], purpose: purpose)
+    }
+
+    /// The same for several runs of chunks at once, which may be merged into
+    /// shared requests across small gaps.
+    public nonisolated func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillOutcome {
+        let (started, joined) = try await startMissing(in: runs, for: purpose)
         var outcome = FillOutcome()
         for fetch in started + joined {
             try await fetch.stored.value
         }
         for fetch in started {
-            outcome.requests += 1
-            outcome.bytesFetched += UInt64(layout.byteRange(ofChunks: fetch.chunks).count)
+            outcome.add(FillOutcome(requests: 1, bytesFetched: UInt64(layout.byteRange(ofChunks: fetch.chunks).count)))
         }
         return outcome
     }
 
-    /// Starts background fetches for the chunks in `chunks` that are neither
+    /// Starts background fetches for the chunks in `runs` that are neither
     /// stored nor on their way; returns them and the fetches already covering
-    /// the rest.
-    private func startMissing(in chunks: Range<Int>, for purpose: FetchPurpose) throws -> (started: [Fetch], joined: [Fetch]) {
+    /// the rest. Requests start in the order of the runs they serve first.
+    private func startMissing(in runs: [Range<Int>], for purpose: FetchPurpose) throws -> (started: [Fetch], joined: [Fetch]) {
         var joined: [Int: Fetch] = [:]
-        var pending: [Range<Int>] = []
-        for run in try store?.missingRuns(in: chunks) ?? [chunks] {
-            for chunk in run {
-                if let fetch = inFlight[chunk] {
-                    joined[fetch.id] = fetch
-                } else {
-                    pending.append(chunk..<chunk + 1)
+        var firstWanted: [Int: Int] = [:]
+        for (position, run) in runs.enumerated() {
+            for missing in try store?.missingRuns(in: run) ?? [run] {
+                for chunk in missing {
+                    if let fetch = inFlight[chunk] {
+                        joined[fetch.id] = fetch
+                    } else if firstWanted[chunk] == nil {
+                        firstWanted[chunk] = position
+                    }
                 }
             }
         }
-        let started = start(merged(pending, gap: policy.backgroundMergeGap, limit: policy.backgroundRequestLimit), for: purpose)
-        return (started, Array(joined.values))
+        let pending = firstWanted.keys.sorted().map { $0..<$0 + 1 }
+        let requests = merged(pending, gap: policy.backgroundMergeGap, limit: policy.backgroundRequestLimit)
+            .map { run in (run: run, wanted: run.compactMap { firstWanted[$0] }.min() ?? .max) }
+            .sorted { $0.wanted < $1.wanted }
+            .map(\.run)
+        return (start(requests, for: purpose), Array(joined.values))
     }
 
     /// Returns once every fetch started so far has been stored (or failed),

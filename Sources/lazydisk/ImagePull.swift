@@ -18,6 +18,8 @@ struct ImagePull {
     let scheduler: FetchScheduler
     let cache: FileCacheLayer
     let connections: Int
+    /// Caps the pull's bandwidth, for background fill under a running guest.
+    var rateLimiter: RateLimiter?
 
     /// What a pull did, for progress and the summary.
     struct Totals: Sendable {

@@ -19,11 +19,17 @@ struct ImageStack {
     let disk: ObservedDisk<LayeredDisk>
     let cache: FileCacheLayer?
     let remote: HTTPRangeLayer?
+    /// Records the order reads first touch chunks, saved as the cache's
+    /// boot trace by ``finish()``.
+    let traceRecorder: TraceRecorder?
 
     /// Builds the stack for `url`. With `writableOverlay`, a RAM layer on top
     /// takes writes (and is thrown away); without it the disk is read-only.
+    /// With `recordsTrace`, the order of first reads is kept as the cache's
+    /// boot trace when the stack finishes.
     static func open(
-        _ url: String, remote options: RemoteOptions, cache cacheOptions: CacheOptions, writableOverlay: Bool = false
+        _ url: String, remote options: RemoteOptions, cache cacheOptions: CacheOptions,
+        writableOverlay: Bool = false, recordsTrace: Bool = false
     ) async throws -> ImageStack {
         let logger = options.logger
         let imageURL = try ImageURL(url)
@@ -35,12 +41,14 @@ struct ImageStack {
                 LayerConfiguration(cache),
                 LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize)),
             ])
-            return ImageStack(disk: ObservedDisk(disk, observers: []), cache: cache, remote: nil)
+            let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
+            return ImageStack(
+                disk: ObservedDisk(disk, observers: recorder.map { [$0] } ?? []), cache: cache, remote: nil, traceRecorder: recorder)
         }
         let remote = try await options.openLayer(url)
         guard !cacheOptions.noCache else {
             let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [LayerConfiguration(remote)])
-            return ImageStack(disk: ObservedDisk(disk, observers: []), cache: nil, remote: remote)
+            return ImageStack(disk: ObservedDisk(disk, observers: []), cache: nil, remote: remote, traceRecorder: nil)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location)
         let warned = Atomic<Bool>(false)
@@ -55,14 +63,24 @@ struct ImageStack {
             readOnly: !writableOverlay,
             layers: overlay + [LayerConfiguration(cache), LayerConfiguration(fetching)]
         )
-        return ImageStack(disk: ObservedDisk(disk, observers: [fetching.scheduler]), cache: cache, remote: fetching)
+        let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
+        let observers: [any ReadObserver] = [fetching.scheduler] + (recorder.map { [$0] } ?? [])
+        return ImageStack(disk: ObservedDisk(disk, observers: observers), cache: cache, remote: fetching, traceRecorder: recorder)
     }
 
-    /// Waits for fetched data to reach the cache and makes the cache's
-    /// bitmap durable; call before the process exits.
+    /// Waits for fetched data to reach the cache, makes the cache's bitmap
+    /// durable and saves the boot trace; call before the process exits.
     func finish() async throws {
         await remote?.scheduler.finishStoring()
-        try await cache?.flush()
+        guard let cache else { return }
+        try await cache.flush()
+        if let trace = traceRecorder?.trace, !trace.chunks.isEmpty {
+            do {
+                try trace.save(to: cache.directory)
+            } catch {
+                printWarning("the boot trace was not saved: \(error)")
+            }
+        }
     }
 
     /// Opens the image's cache, warning when it had to be rebuilt.

@@ -14,6 +14,9 @@ struct PullCommand: AsyncParsableCommand {
     @Argument(help: "The image's http(s) URL.")
     var url: String
 
+    @Flag(help: "Fetch the chunks the cache's boot trace names first, in the order a boot read them.")
+    var trace = false
+
     @OptionGroup var part: ByteRangeOptions
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var cache: CacheOptions
@@ -22,6 +25,15 @@ struct PullCommand: AsyncParsableCommand {
         if cache.noCache || cache.offline {
             throw ValidationError("pull fills the cache from the server; --no-cache and --offline do not apply")
         }
+    }
+
+    /// Fetches what the boot trace names before anything else.
+    private func replayTrace(of cache: FileCacheLayer, through scheduler: FetchScheduler) async throws {
+        guard let bootTrace = try BootTrace.load(from: cache.directory) else {
+            printWarning("there is no boot trace in \(cache.directory) yet; serve the image once to record one")
+            return
+        }
+        _ = try await TraceReplay(trace: bootTrace, scheduler: scheduler, concurrency: remote.connections).run()
     }
 
     func run() async throws {
@@ -35,9 +47,16 @@ struct PullCommand: AsyncParsableCommand {
         policy.connectionsReservedForReads = 0
         let scheduler = layer.storingChunks(in: cache, policy: policy).scheduler
         let progress = PullProgress()
+        if trace {
+            try await replayTrace(of: cache, through: scheduler)
+        }
         let pull = ImagePull(scheduler: scheduler, cache: cache, connections: remote.connections)
-        let totals = try await pull.run(range) { progress.report($0) }
+        var totals = try await pull.run(range) { progress.report($0) }
         try await cache.flush()
+        let statistics = await scheduler.statistics
+        totals.bytesFetched = statistics.counters.totalBytesFetched
+        totals.requests = statistics.counters.totalRequests
+        totals.bytesAlreadyCached = totals.bytesWanted - min(totals.bytesWanted, totals.bytesFetched)
         progress.finish(totals)
         let elapsed = progress.elapsed
         print("""
@@ -46,5 +65,6 @@ struct PullCommand: AsyncParsableCommand {
             (\(ByteFormat.rate(totals.bytesFetched, over: elapsed))), \
             \(ByteFormat.size(totals.bytesAlreadyCached)) already cached
             """)
+        print(CounterReport(statistics).line)
     }
 }

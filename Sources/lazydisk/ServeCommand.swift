@@ -39,6 +39,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run this shell command with $uri and $nbd set; stop serving when it exits.", valueName: "command"))
     var run: String?
 
+    @Flag(help: "Fetch the whole image into the cache in the background while serving.")
+    var fill = false
+
+    @Option(help: ArgumentHelp("Cap --fill at this many bytes a second, e.g. 50M (default: no cap; reads always go first).",
+                               valueName: "rate"))
+    var fillRate: ByteCount?
+
+    @Flag(help: "Do not replay the cache's boot trace at start.")
+    var noTraceReplay = false
+
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var cache: CacheOptions
 
@@ -49,13 +59,19 @@ struct ServeCommand: AsyncParsableCommand {
         if let port, !(0...65535).contains(port) {
             throw ValidationError("--port must be between 0 and 65535")
         }
+        if fillRate?.bytes == 0 {
+            throw ValidationError("--fill-rate must be more than 0 bytes a second")
+        }
+        if fill && (cache.noCache || cache.offline) {
+            throw ValidationError("--fill fills the cache from the server; --no-cache and --offline do not allow it")
+        }
         if port != nil && !NBDEndpoint.tcp(host: address, port: 0).isLocal && !allowRemote {
             throw ValidationError("--address \(address) is reachable from other machines; add --allow-remote to mean it")
         }
     }
 
     func run() async throws {
-        let stack = try await ImageStack.open(url, remote: remote, cache: cache, writableOverlay: !readOnly)
+        let stack = try await ImageStack.open(url, remote: remote, cache: cache, writableOverlay: !readOnly, recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         let server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk))
         let listener = try await NBDListener.bind(requestedEndpoint, server: server)
@@ -66,6 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
             print(uri)
         }
 
+        let background = hydration(of: stack).map { hydration in Task { await hydration.run() } }
         let status = try await withThrowingTaskGroup(of: Int32?.self) { group in
             group.addTask {
                 try await listener.run()
@@ -85,6 +102,8 @@ struct ServeCommand: AsyncParsableCommand {
             group.cancelAll()
             return status ?? 0
         }
+        background?.cancel()
+        await background?.value
         try await stack.disk.flush()
         try await stack.finish()
         if case let .unixSocket(path) = endpoint {
@@ -93,6 +112,17 @@ struct ServeCommand: AsyncParsableCommand {
         if status != 0 {
             throw ExitCode(status)
         }
+    }
+
+    /// The background work asked for, if there is any and a server to do it.
+    private func hydration(of stack: ImageStack) -> Hydration? {
+        guard let remote = stack.remote, let cache = stack.cache else { return nil }
+        let trace = noTraceReplay ? nil : Hydration.loadTrace(of: cache)
+        guard fill || trace != nil else { return nil }
+        return Hydration(
+            remote: remote, cache: cache, connections: self.remote.connections,
+            trace: trace, fillsImage: fill,
+            rateLimiter: fillRate.map { RateLimiter(bytesPerSecond: $0.bytes) }, logger: self.remote.logger)
     }
 
     private var requestedEndpoint: NBDEndpoint {

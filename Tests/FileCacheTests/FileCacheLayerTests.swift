@@ -85,3 +85,35 @@ struct FileCacheLayerTests {
         #expect(try location.directory(for: ImageURL("https://bucket.example.com/images/disk2.img")) != signed)
     }
 }
+
+@Suite("Boot trace format")
+struct BootTraceFormatTests {
+    @Test func roundTripsAndJoinsAdjacentChunks() throws {
+        let trace = BootTrace(chunkBytes: 65536, chunks: [7, 8, 2, 100])
+        #expect(try BootTrace(decoding: trace.encoded) == trace)
+        let chunk: UInt64 = 65536
+        let expected: [Range<UInt64>] = [7 * chunk..<9 * chunk, 2 * chunk..<3 * chunk, 100 * chunk..<100 * chunk + 10]
+        #expect(trace.byteRanges(within: 100 * chunk + 10) == expected)
+    }
+
+    enum Damage: CaseIterable {
+        case empty, truncated, flippedEntry, wrongMagic
+
+        func apply(to bytes: [UInt8]) -> [UInt8] {
+            var copy = bytes
+            switch self {
+            case .empty: return []
+            case .truncated: return Array(bytes.dropLast(3))
+            case .flippedEntry: copy[21] ^= 1
+            case .wrongMagic: copy[0] = 0
+            }
+            return copy
+        }
+    }
+
+    @Test(arguments: Damage.allCases)
+    func damageIsAnError(_ damage: Damage) {
+        let encoded = BootTrace(chunkBytes: 65536, chunks: [1, 2, 3]).encoded
+        #expect(throws: CacheFileError.self) { try BootTrace(decoding: damage.apply(to: encoded)) }
+    }
+}
