@@ -18,6 +18,9 @@ public struct FetchPolicy: Sendable, Hashable {
     /// ahead only 128 KiB itself.
     public var initialReadahead: UInt64 = 1 << 20
     public var readaheadLimit: UInt64 = 32 << 20
+    /// Readahead bytes in flight at most, over all streams: what readahead
+    /// may hold in memory before the reader catches up.
+    public var readaheadInFlightLimit: UInt64 = 64 << 20
     /// Sequential streams followed at once (several guests' processes, or
     /// nbdcopy's parallel workers); the least recently used is forgotten.
     public var streamLimit = 16

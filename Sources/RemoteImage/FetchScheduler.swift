@@ -28,6 +28,7 @@ public actor FetchScheduler: ReadObserver {
     private nonisolated let slots: ConnectionSlots
     private nonisolated let observations: Mutex<Observations>
     private var inFlight: [Int: Fetch] = [:]
+    private var readaheadBytesInFlight: UInt64 = 0
     private var counters = FetchCounters()
     private var nextFetchID = 0
 
@@ -171,8 +172,13 @@ public actor FetchScheduler: ReadObserver {
         return sources
     }
 
+    /// Starts readahead of `bytes`, or of as much of their start as fits
+    /// under ``FetchPolicy/readaheadInFlightLimit``.
     private func readAhead(_ bytes: Range<UInt64>) throws {
-        _ = try startMissing(in: [layout.chunks(overlapping: bytes)], for: .readahead)
+        let room = policy.readaheadInFlightLimit - min(policy.readaheadInFlightLimit, readaheadBytesInFlight)
+        let affordable = bytes.lowerBound..<min(bytes.upperBound, bytes.lowerBound + room)
+        guard !affordable.isEmpty else { return }
+        _ = try startMissing(in: [layout.chunks(overlapping: affordable)], for: .readahead)
     }
 
     // MARK: Fills
@@ -282,6 +288,9 @@ public actor FetchScheduler: ReadObserver {
             }
         }
         let fetch = Fetch(id: id, chunks: chunks, purpose: purpose, ticket: ticket, data: data, stored: stored)
+        if purpose == .readahead {
+            readaheadBytesInFlight += UInt64(bytes.count)
+        }
         for chunk in chunks where inFlight[chunk] == nil {
             inFlight[chunk] = fetch
         }
@@ -293,6 +302,9 @@ public actor FetchScheduler: ReadObserver {
             inFlight[chunk] = nil
         }
         counters.recordRequest(purpose, bytes: UInt64(fetchedBytes))
+        if purpose == .readahead {
+            readaheadBytesInFlight -= UInt64(layout.byteRange(ofChunks: chunks).count)
+        }
     }
 
     /// The bytes of `range` of the disk: the object's bytes, then zeros for
