@@ -24,8 +24,14 @@ public struct NBDServer: Sendable {
         return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
     }
 
-    /// Runs one connection to its end.
+    /// Runs one connection to its end, on the connection's event loop.
     public func serve(_ connection: NIOAsyncChannel<NBDClientMessage, NBDServerMessage>) async {
+        await withTaskExecutorPreference(EventLoopExecutor(connection.channel.eventLoop)) {
+            await handle(connection)
+        }
+    }
+
+    private func handle(_ connection: NIOAsyncChannel<NBDClientMessage, NBDServerMessage>) async {
         try? await connection.executeThenClose { inbound, outbound in
             try await outbound.write(.greeting)
             var messages = inbound.makeAsyncIterator()
