@@ -50,6 +50,7 @@ public struct NBDServer: Sendable {
                 }
             }
             guard let transmission else { return }
+            let batch = NBDReplyBatch()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var inFlight = 0
                 while let message = try await messages.next() {
@@ -64,7 +65,10 @@ public struct NBDServer: Sendable {
                         inFlight -= 1
                     }
                     group.addTask {
-                        try await outbound.write(contentsOf: await transmission.reply(to: request))
+                        guard batch.add(await transmission.reply(to: request)) else { return }
+                        // Requests that are ready finish first and join the batch.
+                        await Task.yield()
+                        try await outbound.write(contentsOf: batch.close())
                     }
                     inFlight += 1
                 }
