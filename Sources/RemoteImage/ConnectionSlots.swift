@@ -64,6 +64,11 @@ final class ConnectionSlots: Sendable {
         }
     }
 
+    /// Requests waiting for a slot.
+    var waitingCount: Int {
+        state.withLock { $0.foreground.count + $0.background.count }
+    }
+
     /// Moves a request ahead of the background queue, whether it waits
     /// already or is about to.
     func promote(_ ticket: Ticket) {

@@ -165,7 +165,11 @@ public actor FetchScheduler: ReadObserver {
                 pending.append(chunk..<chunk + 1)
             } else {
                 counters.storedChunks += 1
-                sources.append(.stored(chunk..<chunk + 1))
+                if case let .stored(run) = sources.last, run.upperBound == chunk {
+                    sources[sources.count - 1] = .stored(run.lowerBound..<chunk + 1)
+                } else {
+                    sources.append(.stored(chunk..<chunk + 1))
+                }
             }
         }
         startPending()
@@ -177,6 +181,9 @@ public actor FetchScheduler: ReadObserver {
     private func readAhead(_ bytes: Range<UInt64>) throws {
         let room = policy.readaheadInFlightLimit - min(policy.readaheadInFlightLimit, readaheadBytesInFlight)
         let affordable = bytes.lowerBound..<min(bytes.upperBound, bytes.lowerBound + room)
+        if affordable.upperBound < bytes.upperBound {
+            observations.withLock { $0.readahead.withdraw(bytes, issuedUpTo: affordable.upperBound) }
+        }
         guard !affordable.isEmpty else { return }
         _ = try startMissing(in: [layout.chunks(overlapping: affordable)], for: .readahead)
     }

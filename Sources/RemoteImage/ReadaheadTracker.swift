@@ -63,6 +63,15 @@ struct ReadaheadTracker: Sendable {
         return ahead.isEmpty ? nil : ahead
     }
 
+    /// Takes back the end of a readahead that could not be issued (too much
+    /// is in flight already): the stream that asked for `ahead` will ask for
+    /// the rest again on its next read, instead of leaving a hole its reads
+    /// would fall into.
+    mutating func withdraw(_ ahead: Range<UInt64>, issuedUpTo end: UInt64) {
+        guard let index = streams.firstIndex(where: { $0.aheadEnd == ahead.upperBound }) else { return }
+        streams[index].aheadEnd = max(end, ahead.lowerBound)
+    }
+
     private mutating func startStream(at bytes: Range<UInt64>) {
         let stream = Stream(start: bytes.lowerBound, end: bytes.upperBound, aheadEnd: bytes.upperBound, lastUse: clock)
         if streams.count < policy.streamLimit {

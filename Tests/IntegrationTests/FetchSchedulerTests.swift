@@ -92,6 +92,23 @@ struct FetchSchedulerTests {
         #expect(statistics.counters.bytesFetched[.readahead, default: 0] > UInt64(size / 2))
     }
 
+    /// Readahead held back by its in-flight limit resumes where it stopped,
+    /// leaving no holes for the reader to fall into.
+    @Test func limitedReadaheadLeavesNoHoles() async throws {
+        var policy = FetchPolicy()
+        policy.readaheadInFlightLimit = 1 << 20
+        let size = 16 << 20
+        let stack = try await Stack(size: size, delayMilliseconds: 5, policy: policy)
+        let readSize = 128 << 10
+        for offset in stride(from: 0, to: size, by: readSize) {
+            try await stack.read(offset..<offset + readSize)
+        }
+        let statistics = await stack.remote.scheduler.statistics
+        let reads = statistics.counters.requests[.read, default: 0]
+        #expect(reads <= 4, "\(reads) reads missed the readahead")
+        #expect(stack.fetchedRanges.count <= size / (1 << 20) + 10)
+    }
+
     @Test func randomReadsFetchOnlyTheirChunks() async throws {
         let stack = try await Stack(size: 32 << 20)
         var generator = SystemRandomNumberGenerator()

@@ -1,0 +1,92 @@
+@testable import RemoteImage
+import Synchronization
+import Testing
+
+@Suite("Readahead tracker")
+struct ReadaheadTrackerTests {
+    let mebibyte: UInt64 = 1 << 20
+
+    @Test func sequentialReadsGrowTheWindowUpToTheLimit() {
+        var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
+        let read: UInt64 = 128 << 10
+        var issued: [Range<UInt64>] = []
+        for offset in stride(from: 0, to: 256 * mebibyte, by: Int(read)) {
+            if let ahead = tracker.noteRead(offset..<offset + read) {
+                issued.append(ahead)
+            }
+        }
+        #expect(issued.first == 2 * read..<2 * read + 2 * mebibyte)
+        // Each readahead starts where the last one ended: nothing twice, no holes.
+        for (earlier, later) in zip(issued, issued.dropFirst()) {
+            #expect(earlier.upperBound == later.lowerBound)
+        }
+        let largest = issued.map { $0.count }.max() ?? 0
+        #expect(largest <= Int(2 * FetchPolicy().readaheadLimit))
+        #expect(issued.last.map { $0.upperBound >= 256 * mebibyte + FetchPolicy().readaheadLimit } == true)
+    }
+
+    @Test func randomAndLateReadsFetchNothingAhead() {
+        var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
+        for offset: UInt64 in [7, 300, 42, 1000, 5, 777].map({ $0 * mebibyte }) {
+            #expect(tracker.noteRead(offset..<offset + 4096) == nil)
+        }
+        #expect(tracker.noteRead(300 * mebibyte + 4096..<300 * mebibyte + 8192) != nil)
+        #expect(tracker.noteRead(300 * mebibyte..<300 * mebibyte + 4096) == nil, "a late read of the past")
+    }
+
+    @Test func readaheadStopsAtTheEndOfTheDisk() {
+        var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 3 * mebibyte)
+        _ = tracker.noteRead(0..<mebibyte)
+        #expect(tracker.noteRead(mebibyte..<2 * mebibyte) == 2 * mebibyte..<3 * mebibyte)
+        #expect(tracker.noteRead(2 * mebibyte..<3 * mebibyte) == nil)
+    }
+}
+
+@Suite("Connection slots")
+struct ConnectionSlotsTests {
+    @Test func backgroundLeavesTheReservedSlotToReads() async {
+        let slots = ConnectionSlots(count: 2, reservedForForeground: 1)
+        let first = slots.makeTicket()
+        await slots.acquire(first, foreground: false)
+        let second = slots.makeTicket()
+        let waiting = Task { await slots.acquire(second, foreground: false) }
+        let read = slots.makeTicket()
+        // The read gets the reserved slot although a background request waits.
+        await slots.acquire(read, foreground: true)
+        slots.release(read)
+        slots.release(first)
+        await waiting.value
+        slots.release(second)
+    }
+
+    @Test func aPromotedRequestGoesBeforeOtherBackgroundWork() async {
+        let slots = ConnectionSlots(count: 1, reservedForForeground: 0)
+        let running = slots.makeTicket()
+        await slots.acquire(running, foreground: false)
+        let order = OrderLog()
+        let tickets = (0..<3).map { _ in slots.makeTicket() }
+        let waiters = tickets.enumerated().map { index, ticket in
+            Task {
+                await slots.acquire(ticket, foreground: false)
+                order.append(index)
+                slots.release(ticket)
+            }
+        }
+        while slots.waitingCount < 3 {
+            await Task.yield()
+        }
+        slots.promote(tickets[2])
+        slots.release(running)
+        for waiter in waiters {
+            await waiter.value
+        }
+        #expect(order.values.first == 2)
+    }
+}
+
+/// Indexes appended from several tasks.
+final class OrderLog: Sendable {
+    private let storage = Mutex<[Int]>([])
+    func append(_ value: Int) { storage.withLock { $0.append(value) } }
+    var values: [Int] { storage.withLock { $0 } }
+}
