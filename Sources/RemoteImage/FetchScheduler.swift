@@ -177,10 +177,13 @@ public actor FetchScheduler: ReadObserver {
     }
 
     /// Starts readahead of `bytes`, or of as much of their start as fits
-    /// under ``FetchPolicy/readaheadInFlightLimit``.
+    /// under ``FetchPolicy/readaheadInFlightLimit`` (nothing when that is
+    /// less than a first window).
     private func readAhead(_ bytes: Range<UInt64>) throws {
         let room = policy.readaheadInFlightLimit - min(policy.readaheadInFlightLimit, readaheadBytesInFlight)
-        let affordable = bytes.lowerBound..<min(bytes.upperBound, bytes.lowerBound + room)
+        // Less room than a first window makes requests too small to be worth it.
+        let usableRoom = room < min(policy.initialReadahead, UInt64(bytes.count)) ? 0 : room
+        let affordable = bytes.lowerBound..<min(bytes.upperBound, bytes.lowerBound + usableRoom)
         if affordable.upperBound < bytes.upperBound {
             observations.withLock { $0.readahead.withdraw(bytes, issuedUpTo: affordable.upperBound) }
         }

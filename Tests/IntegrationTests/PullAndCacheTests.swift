@@ -94,7 +94,8 @@ struct PullAndCacheTests {
         let setup = try Setup(imageSize: 256 << 20)
         let image = try setup.image
         let directory = try setup.cacheDirectory(throttled: true)
-        let arguments = ["pull", setup.url(throttled: true)] + setup.cacheArguments
+        // Two throttled connections: 16 MiB/s, so 20 kills come long before the end.
+        let arguments = ["pull", setup.url(throttled: true), "--connections", "2"] + setup.cacheArguments
         let log = setup.caches.url.appending(path: "pull.log")
         // The timing runs on a thread of its own: a busy cooperative pool
         // could otherwise delay the kill until the pull has finished.
