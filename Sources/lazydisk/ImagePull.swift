@@ -7,11 +7,17 @@ import RemoteImage
 ///
 /// Each request's chunks are committed (data made durable, then their bits)
 /// as soon as it arrives, so a pull that is interrupted or killed resumes
-/// where it stopped, and memory stays at connections × request size. Before
+/// where it stopped. A quarter more requests than there are connections are
+/// under way, so connections keep fetching while earlier requests wait for
+/// their flush; memory stays at that many requests' bytes. Before
 /// fetching, a request looks again at what other processes made durable and
 /// skips chunks another process is fetching, coming back to them later.
 struct ImagePull {
     static let requestSize: UInt64 = 2 << 20
+
+    /// Requests under way at once: fetching, or stored and waiting for the
+    /// flush that makes them durable.
+    var requestsUnderWay: Int { connections + (connections + 3) / 4 }
     /// How long to wait before looking again at chunks another process holds.
     static let busyRetryDelay: Duration = .milliseconds(20)
 
@@ -51,7 +57,7 @@ struct ImagePull {
         try await withThrowingTaskGroup(of: Outcome.self) { group in
             var running = 0
             while running > 0 || !queue.isEmpty {
-                while running < connections, !queue.isEmpty {
+                while running < requestsUnderWay, !queue.isEmpty {
                     let next = queue.removeFirst()
                     group.addTask { try await pull(next.chunks, afterWaiting: next.wasBusy) }
                     running += 1
