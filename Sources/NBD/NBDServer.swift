@@ -20,7 +20,7 @@ public struct NBDServer: Sendable {
     /// Call on the channel's event loop (a child channel initializer).
     public static func configure(_ channel: any Channel) throws -> NIOAsyncChannel<NBDClientMessage, NBDServerMessage> {
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NBDServerDecoder()))
-        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(NBDServerEncoder()))
+        try channel.pipeline.syncOperations.addHandler(NBDServerEncoder())
         return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
     }
 

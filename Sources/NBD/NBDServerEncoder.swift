@@ -1,43 +1,61 @@
 import NIOCore
 
 /// Lays out ``NBDServerMessage``s on the wire.
-public struct NBDServerEncoder: MessageToByteEncoder {
+///
+/// A message's fixed fields go into a small header buffer and its data is
+/// written after it as the buffer it already is, so a READ's bytes are never
+/// copied here: the socket gathers both in one `writev`.
+public final class NBDServerEncoder: ChannelOutboundHandler, RemovableChannelHandler {
     public typealias OutboundIn = NBDServerMessage
+    public typealias OutboundOut = ByteBuffer
 
     public init() {}
 
-    public func encode(data message: NBDServerMessage, out: inout ByteBuffer) throws {
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var header = context.channel.allocator.buffer(capacity: 32)
+        guard let payload = header.writeHeader(of: unwrapOutboundIn(data)), payload.readableBytes > 0 else {
+            context.write(wrapOutboundOut(header), promise: promise)
+            return
+        }
+        context.write(wrapOutboundOut(header), promise: nil)
+        context.write(wrapOutboundOut(payload), promise: promise)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes everything of `message` but its data, and returns the data.
+    mutating func writeHeader(of message: NBDServerMessage) -> ByteBuffer? {
         switch message {
         case .greeting:
-            out.writeInteger(NBDProtocol.nbdMagic)
-            out.writeInteger(NBDProtocol.optionMagic)
-            out.writeInteger(NBDProtocol.fixedNewstyle | NBDProtocol.noZeroes)
+            writeInteger(NBDProtocol.nbdMagic)
+            writeInteger(NBDProtocol.optionMagic)
+            writeInteger(NBDProtocol.fixedNewstyle | NBDProtocol.noZeroes)
+            return nil
         case let .optionReply(option, type, data):
-            out.writeInteger(NBDProtocol.optionReplyMagic)
-            out.writeInteger(option)
-            out.writeInteger(type)
-            out.writeInteger(UInt32(data.readableBytes))
-            out.writeImmutableBuffer(data)
+            writeInteger(NBDProtocol.optionReplyMagic)
+            writeInteger(option)
+            writeInteger(type)
+            writeInteger(UInt32(data.readableBytes))
+            return data
         case let .exportName(size, flags, padWithZeroes):
-            out.writeInteger(size)
-            out.writeInteger(flags)
+            writeInteger(size)
+            writeInteger(flags)
             if padWithZeroes {
-                out.writeRepeatingByte(0, count: 124)
+                writeRepeatingByte(0, count: 124)
             }
+            return nil
         case let .simpleReply(error, cookie, data):
-            out.writeInteger(NBDProtocol.simpleReplyMagic)
-            out.writeInteger(error)
-            out.writeInteger(cookie)
-            if let data {
-                out.writeImmutableBuffer(data)
-            }
+            writeInteger(NBDProtocol.simpleReplyMagic)
+            writeInteger(error)
+            writeInteger(cookie)
+            return data
         case let .structuredReply(flags, type, cookie, data):
-            out.writeInteger(NBDProtocol.structuredReplyMagic)
-            out.writeInteger(flags)
-            out.writeInteger(type)
-            out.writeInteger(cookie)
-            out.writeInteger(UInt32(data.readableBytes))
-            out.writeImmutableBuffer(data)
+            writeInteger(NBDProtocol.structuredReplyMagic)
+            writeInteger(flags)
+            writeInteger(type)
+            writeInteger(cookie)
+            writeInteger(UInt32(data.readableBytes))
+            return data
         }
     }
 }

@@ -23,7 +23,7 @@ struct NBDTransmission: Sendable {
                 guard inBounds, request.length > 0, request.length <= NBDProtocol.maximumPayload else {
                     return failure(.invalid, request, "read outside the export or too large")
                 }
-                return readReply(request, data: ByteBuffer(bytes: try await disk.readBytes(range)))
+                return readReply(request, bytes: try await disk.readBytes(range))
             case .write:
                 guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
                 guard inBounds else { return failure(.noSpace, request, "write past the end of the export") }
@@ -84,11 +84,14 @@ struct NBDTransmission: Sendable {
         }
     }
 
-    private func readReply(_ request: NBDRequest, data: ByteBuffer) -> [NBDServerMessage] {
-        guard structuredReplies else { return [.simpleReply(error: 0, cookie: request.cookie, data: data)] }
+    /// The reply carrying a READ's bytes, copied once into the buffer the
+    /// socket is given.
+    private func readReply(_ request: NBDRequest, bytes: [UInt8]) -> [NBDServerMessage] {
+        guard structuredReplies else { return [.simpleReply(error: 0, cookie: request.cookie, data: ByteBuffer(bytes: bytes))] }
         var chunk = ByteBuffer()
+        chunk.reserveCapacity(MemoryLayout<UInt64>.size + bytes.count)
         chunk.writeInteger(request.offset)
-        chunk.writeImmutableBuffer(data)
+        chunk.writeBytes(bytes)
         return [.structuredReply(flags: Self.done, type: NBDReplyType.offsetData.rawValue, cookie: request.cookie, data: chunk)]
     }
 
