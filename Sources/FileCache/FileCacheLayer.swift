@@ -50,6 +50,9 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
     /// Runs of chunks in `chunks` that are not cached, after looking at what
     /// other processes have made durable since.
     public func missingRuns(in chunks: Range<Int>) throws -> [Range<Int>] {
+        // Bits are only ever set, so chunks present here are present on disk;
+        // only a gap is worth reading the stored pages for.
+        guard bitmap.withLock({ bitmap in !chunks.allSatisfy(bitmap.contains) }) else { return [] }
         try refresh(chunks)
         return bitmap.withLock { bitmap in
             ChunkLayout.runs(in: chunks) { !bitmap.contains($0) }
