@@ -4,7 +4,7 @@ import NIOCore
 /// handling, its disk reads from the page cache and its replies stay on one
 /// thread instead of hopping between NIO's loop and the cooperative pool for
 /// every request (each hop is a thread wake-up).
-final class EventLoopExecutor: TaskExecutor, @unchecked Sendable {
+final class EventLoopExecutor: TaskExecutor {
     private let eventLoop: any EventLoop
 
     init(_ eventLoop: any EventLoop) {
