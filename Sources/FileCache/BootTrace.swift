@@ -65,8 +65,9 @@ public struct BootTrace: Sendable, Hashable {
         guard checksum.read(UInt64.self) == Checksum.fnv1a(bytes.dropLast(8)) else {
             throw .corrupt("trace checksum does not match")
         }
-        guard let version = reader.read(UInt32.self), version == Self.currentVersion else {
-            throw .corrupt("trace format version \(UInt32(bytes[8])) is not supported (this build reads \(Self.currentVersion))")
+        let version = reader.read(UInt32.self)
+        guard version == Self.currentVersion else {
+            throw .corrupt("trace format version \(version ?? 0) is not supported (this build reads \(Self.currentVersion))")
         }
         guard let chunkBytes = reader.read(UInt32.self), chunkBytes > 0,
               let count = reader.read(UInt32.self), Self.fixedBytes + Int(count) * 4 + 8 == bytes.count
