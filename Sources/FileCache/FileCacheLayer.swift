@@ -50,9 +50,6 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
     /// Runs of chunks in `chunks` that are not cached, after looking at what
     /// other processes have made durable since.
     public func missingRuns(in chunks: Range<Int>) throws -> [Range<Int>] {
-        // Bits are only ever set, so chunks present here are present on disk;
-        // only a gap is worth reading the stored pages for.
-        guard bitmap.withLock({ bitmap in !chunks.allSatisfy(bitmap.contains) }) else { return [] }
         try refresh(chunks)
         return bitmap.withLock { bitmap in
             ChunkLayout.runs(in: chunks) { !bitmap.contains($0) }
@@ -69,9 +66,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
         let overlapping = chunkLayout.chunks(overlapping: window)
-        if bitmap.withLock({ bitmap in overlapping.contains { !bitmap.contains($0) } }) {
-            try refresh(overlapping)
-        }
+        try refresh(overlapping)
         let present = bitmap.withLock { bitmap in ChunkLayout.runs(in: overlapping) { bitmap.contains($0) } }
         for run in present {
             let wanted = chunkLayout.byteRange(ofChunks: run).clamped(to: window)
@@ -147,10 +142,12 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
         }
     }
 
-    /// Merges the stored bitmap pages covering `chunks` into memory.
+    /// Merges the stored bitmap pages covering `chunks` into memory, unless
+    /// this process already knows every one of them present: bits are only
+    /// ever set, so only a gap is worth reading the stored pages for.
     private func refresh(_ chunks: Range<Int>) throws {
-        guard !chunks.isEmpty else { return }
         try bitmap.withLock { bitmap throws(CacheFileError) in
+            guard !chunks.allSatisfy(bitmap.contains) else { return }
             for page in PresenceBitmap.page(of: chunks.lowerBound)...PresenceBitmap.page(of: chunks.upperBound - 1) {
                 _ = bitmap.merge(storedPage: try files.readPage(page), page: page)
             }

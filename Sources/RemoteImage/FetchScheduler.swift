@@ -204,14 +204,12 @@ public actor FetchScheduler: ReadObserver {
     /// shared requests across small gaps.
     public nonisolated func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillOutcome {
         let (started, joined) = try await startMissing(in: runs, for: purpose)
-        var outcome = FillOutcome()
         for fetch in started + joined {
             try await fetch.stored.value
         }
-        for fetch in started {
-            outcome.add(FillOutcome(requests: 1, bytesFetched: UInt64(layout.byteRange(ofChunks: fetch.chunks).count)))
-        }
-        return outcome
+        return FillOutcome(
+            requests: started.count,
+            bytesFetched: started.reduce(0) { $0 + UInt64(layout.byteRange(ofChunks: $1.chunks).count) })
     }
 
     /// Starts background fetches for the chunks in `runs` that are neither
@@ -286,14 +284,13 @@ public actor FetchScheduler: ReadObserver {
         }
         let stored = Task { [store, onStoreFailure] in
             var fetchedBytes = 0
+            defer { finish(id, chunks: chunks, purpose: purpose, fetchedBytes: fetchedBytes) }
+            let fetched = try await data.value
+            fetchedBytes = fetched.count
             do {
-                let fetched = try await data.value
-                fetchedBytes = fetched.count
                 try await store?.storeChunks(fetched[...], from: chunks.lowerBound)
-                finish(id, chunks: chunks, purpose: purpose, fetchedBytes: fetchedBytes)
             } catch {
-                if fetchedBytes > 0 { onStoreFailure(error) }
-                finish(id, chunks: chunks, purpose: purpose, fetchedBytes: fetchedBytes)
+                onStoreFailure(error)
                 throw error
             }
         }

@@ -19,7 +19,7 @@ struct Hydration {
         }
     }
 
-    let remote: HTTPRangeLayer
+    let scheduler: FetchScheduler
     let cache: FileCacheLayer
     let connections: Int
     /// What to replay first, if anything.
@@ -31,13 +31,13 @@ struct Hydration {
     func run() async {
         do {
             if let trace {
-                let outcome = try await TraceReplay(trace: trace, scheduler: remote.scheduler, concurrency: connections).run()
+                let outcome = try await TraceReplay(trace: trace, scheduler: scheduler, concurrency: connections).run()
                 logger.info("boot trace replayed", metadata: [
                     "chunks": "\(trace.chunks.count)", "requests": "\(outcome.requests)", "fetched": "\(outcome.bytesFetched)",
                 ])
             }
             guard fillsImage else { return }
-            var pull = ImagePull(scheduler: remote.scheduler, cache: cache, connections: connections)
+            var pull = ImagePull(scheduler: scheduler, cache: cache, connections: connections)
             pull.rateLimiter = rateLimiter
             let totals = try await pull.run(0..<cache.header.diskSize) { _ in }
             logger.info("background fill complete", metadata: ["fetched": "\(totals.bytesFetched)"])

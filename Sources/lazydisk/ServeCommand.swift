@@ -120,7 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
         let trace = noTraceReplay ? nil : Hydration.loadTrace(of: cache)
         guard fill || trace != nil else { return nil }
         return Hydration(
-            remote: remote, cache: cache, connections: self.remote.connections,
+            scheduler: remote.scheduler, cache: cache, connections: self.remote.connections,
             trace: trace, fillsImage: fill,
             rateLimiter: fillRate.map { RateLimiter(bytesPerSecond: $0.bytes) }, logger: self.remote.logger)
     }
