@@ -84,7 +84,8 @@ public final class NginxServer: Sendable {
         nginx.arguments = [
             // SIGKILL: nginx inherits the blocked signal mask of the thread that
             // spawned it, so SIGTERM would wait forever.
-            "-c", "\"$0\" -p \"$1\" -c \"$2\" -e stderr & server=$!; read -r _; kill -KILL $server",
+            // Its work directory (config, logs, temporary files) goes with it.
+            "-c", "\"$0\" -p \"$1\" -c \"$2\" -e stderr & server=$!; read -r _; kill -KILL $server; wait $server; rm -rf \"$1\"",
             try nginxPath(), workDirectory.path, config.path,
         ]
         let lifeline = Pipe()
