@@ -11,7 +11,7 @@ import SystemPackage
 /// a chunk's bit is written only after its data is durable, so a crash at any
 /// moment leaves a cache that never returns wrong bytes. See
 /// docs/cache-format.md.
-public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
+public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, ChunkStore {
     public let header: CacheHeader
     public let directory: FilePath
     /// Bitmap pages found torn or corrupt at open and treated as empty.
@@ -62,7 +62,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ChunkStore {
         try ChunkClaim.claim(chunkLayout.byteRange(ofChunks: chunks), in: files.data)
     }
 
-    public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
+    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) throws {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
         let overlapping = chunkLayout.chunks(overlapping: window)

@@ -3,7 +3,7 @@ import LayeredDisk
 /// The bottom of an `--offline` stack: it stands where the remote image would
 /// be and refuses every read, so a cache miss is a clear error rather than
 /// zeros.
-public struct OfflineLayer: DiskLayer {
+public struct OfflineLayer: ImmediateReadLayer {
     public let sectorCount: UInt64
     public let sectorSize: Int
 
@@ -18,7 +18,7 @@ public struct OfflineLayer: DiskLayer {
     public var isLogicallyReadOnly: Bool { true }
     public var unmapBehavior: UnmapBehavior { .ignored }
 
-    public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
+    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) throws {
         throw CacheFileError.notCached(sectors: buffer.sectors)
     }
 

@@ -26,6 +26,10 @@ public protocol BlockDevice: Sendable {
 
     /// Reads `count` sectors starting at `sector`.
     func read(at sector: UInt64, count: Int) async throws -> [UInt8]
+    /// Reads like ``read(at:count:)`` when that needs no waiting (everything
+    /// is in memory or a local file); `nil` when it would, and the caller
+    /// then uses ``read(at:count:)``. Serving a hit this way costs no task.
+    func readImmediately(at sector: UInt64, count: Int) throws -> [UInt8]?
     /// Writes whole sectors starting at `sector`; with `fua`, durably when
     /// ``isFUARespected``.
     func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws
@@ -46,6 +50,11 @@ extension BlockDevice {
 
     public var diskID: DiskID? { nil }
     public var optimalUnmapSectors: UInt32 { 1 }
+
+    /// A device that does not say otherwise may always have to wait.
+    public func readImmediately(at sector: UInt64, count: Int) throws -> [UInt8]? {
+        nil
+    }
 
     /// A device that never resizes waits until its task is cancelled.
     public func waitResize(from sectorCount: UInt64) async -> UInt64 {

@@ -3,34 +3,35 @@ extension LayeredDisk {
     /// the sectors still missing; the rest reads as zeros. Read caches are then
     /// filled with what the layers below them returned.
     public func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
-        let requested = try geometry.sectors(at: sector, count: count)
-        var buffer = SectorBuffer(sectors: requested, sectorSize: sectorSize)
-        var marker = SectorMarker(sectors: requested)
-        var cacheFills: [(layer: Int, sectors: Range<UInt64>)] = []
-
-        walk: for (index, layer) in layers.enumerated() where !marker.isComplete {
-            for run in marker.unmarkedRuns() {
-                // Below the top, sectors past the visible count read as zeros. Runs
-                // ascend and visible counts only shrink going down, so once a run
-                // starts past it nothing below can supply anything.
-                let end = index == 0 ? run.upperBound : min(run.upperBound, layer.visibleSectorCount)
-                guard run.lowerBound < end else { break walk }
-                let part = run.lowerBound..<end
-                buffer.focus(on: part)
-                marker.focus(on: part)
-                try await layer.backing.read(into: &buffer, marking: &marker)
-                if layer.readCache != nil {
-                    cacheFills += marker.unmarkedRuns(in: part).map { (index, $0) }
-                }
+        var read = StackRead(sectors: try geometry.sectors(at: sector, count: count), sectorSize: sectorSize)
+        for (index, layer) in layers.enumerated() where !read.isComplete {
+            for run in read.runs(for: layer, at: index) {
+                read.focus(on: run)
+                try await layer.backing.read(into: &read.buffer, marking: &read.marker)
+                read.noteAsked(layer, at: index, for: run)
             }
         }
-        for missing in marker.unmarkedRuns() {
-            buffer.zero(missing)
+        let bytes = read.finish()
+        for fill in read.cacheFills {
+            await fillCache(layer: fill.layer, sectors: fill.sectors, from: read.buffer)
         }
-        for fill in cacheFills {
-            await fillCache(layer: fill.layer, sectors: fill.sectors, from: buffer)
+        return bytes
+    }
+
+    /// The read, when every layer it reaches answers without suspending and
+    /// no read cache is left to fill; `nil` otherwise.
+    public func readImmediately(at sector: UInt64, count: Int) throws -> [UInt8]? {
+        var read = StackRead(sectors: try geometry.sectors(at: sector, count: count), sectorSize: sectorSize)
+        for (index, layer) in layers.enumerated() where !read.isComplete {
+            for run in read.runs(for: layer, at: index) {
+                guard let immediate = layer.immediate else { return nil }
+                read.focus(on: run)
+                try immediate.readImmediately(into: &read.buffer, marking: &read.marker)
+                read.noteAsked(layer, at: index, for: run)
+            }
         }
-        return buffer.bytes
+        guard read.cacheFills.isEmpty else { return nil }
+        return read.finish()
     }
 
     /// Writes to the top layer and on down while layers are write-through.

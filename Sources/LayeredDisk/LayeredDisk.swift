@@ -42,6 +42,7 @@ public final class LayeredDisk: BlockDevice {
             return StackLayer(
                 backing: layer,
                 readCache: configuration.readCache ? layer as? any WriteNoOverwriteLayer : nil,
+                immediate: layer as? any ImmediateReadLayer,
                 writeThrough: configuration.writeThrough,
                 visibleSectorCount: visibleSectorCount
             )
@@ -130,6 +131,8 @@ struct StackLayer: Sendable {
     let backing: any DiskLayer
     /// The layer, when it is a read cache for the layers below.
     let readCache: (any WriteNoOverwriteLayer)?
+    /// The layer, when its reads never suspend.
+    let immediate: (any ImmediateReadLayer)?
     let writeThrough: Bool
     /// Sectors at or past this read as zeros from this layer down: no layer
     /// above is that small. Unused for the top layer, whose size can change.

@@ -19,15 +19,16 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
     public var optimalUnmapSectors: UInt32 { base.optimalUnmapSectors }
 
     public func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
-        let size = UInt64(sectorSize)
-        if count > 0, sector < sectorCount {
-            let end = sectorCount - sector > UInt64(count) ? sector + UInt64(count) : sectorCount
-            let bytes = sector * size..<end * size
-            for observer in observers {
-                observer.observeRead(bytes)
-            }
-        }
+        observeRead(at: sector, count: count)
         return try await base.read(at: sector, count: count)
+    }
+
+    /// Shows the read only when it is served here: one that returns `nil`
+    /// comes back through ``read(at:count:)`` and is shown there.
+    public func readImmediately(at sector: UInt64, count: Int) throws -> [UInt8]? {
+        guard let bytes = try base.readImmediately(at: sector, count: count) else { return nil }
+        observeRead(at: sector, count: count)
+        return bytes
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
@@ -44,5 +45,14 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
 
     public func waitResize(from sectorCount: UInt64) async -> UInt64 {
         await base.waitResize(from: sectorCount)
+    }
+
+    private func observeRead(at sector: UInt64, count: Int) {
+        guard count > 0, sector < sectorCount else { return }
+        let size = UInt64(sectorSize)
+        let end = sectorCount - sector > UInt64(count) ? sector + UInt64(count) : sectorCount
+        for observer in observers {
+            observer.observeRead(sector * size..<end * size)
+        }
     }
 }

@@ -6,7 +6,7 @@ import Synchronization
 /// its cache are never modified. Only written sectors use memory. It supports
 /// write-no-overwrite, so it can also be a (non-persistent) read cache, and it
 /// can be resized while in use.
-public final class RAMLayer: WriteNoOverwriteLayer {
+public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
     public let sectorSize: Int
     public var layerType: String { "ram" }
     public var physicalSectorSize: Int { sectorSize }
@@ -33,7 +33,7 @@ public final class RAMLayer: WriteNoOverwriteLayer {
     /// How many sectors the layer holds, for tests and diagnostics.
     public var presentSectorCount: Int { state.withLock(\.presentSectorCount) }
 
-    public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
+    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) {
         state.withLock { state in
             state.read(into: &buffer, marking: &marker)
         }

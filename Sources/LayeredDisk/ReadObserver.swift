@@ -2,7 +2,8 @@
 /// cache answered it or not: readahead that follows a sequential reader, a
 /// recorder of the order a guest touches its disk.
 public protocol ReadObserver: Sendable {
-    /// Called before the read runs, with the bytes it covers. Must return
+    /// Called once for every read, with the bytes it covers: before a read
+    /// that may wait runs, right after one served at once. Must return
     /// quickly; start any work it implies without waiting for it.
     func observeRead(_ bytes: Range<UInt64>)
 }

@@ -44,6 +44,24 @@ struct LayeredDiskVisibleSectorTests {
         #expect(middle.presentSectorCount == 10)
     }
 
+    /// A run past a small layer's size must not end the read for the runs
+    /// before it: the layers below still supply those.
+    @Test func runPastASmallLayerLeavesEarlierRunsToTheLayersBelow() async throws {
+        let top = RAMLayer(sectorCount: 100)
+        let bottom = try await ProbeLayer.filled(.init(sectorCount: 80, readOnly: true))
+        let disk = try await LayeredDisk(readOnly: false, layers: [
+            LayerConfiguration(top),
+            LayerConfiguration(RAMLayer(sectorCount: 40)),
+            LayerConfiguration(bottom),
+        ])
+        let written = SectorPattern.bytes(sectors: 35..<45, generation: 1)
+        try await disk.write(written[...], at: 35, fua: false)
+
+        let bytes = try await disk.read(at: 30, count: 20)
+        #expect(bytes == SectorPattern.bytes(sectors: 30..<35) + written + Array(repeating: 0, count: 5 * 512))
+        #expect(bottom.reads == [30..<35])
+    }
+
     @Test func readEntirelyPastTheLowerLayersAsksNothingOfThem() async throws {
         let bottom = try await ProbeLayer.filled(.init(sectorCount: 10, readOnly: true))
         let disk = try await LayeredDisk(readOnly: true, layers: [

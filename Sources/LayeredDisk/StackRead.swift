@@ -1,0 +1,49 @@
+/// One read on its way down a ``LayeredDisk``'s layers: the bytes gathered so
+/// far, which sectors they cover, and which read caches want what the layers
+/// below them supplied.
+struct StackRead {
+    var buffer: SectorBuffer
+    var marker: SectorMarker
+    private(set) var cacheFills: [(layer: Int, sectors: Range<UInt64>)] = []
+
+    init(sectors: Range<UInt64>, sectorSize: Int) {
+        buffer = SectorBuffer(sectors: sectors, sectorSize: sectorSize)
+        marker = SectorMarker(sectors: sectors)
+    }
+
+    /// Whether no layer needs to be asked for anything more.
+    var isComplete: Bool { marker.isComplete }
+
+    /// The runs `layer`, at `index` in the stack, is asked for: the sectors
+    /// still missing that it can show. Below the top, sectors past a layer's
+    /// visible count read as zeros from there down (visible counts only shrink
+    /// going down), so no layer is asked for them.
+    func runs(for layer: StackLayer, at index: Int) -> [Range<UInt64>] {
+        marker.unmarkedRuns().compactMap { run in
+            let end = index == 0 ? run.upperBound : min(run.upperBound, layer.visibleSectorCount)
+            return run.lowerBound < end ? run.lowerBound..<end : nil
+        }
+    }
+
+    /// Points buffer and marker at the run the next layer is asked for.
+    mutating func focus(on run: Range<UInt64>) {
+        buffer.focus(on: run)
+        marker.focus(on: run)
+    }
+
+    /// After `layer` was asked for `run`: when it is a read cache, it is to
+    /// keep whatever the layers below supply of that run.
+    mutating func noteAsked(_ layer: StackLayer, at index: Int, for run: Range<UInt64>) {
+        if layer.readCache != nil {
+            cacheFills += marker.unmarkedRuns(in: run).map { (index, $0) }
+        }
+    }
+
+    /// The read's bytes, with zeros where no layer supplied any.
+    mutating func finish() -> [UInt8] {
+        for missing in marker.unmarkedRuns() {
+            buffer.zero(missing)
+        }
+        return buffer.bytes
+    }
+}

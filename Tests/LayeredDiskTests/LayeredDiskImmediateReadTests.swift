@@ -1,0 +1,60 @@
+import LayeredDisk
+import Testing
+
+@Suite("Reads that need no waiting")
+struct LayeredDiskImmediateReadTests {
+    @Test func layersThatNeverWaitServeAReadAtOnce() async throws {
+        let overlay = RAMLayer(sectorCount: 64)
+        let cache = RAMLayer(sectorCount: 64)
+        let disk = try await LayeredDisk(readOnly: false, layers: [
+            LayerConfiguration(overlay),
+            LayerConfiguration(cache, readCache: true),
+            LayerConfiguration(try await ProbeLayer.filled(.init(sectorCount: 64, readOnly: true))),
+        ])
+        let written = SectorPattern.bytes(sectors: 4..<6, generation: 1)
+        try await disk.write(written[...], at: 4, fua: false)
+        try await cache.writeNoOverwrite(SectorPattern.bytes(sectors: 0..<8)[...], at: 0)
+
+        let bytes = try #require(try disk.readImmediately(at: 2, count: 6))
+        #expect(bytes == SectorPattern.bytes(sectors: 2..<4) + written + SectorPattern.bytes(sectors: 6..<8))
+    }
+
+    /// A layer that may wait (the HTTP layer, here a probe) is left to the
+    /// ordinary read, and so is a read whose cache fill is still to be done.
+    @Test func aReadThatNeedsAWaitingLayerOrACacheFillIsLeftToRead() async throws {
+        let cache = RAMLayer(sectorCount: 64)
+        let image = try await ProbeLayer.filled(.init(sectorCount: 64, readOnly: true))
+        let disk = try await LayeredDisk(readOnly: true, layers: [
+            LayerConfiguration(cache, readCache: true),
+            LayerConfiguration(image),
+        ])
+        #expect(try disk.readImmediately(at: 8, count: 4) == nil)
+        #expect(image.reads.isEmpty)
+
+        #expect(try await disk.read(at: 8, count: 4) == SectorPattern.bytes(sectors: 8..<12))
+        #expect(try disk.readImmediately(at: 8, count: 4) == SectorPattern.bytes(sectors: 8..<12))
+        #expect(try disk.readImmediately(at: 8, count: 5) == nil)
+        #expect(image.reads == [8..<12])
+    }
+
+    @Test func anImmediateReadIsCheckedLikeAnyOther() async throws {
+        let disk = try await LayeredDisk(readOnly: false, layers: [LayerConfiguration(RAMLayer(sectorCount: 16))])
+        #expect(throws: DiskError.self) { try disk.readImmediately(at: 10, count: 8) }
+    }
+
+    /// An observed disk shows a read served at once to its observers once,
+    /// and one left to the ordinary read only when that read happens.
+    @Test func observersSeeEachReadOnce() async throws {
+        let recorder = ReadRecorder()
+        let cache = RAMLayer(sectorCount: 64)
+        let disk = ObservedDisk(try await LayeredDisk(readOnly: true, layers: [
+            LayerConfiguration(cache, readCache: true),
+            LayerConfiguration(try await ProbeLayer.filled(.init(sectorCount: 64, readOnly: true))),
+        ]), observers: [recorder])
+
+        #expect(try disk.readImmediately(at: 0, count: 2) == nil)
+        _ = try await disk.read(at: 0, count: 2)
+        _ = try #require(try disk.readImmediately(at: 0, count: 2))
+        #expect(recorder.reads == [0..<1024, 0..<1024])
+    }
+}

@@ -1,0 +1,13 @@
+import LayeredDisk
+import Synchronization
+
+/// A read observer that keeps every byte range it is shown, in order.
+final class ReadRecorder: ReadObserver {
+    private let recorded = Mutex<[Range<UInt64>]>([])
+
+    var reads: [Range<UInt64>] { recorded.withLock { $0 } }
+
+    func observeRead(_ bytes: Range<UInt64>) {
+        recorded.withLock { $0.append(bytes) }
+    }
+}
