@@ -1,79 +1,35 @@
 import LayeredDisk
 import NIOCore
 
-/// Serves one export over NBD connections: the handshake through
-/// ``NBDHandshake``, then requests through ``NBDTransmission``, many at a time
-/// with replies in completion order.
+/// Serves one export over NBD connections: each gets the codec and an
+/// ``NBDConnectionHandler`` that runs the handshake, then many requests at a
+/// time with replies in completion order.
 ///
 /// A connection that breaks the protocol (bad magic, oversized payload,
 /// garbage) is closed; other connections never notice.
 public struct NBDServer: Sendable {
     public let export: NBDExport
-    /// Requests a connection may have in flight; more wait for a reply to go.
+    /// Requests of a connection that may wait on a task at once; more wait
+    /// for one of them to be answered.
     public var maximumInFlight = 64
+    /// Reply bytes a connection may have queued for its socket before it
+    /// stops starting requests: enough for a queue depth of large reads.
+    public var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
 
     public init(export: NBDExport) {
         self.export = export
     }
 
-    /// Installs the codec on a fresh connection and wraps it for ``serve(_:)``.
-    /// Call on the channel's event loop (a child channel initializer).
-    public static func configure(_ channel: any Channel) throws -> NIOAsyncChannel<NBDClientMessage, NBDServerMessage> {
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NBDServerDecoder()))
-        try channel.pipeline.syncOperations.addHandler(NBDServerEncoder())
-        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
-    }
-
-    /// Runs one connection to its end, on the connection's event loop.
-    public func serve(_ connection: NIOAsyncChannel<NBDClientMessage, NBDServerMessage>) async {
-        await withTaskExecutorPreference(EventLoopExecutor(connection.channel.eventLoop)) {
-            await handle(connection)
-        }
-    }
-
-    private func handle(_ connection: NIOAsyncChannel<NBDClientMessage, NBDServerMessage>) async {
-        try? await connection.executeThenClose { inbound, outbound in
-            try await outbound.write(.greeting)
-            var messages = inbound.makeAsyncIterator()
-            var handshake = NBDHandshake(export: export)
-            var transmission: NBDTransmission?
-            while transmission == nil, let message = try await messages.next() {
-                let action = handshake.receive(message)
-                try await outbound.write(contentsOf: action.replies)
-                switch action.next {
-                case .awaitOption:
-                    continue
-                case .close:
-                    return
-                case let .transmission(structuredReplies, baseAllocation):
-                    transmission = NBDTransmission(disk: export.disk, structuredReplies: structuredReplies, baseAllocation: baseAllocation)
-                }
-            }
-            guard let transmission else { return }
-            let batch = NBDReplyBatch()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                var inFlight = 0
-                while let message = try await messages.next() {
-                    guard case let .request(request) = message else {
-                        throw NBDProtocolError.unexpectedMessage("handshake message during transmission")
-                    }
-                    if request.command == .disconnect {
-                        break
-                    }
-                    if inFlight == maximumInFlight {
-                        try await group.next()
-                        inFlight -= 1
-                    }
-                    group.addTask {
-                        guard batch.add(await transmission.reply(to: request)) else { return }
-                        // Requests that are ready finish first and join the batch.
-                        await Task.yield()
-                        try await outbound.write(contentsOf: batch.close())
-                    }
-                    inFlight += 1
-                }
-                try await group.waitForAll()
-            }
-        }
+    /// Sets up a fresh connection to be served. Call on the channel's event
+    /// loop (a child channel initializer).
+    public func configure(_ channel: any Channel) throws -> NBDConnection {
+        let finished = channel.eventLoop.makePromise(of: Void.self)
+        try channel.syncOptions?.setOption(.writeBufferWaterMark, value: writeBufferWaterMark)
+        try channel.pipeline.syncOperations.addHandlers(
+            ByteToMessageHandler(NBDServerDecoder()),
+            NBDServerEncoder(),
+            NBDConnectionHandler(export: export, maximumInFlight: maximumInFlight, finished: finished)
+        )
+        return NBDConnection(channel: channel, finished: finished.futureResult)
     }
 }

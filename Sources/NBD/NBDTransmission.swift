@@ -14,40 +14,38 @@ struct NBDTransmission: Sendable {
         let flags = NBDCommandFlags(rawValue: request.flags)
         guard flags.isSubset(of: .known) else { return failure(.invalid, request, "unknown command flags") }
         guard let command = request.command else { return failure(.invalid, request, "unknown command \(request.type)") }
-        let range = request.offset..<request.offset &+ UInt64(request.length)
-        let inBounds = request.offset.addingReportingOverflow(UInt64(request.length)).overflow == false
-            && range.upperBound <= disk.byteCount
+        let range = exportRange(of: request)
         do {
             switch command {
             case .read:
-                guard inBounds, request.length > 0, request.length <= NBDProtocol.maximumPayload else {
+                guard let range, request.length > 0, request.length <= NBDProtocol.maximumPayload else {
                     return failure(.invalid, request, "read outside the export or too large")
                 }
                 return readReply(request, bytes: try await disk.readBytes(range))
             case .write:
                 guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
-                guard inBounds else { return failure(.noSpace, request, "write past the end of the export") }
+                guard range != nil else { return failure(.noSpace, request, "write past the end of the export") }
                 try await disk.writeBytes(ArraySlice(request.payload?.readableBytesView ?? ByteBuffer().readableBytesView),
                                           at: request.offset, fua: flags.contains(.fua))
             case .writeZeroes:
                 guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
-                guard inBounds else { return failure(.noSpace, request, "write past the end of the export") }
+                guard range != nil else { return failure(.noSpace, request, "write past the end of the export") }
                 try await disk.writeBytes(ArraySlice(repeating: 0, count: Int(request.length)), at: request.offset,
                                           fua: flags.contains(.fua))
             case .trim:
                 guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
-                guard inBounds else { return failure(.invalid, request, "trim outside the export") }
+                guard let range else { return failure(.invalid, request, "trim outside the export") }
                 try await trim(range)
             case .flush:
                 try await disk.flush()
             case .cache:
-                guard inBounds else { return failure(.invalid, request, "cache outside the export") }
+                guard let range else { return failure(.invalid, request, "cache outside the export") }
                 try await prefetch(range)
             case .blockStatus:
                 guard structuredReplies, baseAllocation else {
                     return failure(.invalid, request, "block status needs structured replies and base:allocation")
                 }
-                guard inBounds, request.length > 0 else { return failure(.invalid, request, "block status outside the export") }
+                guard range != nil, request.length > 0 else { return failure(.invalid, request, "block status outside the export") }
                 return [blockStatus(request)]
             case .disconnect:
                 return []
@@ -60,6 +58,23 @@ struct NBDTransmission: Sendable {
         } catch {
             return failure(.io, request, "\(error)")
         }
+    }
+
+    /// The reply to a READ the disk can serve without waiting, or `nil`: for
+    /// any other request, or a read that must wait or fails, ask
+    /// ``reply(to:)``, which also says what was wrong.
+    func immediateReply(to request: NBDRequest) -> [NBDServerMessage]? {
+        guard request.command == .read, NBDCommandFlags(rawValue: request.flags).isSubset(of: .known),
+              request.length > 0, request.length <= NBDProtocol.maximumPayload,
+              let range = exportRange(of: request), let bytes = try? disk.readBytesImmediately(range)
+        else { return nil }
+        return readReply(request, bytes: bytes)
+    }
+
+    /// The bytes `request` covers, when they lie inside the export.
+    private func exportRange(of request: NBDRequest) -> Range<UInt64>? {
+        let (end, overflow) = request.offset.addingReportingOverflow(UInt64(request.length))
+        return overflow || end > disk.byteCount ? nil : request.offset..<end
     }
 
     /// Unmaps the whole sectors inside `range`; trim is advisory, so the

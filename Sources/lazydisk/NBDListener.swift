@@ -6,7 +6,7 @@ import NIOPosix
 /// until the task running ``run()`` ends or is cancelled.
 struct NBDListener {
     let server: NBDServer
-    let listener: NIOAsyncChannel<NIOAsyncChannel<NBDClientMessage, NBDServerMessage>, Never>
+    let listener: NIOAsyncChannel<NBDConnection, Never>
     /// The endpoint as bound (a TCP port 0 becomes the real port).
     let endpoint: NBDEndpoint
 
@@ -14,8 +14,8 @@ struct NBDListener {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-        let configure: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<NBDClientMessage, NBDServerMessage>> = { channel in
-            channel.eventLoop.makeCompletedFuture { try NBDServer.configure(channel) }
+        let configure: @Sendable (any Channel) -> EventLoopFuture<NBDConnection> = { channel in
+            channel.eventLoop.makeCompletedFuture { try server.configure(channel) }
         }
         switch endpoint {
         case let .unixSocket(path):
@@ -32,7 +32,7 @@ struct NBDListener {
         try await listener.executeThenClose { connections in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in connections {
-                    group.addTask { await server.serve(connection) }
+                    group.addTask { await connection.run() }
                 }
             }
         }

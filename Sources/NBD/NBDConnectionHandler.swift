@@ -1,0 +1,174 @@
+import NIOCore
+
+/// Serves one NBD connection on its event loop: the handshake through
+/// ``NBDHandshake``, then requests through ``NBDTransmission``, with
+/// ``NBDRequestFlow`` deciding when each starts.
+///
+/// A read the disk serves at once (a cache hit) is answered right here, with
+/// no task, and every reply written while a socket read is handled goes out in
+/// one flush at `channelReadComplete`. Any other request runs in a task on the
+/// connection's event loop and is answered when it is done, in completion
+/// order, as NBD allows.
+final class NBDConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = NBDClientMessage
+    typealias OutboundIn = NBDServerMessage
+    typealias OutboundOut = NBDServerMessage
+
+    private let export: NBDExport
+    private var handshake: NBDHandshake
+    private var transmission: NBDTransmission?
+    private var flow: NBDRequestFlow
+    private let finished: EventLoopPromise<Void>
+    private var executor: EventLoopExecutor?
+    private var tasks: [Int: Task<Void, Never>] = [:]
+    private var nextTaskID = 0
+    /// Between `channelRead` and `channelReadComplete`, which flushes.
+    private var isReading = false
+    private var needsFlush = false
+    /// A socket read asked for while requests wait, done once they start.
+    private var heldRead = false
+    private var isClosed = false
+
+    /// - Parameter finished: Succeeded once the connection is closed and no
+    ///   task of it runs any more.
+    init(export: NBDExport, maximumInFlight: Int, finished: EventLoopPromise<Void>) {
+        self.export = export
+        handshake = NBDHandshake(export: export)
+        flow = NBDRequestFlow(maximumInFlight: maximumInFlight)
+        self.finished = finished
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        executor = EventLoopExecutor(context.eventLoop)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(.greeting), promise: nil)
+        context.fireChannelActive()
+    }
+
+    /// The channel closed (this comes even for one that never became
+    /// active): what is still running is cancelled.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        isClosed = true
+        for task in tasks.values {
+            task.cancel()
+        }
+        finishIfDone()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        isReading = true
+        let message = unwrapInboundIn(data)
+        guard transmission != nil else { return negotiate(message, context: context) }
+        guard case let .request(request) = message else {
+            return context.close(promise: nil)
+        }
+        flow.receive(request)
+        startRequests(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        startRequests(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if flow.wantsRequests {
+            context.read()
+        } else {
+            heldRead = true
+        }
+    }
+
+    /// A protocol error (bad magic, an oversized payload) ends the connection.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    private func negotiate(_ message: NBDClientMessage, context: ChannelHandlerContext) {
+        let action = handshake.receive(message)
+        for reply in action.replies {
+            context.write(wrapOutboundOut(reply), promise: nil)
+        }
+        context.flush()
+        switch action.next {
+        case .awaitOption:
+            break
+        case .close:
+            context.close(promise: nil)
+        case let .transmission(structuredReplies, baseAllocation):
+            transmission = NBDTransmission(disk: export.disk, structuredReplies: structuredReplies, baseAllocation: baseAllocation)
+        }
+    }
+
+    /// Starts every request the flow lets start, then reads on or closes.
+    private func startRequests(context: ChannelHandlerContext) {
+        guard let transmission else { return }
+        while let request = flow.nextRequest(canWrite: context.channel.isWritable) {
+            if let replies = transmission.immediateReply(to: request) {
+                write(replies, context: context)
+            } else {
+                startTask(transmission, request, context: context)
+            }
+        }
+        if !isReading || flow.isFinished {
+            flushIfNeeded(context: context)
+        }
+        if flow.isFinished {
+            context.close(promise: nil)
+        } else if heldRead, flow.wantsRequests {
+            heldRead = false
+            context.read()
+        }
+    }
+
+    private func startTask(_ transmission: NBDTransmission, _ request: NBDRequest, context: ChannelHandlerContext) {
+        flow.taskStarted()
+        let id = nextTaskID
+        nextTaskID += 1
+        let eventLoop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let context = NIOLoopBound(context, eventLoop: eventLoop)
+        tasks[id] = Task(executorPreference: executor) {
+            let replies = await transmission.reply(to: request)
+            eventLoop.execute {
+                handler.value.taskFinished(id, replies: replies, context: context.value)
+            }
+        }
+    }
+
+    private func taskFinished(_ id: Int, replies: [NBDServerMessage], context: ChannelHandlerContext) {
+        tasks[id] = nil
+        flow.taskFinished()
+        if !isClosed {
+            write(replies, context: context)
+            startRequests(context: context)
+        }
+        finishIfDone()
+    }
+
+    private func write(_ replies: [NBDServerMessage], context: ChannelHandlerContext) {
+        for reply in replies {
+            context.write(wrapOutboundOut(reply), promise: nil)
+        }
+        needsFlush = needsFlush || !replies.isEmpty
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard needsFlush else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    private func finishIfDone() {
+        guard isClosed, flow.inFlight == 0 else { return }
+        finished.succeed()
+    }
+}
