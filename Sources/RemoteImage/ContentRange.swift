@@ -1,5 +1,3 @@
-import Foundation
-
 /// A parsed `Content-Range: bytes a-b/total` (or `bytes */total`) header.
 struct ContentRange: Hashable {
     /// The inclusive byte range the body holds; `nil` for `*`.
@@ -14,7 +12,7 @@ struct ContentRange: Hashable {
 
     init?(_ header: String?) {
         guard let header else { return nil }
-        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        let trimmed = header[...].trimmingHTTPWhitespace
         guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }
         let parts = trimmed.dropFirst(6).split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return nil }

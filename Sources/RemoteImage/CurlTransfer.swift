@@ -119,7 +119,7 @@ final class CurlTransfer {
     /// A status line starts a new response (each hop of a redirect has one);
     /// the headers kept are those of the last.
     private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: line, as: UTF8.self)[...].trimmingHTTPWhitespace
         if text.hasPrefix("HTTP/") {
             headers = [:]
         } else if let header = HTTPHeader(line: text) {

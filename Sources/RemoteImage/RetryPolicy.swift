@@ -31,7 +31,7 @@ public struct RetryPolicy: Sendable {
 
     /// Parses `Retry-After`: delta seconds, or an HTTP date.
     static func retryAfter(_ header: String?, now: Double = Double(time(nil))) -> Duration? {
-        guard let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty else { return nil }
+        guard let header = header.map({ String($0[...].trimmingHTTPWhitespace) }), !header.isEmpty else { return nil }
         if let seconds = Int(header) {
             return .seconds(max(0, seconds))
         }

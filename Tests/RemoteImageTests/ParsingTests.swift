@@ -8,6 +8,7 @@ struct ParsingTests {
         #expect(ContentRange("bytes 0-0/65536") == ContentRange(range: 0...0, total: 65536))
         #expect(ContentRange("bytes 100-199/*") == ContentRange(range: 100...199, total: nil))
         #expect(ContentRange("bytes */1000") == ContentRange(range: nil, total: 1000))
+        #expect(ContentRange(" \tbytes 1-2/3\t") == ContentRange(range: 1...2, total: 3))
         for bad in [nil, "", "bytes 5-4/10", "items 0-1/2", "bytes 0-1", "bytes a-b/c", "bytes 0-1/2/3"] {
             #expect(ContentRange(bad) == nil, "\(String(describing: bad))")
         }
@@ -42,6 +43,9 @@ struct ParsingTests {
         #expect(HTTPHeader(line: "no colon") == nil)
         #expect(HTTPHeader(line: ": empty name") == nil)
         #expect(HTTPHeader(line: "Bad Name: x") == nil)
+        #expect(HTTPHeader(line: "Caf\u{E9}: x") == nil)
+        #expect(HTTPHeader(line: " \tETag:\t\"r\u{E9}sum\u{E9}\" \r\n") == HTTPHeader(name: "ETag", value: "\"r\u{E9}sum\u{E9}\""))
+        #expect(HTTPHeader(line: "Empty:  \r\n") == HTTPHeader(name: "Empty", value: ""))
     }
 
     @Test func strongAndWeakETags() {
