@@ -73,6 +73,8 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
             let sectors = wanted.lowerBound / sectorBytes..<(wanted.upperBound + sectorBytes - 1) / sectorBytes
             try buffer.withUnsafeMutableBytes(of: sectors) { target in
                 try readHeld(wanted, into: UnsafeMutableRawBufferPointer(rebasing: target[..<wanted.count]))
+                // A marked sector is wholly written, even past the disk's end.
+                _ = UnsafeMutableRawBufferPointer(rebasing: target[wanted.count...]).initializeMemory(as: UInt8.self, repeating: 0)
             }
             marker.mark(sectors)
         }

@@ -5,14 +5,28 @@ extension BlockDevice {
     /// Reads an arbitrary byte range, whatever its alignment to sectors.
     public func readBytes(_ range: Range<UInt64>) async throws -> [UInt8] {
         let sectors = try coveringSectors(range)
-        return trimmed(try await read(at: sectors.lowerBound, count: sectors.count), from: sectors, to: range)
+        let bytes = try await read(at: sectors.lowerBound, count: sectors.count)
+        let start = Int(range.lowerBound - sectors.lowerBound * UInt64(sectorSize))
+        guard start != 0 || bytes.count != range.count else { return bytes }
+        return Array(bytes[start..<start + range.count])
     }
 
-    /// Reads an arbitrary byte range when that needs no waiting; see
-    /// ``BlockDevice/readImmediately(at:count:)``.
-    public func readBytesImmediately(_ range: Range<UInt64>) throws -> [UInt8]? {
+    /// Reads an arbitrary byte range into `target` when that needs no
+    /// waiting; see ``BlockDevice/readImmediately(at:count:into:)``. Sector
+    /// aligned ranges, what clients send, go straight into `target`.
+    public func readBytesImmediately(_ range: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
+        precondition(target.count == range.count, "\(target.count) bytes of room for \(range.count)")
         let sectors = try coveringSectors(range)
-        return try readImmediately(at: sectors.lowerBound, count: sectors.count).map { trimmed($0, from: sectors, to: range) }
+        let start = Int(range.lowerBound - sectors.lowerBound * UInt64(sectorSize))
+        guard start != 0 || sectors.count * sectorSize != range.count else {
+            return try readImmediately(at: sectors.lowerBound, count: sectors.count, into: target)
+        }
+        var whole = [UInt8](repeating: 0, count: sectors.count * sectorSize)
+        guard try whole.withUnsafeMutableBytes({ try readImmediately(at: sectors.lowerBound, count: sectors.count, into: $0) }) else {
+            return false
+        }
+        whole.withUnsafeBytes { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + range.count])) }
+        return true
     }
 
     /// Writes at an arbitrary byte offset. Partial sectors at either end are
@@ -30,13 +44,6 @@ extension BlockDevice {
         let start = Int(offset - sectors.lowerBound * size)
         merged.replaceSubrange(start..<start + bytes.count, with: bytes)
         try await write(merged[...], at: sectors.lowerBound, fua: fua)
-    }
-
-    /// The bytes of `range` out of the bytes of whole `sectors`.
-    private func trimmed(_ bytes: [UInt8], from sectors: Range<UInt64>, to range: Range<UInt64>) -> [UInt8] {
-        let start = Int(range.lowerBound - sectors.lowerBound * UInt64(sectorSize))
-        guard start != 0 || bytes.count != range.count else { return bytes }
-        return Array(bytes[start..<start + range.count])
     }
 
     /// The whole sectors that hold `range`, checked against the disk.

@@ -26,10 +26,12 @@ public protocol BlockDevice: Sendable {
 
     /// Reads `count` sectors starting at `sector`.
     func read(at sector: UInt64, count: Int) async throws -> [UInt8]
-    /// Reads like ``read(at:count:)`` when that needs no waiting (everything
-    /// is in memory or a local file); `nil` when it would, and the caller
-    /// then uses ``read(at:count:)``. Serving a hit this way costs no task.
-    func readImmediately(at sector: UInt64, count: Int) throws -> [UInt8]?
+    /// Reads like ``read(at:count:)``, straight into `target` (exactly
+    /// `count` sectors long), when that needs no waiting: everything is in
+    /// memory or a local file. Returns false when it would wait, and the
+    /// caller then uses ``read(at:count:)``. Serving a hit this way costs no
+    /// task and no copy.
+    func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool
     /// Writes whole sectors starting at `sector`; with `fua`, durably when
     /// ``isFUARespected``.
     func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws
@@ -52,8 +54,8 @@ extension BlockDevice {
     public var optimalUnmapSectors: UInt32 { 1 }
 
     /// A device that does not say otherwise may always have to wait.
-    public func readImmediately(at sector: UInt64, count: Int) throws -> [UInt8]? {
-        nil
+    public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
+        false
     }
 
     /// A device that never resizes waits until its task is cancelled.

@@ -28,7 +28,9 @@ public protocol DiskLayer: AttachableLayer {
 
     /// Copies the sectors of `buffer.sectors` that this layer holds into
     /// `buffer` and marks each one in `marker`; the two are focused on the
-    /// same run. Unmarked sectors fall through to the layers below.
+    /// same run. Unmarked sectors fall through to the layers below. Every
+    /// byte of a marked sector must be written: the buffer may be memory a
+    /// server is about to send, with whatever it held before.
     func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws
     /// Writes whole sectors starting at `sector`; with `fua`, durably when
     /// ``isFUARespected``.

@@ -38,12 +38,15 @@ public final class InMemoryDisk: BlockDevice {
     public var bytes: [UInt8] { contents.withLock { $0 } }
 
     public func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
-        try copy(at: sector, count: count)
+        let range = try byteRange(of: geometry.sectors(at: sector, count: count))
+        return contents.withLock { Array($0[range]) }
     }
 
     /// Memory never makes a read wait.
-    public func readImmediately(at sector: UInt64, count: Int) throws -> [UInt8]? {
-        try copy(at: sector, count: count)
+    public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
+        let range = try byteRange(of: geometry.sectors(at: sector, count: count))
+        contents.withLock { bytes in bytes[range].withUnsafeBytes { target.copyMemory(from: $0) } }
+        return true
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
@@ -58,11 +61,6 @@ public final class InMemoryDisk: BlockDevice {
         guard !isReadOnly else { throw DiskError.readOnly }
         let range = try byteRange(of: geometry.sectors(at: sector, count: count))
         contents.withLock { $0.replaceSubrange(range, with: repeatElement(0, count: range.count)) }
-    }
-
-    private func copy(at sector: UInt64, count: Int) throws -> [UInt8] {
-        let range = try byteRange(of: geometry.sectors(at: sector, count: count))
-        return contents.withLock { Array($0[range]) }
     }
 
     private func byteRange(of sectors: Range<UInt64>) -> Range<Int> {

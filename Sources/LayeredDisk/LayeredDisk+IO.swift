@@ -3,7 +3,8 @@ extension LayeredDisk {
     /// the sectors still missing; the rest reads as zeros. Read caches are then
     /// filled with what the layers below them returned.
     public func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
-        var read = StackRead(sectors: try geometry.sectors(at: sector, count: count), sectorSize: sectorSize)
+        let sectors = try geometry.sectors(at: sector, count: count)
+        var read = StackRead(into: SectorBuffer(sectors: sectors, sectorSize: sectorSize))
         for (index, layer) in layers.enumerated() where !read.isComplete {
             for run in read.runs(for: layer, at: index) {
                 read.focus(on: run)
@@ -11,27 +12,30 @@ extension LayeredDisk {
                 read.noteAsked(layer, at: index, for: run)
             }
         }
-        let bytes = read.finish()
+        read.finish()
         for fill in read.cacheFills {
             await fillCache(layer: fill.layer, sectors: fill.sectors, from: read.buffer)
         }
-        return bytes
+        return read.buffer.bytes
     }
 
-    /// The read, when every layer it reaches answers without suspending and
-    /// no read cache is left to fill; `nil` otherwise.
-    public func readImmediately(at sector: UInt64, count: Int) throws -> [UInt8]? {
-        var read = StackRead(sectors: try geometry.sectors(at: sector, count: count), sectorSize: sectorSize)
+    /// Reads into `target` when every layer the read reaches answers without
+    /// suspending and no read cache is left to fill; false otherwise, and
+    /// `target` then holds nothing of use.
+    public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
+        let sectors = try geometry.sectors(at: sector, count: count)
+        var read = StackRead(into: SectorBuffer(sectors: sectors, sectorSize: sectorSize, lending: target))
         for (index, layer) in layers.enumerated() where !read.isComplete {
             for run in read.runs(for: layer, at: index) {
-                guard let immediate = layer.immediate else { return nil }
+                guard let immediate = layer.immediate else { return false }
                 read.focus(on: run)
                 try immediate.readImmediately(into: &read.buffer, marking: &read.marker)
                 read.noteAsked(layer, at: index, for: run)
             }
         }
-        guard read.cacheFills.isEmpty else { return nil }
-        return read.finish()
+        guard read.cacheFills.isEmpty else { return false }
+        read.finish()
+        return true
     }
 
     /// Writes to the top layer and on down while layers are write-through.

@@ -23,12 +23,12 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
         return try await base.read(at: sector, count: count)
     }
 
-    /// Shows the read only when it is served here: one that returns `nil`
+    /// Shows the read only when it is served here: one that returns false
     /// comes back through ``read(at:count:)`` and is shown there.
-    public func readImmediately(at sector: UInt64, count: Int) throws -> [UInt8]? {
-        guard let bytes = try base.readImmediately(at: sector, count: count) else { return nil }
+    public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
+        guard try base.readImmediately(at: sector, count: count, into: target) else { return false }
         observeRead(at: sector, count: count)
-        return bytes
+        return true
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {

@@ -9,23 +9,49 @@ public struct SectorBuffer: Sendable {
     public private(set) var sectors: Range<UInt64>
     /// Bytes per sector.
     public let sectorSize: Int
-    /// The bytes of every requested sector, zero until a layer supplies them.
-    public private(set) var bytes: [UInt8]
+    private var storage: Storage
+
+    /// Where the bytes live: the buffer's own array, or memory the caller of
+    /// a synchronous read lends for the length of that call (the reply a
+    /// server is about to send), so the bytes are written once, in place.
+    /// Lent memory never outlives the call, hence the unchecked `Sendable`.
+    private enum Storage: @unchecked Sendable {
+        case owned([UInt8])
+        case lent(UnsafeMutableRawBufferPointer)
+    }
 
     /// A zero-filled buffer for a read of `sectors`.
     public init(sectors: Range<UInt64>, sectorSize: Int) {
         requestedSectors = sectors
         self.sectors = sectors
         self.sectorSize = sectorSize
-        bytes = Array(repeating: 0, count: sectors.count * sectorSize)
+        storage = .owned(Array(repeating: 0, count: sectors.count * sectorSize))
+    }
+
+    /// A buffer over `memory`, which must stay valid while the buffer is
+    /// used. Its bytes are undefined until a layer supplies them or
+    /// ``zero(_:)`` clears them; a read does one or the other for each.
+    init(sectors: Range<UInt64>, sectorSize: Int, lending memory: UnsafeMutableRawBufferPointer) {
+        precondition(memory.count == sectors.count * sectorSize, "\(memory.count) bytes for \(sectors.count) sectors")
+        requestedSectors = sectors
+        self.sectors = sectors
+        self.sectorSize = sectorSize
+        storage = .lent(memory)
+    }
+
+    /// The bytes of every requested sector.
+    public var bytes: [UInt8] {
+        switch storage {
+        case let .owned(bytes): bytes
+        case let .lent(memory): Array(memory)
+        }
     }
 
     /// Copies whole sectors into the current run, starting at `sector`.
     public mutating func copy(_ source: ArraySlice<UInt8>, toSector sector: UInt64) {
         precondition(source.count % sectorSize == 0, "\(source.count) bytes is not a whole number of sectors")
-        let target = byteRange(of: sector..<sector + UInt64(source.count / sectorSize))
-        bytes.withUnsafeMutableBytes { all in
-            source.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: all[target]).copyMemory(from: $0) }
+        withUnsafeMutableBytes(of: sector..<sector + UInt64(source.count / sectorSize)) { target in
+            source.withUnsafeBytes { target.copyMemory(from: $0) }
         }
     }
 
@@ -36,21 +62,35 @@ public struct SectorBuffer: Sendable {
         _ body: (UnsafeMutableRawBufferPointer) throws -> Result
     ) rethrows -> Result {
         let target = byteRange(of: range)
-        return try bytes.withUnsafeMutableBytes { all in
-            try body(UnsafeMutableRawBufferPointer(rebasing: all[target]))
-        }
+        return try withAllBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0[target])) }
     }
 
     /// The bytes of some requested sectors.
     public subscript(range: Range<UInt64>) -> ArraySlice<UInt8> {
-        bytes[offsets(of: range)]
+        switch storage {
+        case let .owned(bytes): bytes[offsets(of: range)]
+        case let .lent(memory): ArraySlice(UnsafeRawBufferPointer(rebasing: memory[offsets(of: range)]))
+        }
     }
 
     /// Zero-fills sectors that no layer supplied.
     mutating func zero(_ range: Range<UInt64>) {
         let target = offsets(of: range)
-        bytes.withUnsafeMutableBytes { all in
+        withAllBytes { all in
             _ = UnsafeMutableRawBufferPointer(rebasing: all[target]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+    }
+
+    /// Lends every byte, the array's without copying it: the storage is
+    /// emptied while the array is out, so the array stays uniquely held.
+    private mutating func withAllBytes<Result>(_ body: (UnsafeMutableRawBufferPointer) throws -> Result) rethrows -> Result {
+        switch storage {
+        case var .owned(bytes):
+            storage = .owned([])
+            defer { storage = .owned(bytes) }
+            return try bytes.withUnsafeMutableBytes(body)
+        case let .lent(memory):
+            return try body(memory)
         }
     }
 

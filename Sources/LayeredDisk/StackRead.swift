@@ -6,9 +6,9 @@ struct StackRead {
     var marker: SectorMarker
     private(set) var cacheFills: [(layer: Int, sectors: Range<UInt64>)] = []
 
-    init(sectors: Range<UInt64>, sectorSize: Int) {
-        buffer = SectorBuffer(sectors: sectors, sectorSize: sectorSize)
-        marker = SectorMarker(sectors: sectors)
+    init(into buffer: SectorBuffer) {
+        self.buffer = buffer
+        marker = SectorMarker(sectors: buffer.requestedSectors)
     }
 
     /// Whether no layer needs to be asked for anything more.
@@ -39,11 +39,11 @@ struct StackRead {
         }
     }
 
-    /// The read's bytes, with zeros where no layer supplied any.
-    mutating func finish() -> [UInt8] {
+    /// Zero-fills what no layer supplied: then every byte of the buffer is
+    /// defined, lent memory included.
+    mutating func finish() {
         for missing in marker.unmarkedRuns() {
             buffer.zero(missing)
         }
-        return buffer.bytes
     }
 }

@@ -66,9 +66,20 @@ struct NBDTransmission: Sendable {
     func immediateReply(to request: NBDRequest) -> [NBDServerMessage]? {
         guard request.command == .read, NBDCommandFlags(rawValue: request.flags).isSubset(of: .known),
               request.length > 0, request.length <= NBDProtocol.maximumPayload,
-              let range = exportRange(of: request), let bytes = try? disk.readBytesImmediately(range)
+              let range = exportRange(of: request)
         else { return nil }
-        return readReply(request, bytes: bytes)
+        // The disk writes the bytes straight into the buffer the socket gets.
+        let length = Int(request.length)
+        var data = ByteBuffer()
+        data.reserveCapacity(MemoryLayout<UInt64>.size + length)
+        if structuredReplies {
+            data.writeInteger(request.offset)
+        }
+        let read = try? data.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { target in
+            try disk.readBytesImmediately(range, into: UnsafeMutableRawBufferPointer(rebasing: target[..<length])) ? length : 0
+        }
+        guard read == length else { return nil }
+        return [dataReply(request, data: data)]
     }
 
     /// The bytes `request` covers, when they lie inside the export.
@@ -102,12 +113,21 @@ struct NBDTransmission: Sendable {
     /// The reply carrying a READ's bytes, copied once into the buffer the
     /// socket is given.
     private func readReply(_ request: NBDRequest, bytes: [UInt8]) -> [NBDServerMessage] {
-        guard structuredReplies else { return [.simpleReply(error: 0, cookie: request.cookie, data: ByteBuffer(bytes: bytes))] }
-        var chunk = ByteBuffer()
-        chunk.reserveCapacity(MemoryLayout<UInt64>.size + bytes.count)
-        chunk.writeInteger(request.offset)
-        chunk.writeBytes(bytes)
-        return [.structuredReply(flags: Self.done, type: NBDReplyType.offsetData.rawValue, cookie: request.cookie, data: chunk)]
+        var data = ByteBuffer()
+        data.reserveCapacity(MemoryLayout<UInt64>.size + bytes.count)
+        if structuredReplies {
+            data.writeInteger(request.offset)
+        }
+        data.writeBytes(bytes)
+        return [dataReply(request, data: data)]
+    }
+
+    /// A READ's reply around `data`: the bytes, after their offset when the
+    /// reply is structured (an NBD_REPLY_TYPE_OFFSET_DATA chunk).
+    private func dataReply(_ request: NBDRequest, data: ByteBuffer) -> NBDServerMessage {
+        structuredReplies
+            ? .structuredReply(flags: Self.done, type: NBDReplyType.offsetData.rawValue, cookie: request.cookie, data: data)
+            : .simpleReply(error: 0, cookie: request.cookie, data: data)
     }
 
     /// Everything is allocated data: the image is read-through, not sparse.

@@ -37,7 +37,7 @@ struct LayeredDiskModelTests {
             let bytes = Int(sector) * 512..<(Int(sector) + count) * 512
             switch Int.random(in: 0..<100, using: &random) {
             case 0..<40:
-                if let immediate = try disk.readImmediately(at: sector, count: count) {
+                if let immediate = try disk.immediateBytes(at: sector, count: count) {
                     immediateReads += 1
                     #expect(bytesEqual(immediate[...], model[bytes]), "step \(step): immediate read \(count) at \(sector)")
                 }
