@@ -119,10 +119,9 @@ final class CurlTransfer {
     /// A status line starts a new response (each hop of a redirect has one);
     /// the headers kept are those of the last.
     private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
-        let text = String(decoding: line, as: UTF8.self)[...].trimmingHTTPWhitespace
-        if text.hasPrefix("HTTP/") {
+        if line.starts(with: "HTTP/".utf8) {
             headers = [:]
-        } else if let header = HTTPHeader(line: text) {
+        } else if let header = HTTPHeader(utf8: line) {
             headers[header.name.lowercased()] = header.value
         }
         return line.count

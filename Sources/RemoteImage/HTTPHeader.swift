@@ -12,10 +12,16 @@ public struct HTTPHeader: Sendable, Hashable {
     /// servers answer in; `nil` when there is no colon or the name is empty
     /// or not a run of visible ASCII characters.
     public init?(line: some StringProtocol) {
-        let line = Substring(line)
-        guard let colon = line.firstIndex(of: ":") else { return nil }
+        self.init(utf8: Substring(line).utf8)
+    }
+
+    /// Parses a line as UTF-8 bytes, as a response delivers it: no string
+    /// is made but the name and the value.
+    init?<Line: BidirectionalCollection<UInt8>>(utf8 line: Line) where Line.SubSequence: BidirectionalCollection<UInt8> {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
         let name = line[..<colon].trimmingHTTPWhitespace
-        guard !name.isEmpty, name.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
-        self.init(name: String(name), value: String(line[line.index(after: colon)...].trimmingHTTPWhitespace))
+        guard !name.isEmpty, name.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
+        self.init(name: String(decoding: name, as: UTF8.self),
+                  value: String(decoding: line[line.index(after: colon)...].trimmingHTTPWhitespace, as: UTF8.self))
     }
 }
