@@ -93,18 +93,25 @@ struct NBDServeTests {
     /// Thousands of random and mutated frames, over many connections: none
     /// crashes the server, bad requests get error replies, and a proper client
     /// still reads the right bytes afterwards.
-    @Test func malformedFramesNeverTakeTheServerDown() async throws {
-        let nginx = try NginxServer(root: Self.fixtures)
-        let work = try TemporaryDirectory()
+    /// `lazydisk serve --read-only` of the fixture on a unix socket in `work`,
+    /// once the socket is there.
+    private static func startServer(_ nginx: NginxServer, in work: TemporaryDirectory) async throws -> (Process, socketPath: String) {
         let socketPath = work.url.appending(path: "nbd.sock").path
         let server = try LazyDiskRun.start(
-            // Read-only: a mutated frame may well be a valid WRITE or TRIM, and
-            // the check afterwards is that nothing changed the bytes.
             ["serve", nginx.url("hello.img"), "--read-only", "--socket", socketPath, "--cache", work.url.path],
             errorLog: work.url.appending(path: "serve.log"))
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: socketPath) {
             try await Task.sleep(for: .milliseconds(20))
         }
+        return (server, socketPath)
+    }
+
+    @Test func malformedFramesNeverTakeTheServerDown() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let work = try TemporaryDirectory()
+        // Read-only: a mutated frame may well be a valid WRITE or TRIM, and
+        // the check afterwards is that nothing changed the bytes.
+        let (server, socketPath) = try await Self.startServer(nginx, in: work)
         let findings = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(returning: Self.fuzz(socketPath: socketPath))
@@ -127,6 +134,76 @@ struct NBDServeTests {
         }
         #expect(server.terminationReason == .exit && server.terminationStatus == 0)
         #expect(!FileManager.default.fileExists(atPath: socketPath))
+    }
+
+    /// A client that sends 1 GiB worth of reads and takes no replies is held
+    /// back by the socket: the server stops reading requests instead of
+    /// queueing their replies, and every reply still comes once it reads.
+    @Test func aClientThatTakesNoRepliesIsHeldBackNotBuffered() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let work = try TemporaryDirectory()
+        let (server, socketPath) = try await Self.startServer(nginx, in: work)
+        defer { server.terminate() }
+        let image = try [UInt8](Data(contentsOf: Self.fixtures.appending(path: "hello.img")))
+        let outcome = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Self.readWithoutTakingReplies(socketPath: socketPath, server: server, image: image))
+            }
+        }
+        #expect(outcome.stalled, "the client sent every request without waiting: the server kept reading")
+        #expect(outcome.residentBytes > 0 && outcome.residentBytes < 256 << 20, "server RSS \(outcome.residentBytes) bytes while stalled")
+        #expect(outcome.replies == Self.unreadRequests)
+        #expect(outcome.findings.isEmpty, "\(outcome.findings)")
+    }
+
+    private static let unreadRequests = 16_384
+
+    /// Sends `unreadRequests` reads of the whole 64 KiB image as fast as the
+    /// socket takes them, looks at the server's memory once it stops taking
+    /// them, then reads and checks every reply while sending the rest.
+    private static func readWithoutTakingReplies(
+        socketPath: String, server: Process, image: [UInt8]
+    ) -> (stalled: Bool, residentBytes: Int, replies: Int, findings: [String]) {
+        guard let connection = try? RawNBDConnection(socketPath: socketPath), connection.handshake() else {
+            return (false, 0, 0, ["no connection"])
+        }
+        let frames = (0..<unreadRequests).flatMap {
+            RawNBDConnection.request(type: 0, cookie: UInt64($0), offset: 0, length: UInt32(image.count))
+        }
+        var unsent = frames[...]
+        // Stalled: the socket took nothing for 200 ms.
+        var idleRounds = 0
+        while !unsent.isEmpty, idleRounds < 10 {
+            let sent = connection.sendWithoutWaiting(unsent)
+            unsent = unsent.dropFirst(sent)
+            idleRounds = sent == 0 ? idleRounds + 1 : 0
+            usleep(20_000)
+        }
+        let stalled = !unsent.isEmpty
+        let resident = residentBytes(of: server.processIdentifier)
+        var replies = 0
+        var findings: [String] = []
+        while replies < unreadRequests, findings.isEmpty {
+            unsent = unsent.dropFirst(connection.sendWithoutWaiting(unsent))
+            let header = connection.receive(16)
+            let data = connection.receive(image.count)
+            // Every reply is whole; comparing all 1 GiB would only slow the test.
+            let intact = data.count == image.count && (replies % 512 != 0 || data == image)
+            if header.count != 16 || header[4..<8] != [0, 0, 0, 0] || !intact {
+                findings.append("reply \(replies): header \(header), \(data.count) bytes")
+            }
+            replies += 1
+        }
+        return (stalled, resident, findings.isEmpty ? replies : replies - 1, findings)
+    }
+
+    /// VmRSS from /proc, in bytes; 0 if it cannot be read.
+    private static func residentBytes(of pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return 0 }
+        return kilobytes << 10
     }
 
     /// Sends the frames; returns what went wrong.

@@ -40,6 +40,12 @@ final class RawNBDConnection {
         return true
     }
 
+    /// Sends what the socket takes without waiting; returns how many bytes.
+    func sendWithoutWaiting(_ bytes: ArraySlice<UInt8>) -> Int {
+        let count = bytes.withUnsafeBytes { Foundation.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        return max(count, 0)
+    }
+
     /// Reads exactly `count` bytes, or fewer if the server closes or goes
     /// quiet for `timeout` milliseconds.
     func receive(_ count: Int, timeout: Int32 = 2000) -> [UInt8] {
