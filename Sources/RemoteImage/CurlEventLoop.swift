@@ -50,37 +50,50 @@ final class CurlEventLoop: Sendable {
 
     private func run() {
         var transfers: [Int: CurlTransfer] = [:]
+        let handles = CurlHandlePool(capacity: 4 * configuration.connections)
+        /// Ends a transfer the multi handle no longer holds.
+        func end(_ transfer: CurlTransfer, _ ending: (CurlTransfer) -> Void) {
+            multi.remove(transfer)
+            ending(transfer)
+            handles.recycle(transfer.handle)
+        }
         while true {
             let work = inbox.withLock { inbox in
                 defer { inbox.submissions = []; inbox.cancellations = [] }
                 return inbox
             }
             for submission in work.submissions {
+                let handle: UnsafeMutableRawPointer
                 do {
-                    let transfer = try CurlTransfer(submission, configuration: configuration)
+                    handle = try handles.take()
+                } catch {
+                    submission.continuation.resume(throwing: error)
+                    continue
+                }
+                do {
+                    let transfer = try CurlTransfer(submission, handle: handle, configuration: configuration)
                     try multi.add(transfer)
                     transfers[submission.id] = transfer
                 } catch {
+                    handles.recycle(handle)
                     submission.continuation.resume(throwing: error)
                 }
             }
             for id in work.cancellations {
                 guard let transfer = transfers.removeValue(forKey: id) else { continue }
-                multi.remove(transfer)
-                transfer.finish(throwing: CancellationError())
+                end(transfer) { $0.finish(throwing: CancellationError()) }
             }
             if work.stopping {
                 for transfer in transfers.values {
-                    multi.remove(transfer)
-                    transfer.finish(throwing: CancellationError())
+                    end(transfer) { $0.finish(throwing: CancellationError()) }
                 }
+                transfers = [:]
                 multi.cleanUp()
                 return
             }
             for (id, result) in multi.performAndCollectFinished() {
                 guard let transfer = transfers.removeValue(forKey: id) else { continue }
-                multi.remove(transfer)
-                transfer.finish(result)
+                end(transfer) { $0.finish(result) }
             }
             multi.poll()
         }

@@ -1,8 +1,9 @@
 import CCurl
 import Foundation
 
-/// One transfer on the loop's thread: a configured easy handle and the
-/// response it is collecting.
+/// One transfer on the loop's thread: a configured easy handle, lent by the
+/// loop's ``CurlHandlePool`` for the transfer, and the response it is
+/// collecting.
 final class CurlTransfer {
     let handle: UnsafeMutableRawPointer
     private let id: Int
@@ -16,8 +17,7 @@ final class CurlTransfer {
     private var body: [UInt8] = []
     private var bodyWasCut = false
 
-    init(_ submission: CurlEventLoop.Submission, configuration: HTTPClientConfiguration) throws {
-        guard let handle = curl_easy_init() else { throw CurlError(CURLE_FAILED_INIT, detail: "") }
+    init(_ submission: CurlEventLoop.Submission, handle: UnsafeMutableRawPointer, configuration: HTTPClientConfiguration) throws {
         self.handle = handle
         id = submission.id
         request = submission.request
@@ -27,8 +27,8 @@ final class CurlTransfer {
         try configure(with: configuration)
     }
 
+    /// The handle goes back to the pool, reset, before its transfer ends.
     deinit {
-        curl_easy_cleanup(handle)
         curl_slist_free_all(headerList)
         errorBuffer.deallocate()
     }
