@@ -17,20 +17,30 @@ import Synchronization
 /// Reads take connections first; the rest yield (see ``ConnectionSlots``).
 /// A fetch hands its bytes to waiting reads before storing them; it stays
 /// visible to later reads until it is stored.
-public actor FetchScheduler: ReadObserver {
-    public nonisolated let layout: ChunkLayout
-    public nonisolated let policy: FetchPolicy
-    private nonisolated let image: RemoteImage
+///
+/// Planning is quick and never waits, so the scheduler's state sits behind a
+/// lock rather than in an actor: a read plans on its own thread (a
+/// connection's event loop) instead of hopping to another thread and back
+/// for every miss.
+public final class FetchScheduler: ReadObserver {
+    public let layout: ChunkLayout
+    public let policy: FetchPolicy
+    private let image: RemoteImage
     /// Bytes of the object that hold disk data; the disk may end in padding.
-    private nonisolated let contentSize: UInt64
-    private nonisolated let store: (any ChunkStore)?
-    private nonisolated let onStoreFailure: @Sendable (any Error) -> Void
-    private nonisolated let slots: ConnectionSlots
-    private nonisolated let observations: Mutex<Observations>
-    private var inFlight: [Int: Fetch] = [:]
-    private var readaheadBytesInFlight: UInt64 = 0
-    private var counters = FetchCounters()
-    private var nextFetchID = 0
+    private let contentSize: UInt64
+    private let store: (any ChunkStore)?
+    private let onStoreFailure: @Sendable (any Error) -> Void
+    private let slots: ConnectionSlots
+    private let observations: Mutex<Observations>
+    private let state = Mutex(State())
+
+    /// Fetches on their way and what has been done; see ``sources(forReading:in:)``.
+    private struct State {
+        var inFlight: [Int: Fetch] = [:]
+        var readaheadBytesInFlight: UInt64 = 0
+        var counters = FetchCounters()
+        var nextFetchID = 0
+    }
 
     private struct Observations {
         var readahead: ReadaheadTracker
@@ -102,16 +112,17 @@ public actor FetchScheduler: ReadObserver {
     /// What the scheduler has done so far, with the reads it observed.
     public var statistics: FetchStatistics {
         let observed = observations.withLock { ($0.reads, $0.bytesRead) }
-        return FetchStatistics(counters: counters, reads: observed.0, bytesRead: observed.1)
+        return FetchStatistics(counters: state.withLock(\.counters), reads: observed.0, bytesRead: observed.1)
     }
 
     // MARK: Reads
 
     /// Reads `bytes` (sector-aligned, within the disk) into `buffer`, which
     /// must be focused on exactly those sectors.
-    public nonisolated func read(_ bytes: Range<UInt64>, into buffer: inout SectorBuffer) async throws {
+    public func read(_ bytes: Range<UInt64>, into buffer: inout SectorBuffer) async throws {
         let sectorBytes = UInt64(buffer.sectorSize)
-        for source in try await sources(forReading: bytes) {
+        let sources = try state.withLock { state in try self.sources(forReading: bytes, in: &state) }
+        for source in sources {
             switch source {
             case let .fetch(fetch):
                 let data = try await fetch.data.value
@@ -130,33 +141,33 @@ public actor FetchScheduler: ReadObserver {
 
     /// Notes a read of the disk, cached or not, and starts readahead when a
     /// sequential reader needs it.
-    public nonisolated func observeRead(_ bytes: Range<UInt64>) {
+    public func observeRead(_ bytes: Range<UInt64>) {
         let ahead = observations.withLock { observations in
             observations.reads += 1
             observations.bytesRead += UInt64(bytes.count)
             return store == nil ? nil : observations.readahead.noteRead(bytes)
         }
         guard let ahead else { return }
-        Task { try? await self.readAhead(ahead) }
+        try? state.withLock { state in try readAhead(ahead, in: &state) }
     }
 
     /// Plans a read: joins fetches in flight, takes stored chunks, and starts
     /// fetches for the rest.
-    private func sources(forReading bytes: Range<UInt64>) throws -> [Source] {
-        counters.misses += 1
-        counters.bytesMissed += UInt64(bytes.count)
+    private func sources(forReading bytes: Range<UInt64>, in state: inout State) throws -> [Source] {
+        state.counters.misses += 1
+        state.counters.bytesMissed += UInt64(bytes.count)
         let chunks = layout.chunks(overlapping: bytes)
         let missing = try store?.missingRuns(in: chunks) ?? [chunks]
         var sources: [Source] = []
         var pending: [Range<Int>] = []
         func startPending() {
-            sources += start(merged(pending, gap: policy.foregroundMergeGap, limit: policy.foregroundRequestLimit), for: .read)
-                .map(Source.fetch)
+            let runs = merged(pending, gap: policy.foregroundMergeGap, limit: policy.foregroundRequestLimit, in: &state)
+            sources += start(runs, for: .read, in: &state).map(Source.fetch)
             pending = []
         }
         for chunk in chunks {
-            if let fetch = inFlight[chunk] {
-                counters.joinedChunks += 1
+            if let fetch = state.inFlight[chunk] {
+                state.counters.joinedChunks += 1
                 if case let .fetch(last) = sources.last, last.id == fetch.id { continue }
                 startPending()
                 if !fetch.purpose.isForeground { slots.promote(fetch.ticket) }
@@ -164,7 +175,7 @@ public actor FetchScheduler: ReadObserver {
             } else if missing.contains(where: { $0.contains(chunk) }) {
                 pending.append(chunk..<chunk + 1)
             } else {
-                counters.storedChunks += 1
+                state.counters.storedChunks += 1
                 if case let .stored(run) = sources.last, run.upperBound == chunk {
                     sources[sources.count - 1] = .stored(run.lowerBound..<chunk + 1)
                 } else {
@@ -179,8 +190,8 @@ public actor FetchScheduler: ReadObserver {
     /// Starts readahead of `bytes`, or of as much of their start as fits
     /// under ``FetchPolicy/readaheadInFlightLimit`` (nothing when that is
     /// less than a first window).
-    private func readAhead(_ bytes: Range<UInt64>) throws {
-        let room = policy.readaheadInFlightLimit - min(policy.readaheadInFlightLimit, readaheadBytesInFlight)
+    private func readAhead(_ bytes: Range<UInt64>, in state: inout State) throws {
+        let room = policy.readaheadInFlightLimit - min(policy.readaheadInFlightLimit, state.readaheadBytesInFlight)
         // Less room than a first window makes requests too small to be worth it.
         let usableRoom = room < min(policy.initialReadahead, UInt64(bytes.count)) ? 0 : room
         let affordable = bytes.lowerBound..<min(bytes.upperBound, bytes.lowerBound + usableRoom)
@@ -188,7 +199,7 @@ public actor FetchScheduler: ReadObserver {
             observations.withLock { $0.readahead.withdraw(bytes, issuedUpTo: affordable.upperBound) }
         }
         guard !affordable.isEmpty else { return }
-        _ = try startMissing(in: [layout.chunks(overlapping: affordable)], for: .readahead)
+        _ = try startMissing(in: [layout.chunks(overlapping: affordable)], for: .readahead, in: &state)
     }
 
     // MARK: Fills
@@ -196,14 +207,14 @@ public actor FetchScheduler: ReadObserver {
     /// Fetches every chunk in `chunks` the store lacks, waiting for fetches
     /// already covering some, and returns once all are stored. Throws when
     /// a fetch or storing fails.
-    public nonisolated func fill(_ chunks: Range<Int>, purpose: FetchPurpose = .fill) async throws -> FillOutcome {
+    public func fill(_ chunks: Range<Int>, purpose: FetchPurpose = .fill) async throws -> FillOutcome {
         try await fill([chunks], purpose: purpose)
     }
 
     /// The same for several runs of chunks at once, which may be merged into
     /// shared requests across small gaps.
-    public nonisolated func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillOutcome {
-        let (started, joined) = try await startMissing(in: runs, for: purpose)
+    public func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillOutcome {
+        let (started, joined) = try state.withLock { state in try startMissing(in: runs, for: purpose, in: &state) }
         for fetch in started + joined {
             try await fetch.stored.value
         }
@@ -215,13 +226,15 @@ public actor FetchScheduler: ReadObserver {
     /// Starts background fetches for the chunks in `runs` that are neither
     /// stored nor on their way; returns them and the fetches already covering
     /// the rest. Requests start in the order of the runs they serve first.
-    private func startMissing(in runs: [Range<Int>], for purpose: FetchPurpose) throws -> (started: [Fetch], joined: [Fetch]) {
+    private func startMissing(
+        in runs: [Range<Int>], for purpose: FetchPurpose, in state: inout State
+    ) throws -> (started: [Fetch], joined: [Fetch]) {
         var joined: [Int: Fetch] = [:]
         var firstWanted: [Int: Int] = [:]
         for (position, run) in runs.enumerated() {
             for missing in try store?.missingRuns(in: run) ?? [run] {
                 for chunk in missing {
-                    if let fetch = inFlight[chunk] {
+                    if let fetch = state.inFlight[chunk] {
                         joined[fetch.id] = fetch
                     } else if firstWanted[chunk] == nil {
                         firstWanted[chunk] = position
@@ -230,17 +243,17 @@ public actor FetchScheduler: ReadObserver {
             }
         }
         let pending = firstWanted.keys.sorted().map { $0..<$0 + 1 }
-        let requests = merged(pending, gap: policy.backgroundMergeGap, limit: policy.backgroundRequestLimit)
+        let requests = merged(pending, gap: policy.backgroundMergeGap, limit: policy.backgroundRequestLimit, in: &state)
             .map { run in (run: run, wanted: run.compactMap { firstWanted[$0] }.min() ?? .max) }
             .sorted { $0.wanted < $1.wanted }
             .map(\.run)
-        return (start(requests, for: purpose), Array(joined.values))
+        return (start(requests, for: purpose, in: &state), Array(joined.values))
     }
 
     /// Returns once every fetch started so far has been stored (or failed),
     /// so a command can exit without losing what it fetched.
     public func finishStoring() async {
-        while let fetch = inFlight.values.first {
+        while let fetch = state.withLock({ $0.inFlight.values.first }) {
             _ = try? await fetch.stored.value
         }
     }
@@ -249,7 +262,7 @@ public actor FetchScheduler: ReadObserver {
 
     /// Joins adjacent single chunks into runs, merges runs across gaps of at
     /// most `gap` bytes, and cuts the result into requests of at most `limit`.
-    private func merged(_ chunks: [Range<Int>], gap: UInt64, limit: UInt64) -> [Range<Int>] {
+    private func merged(_ chunks: [Range<Int>], gap: UInt64, limit: UInt64, in state: inout State) -> [Range<Int>] {
         let chunkBytes = UInt64(layout.chunkBytes)
         let gapChunks = Int(gap / chunkBytes)
         let perRequest = max(1, Int(limit / chunkBytes))
@@ -257,24 +270,24 @@ public actor FetchScheduler: ReadObserver {
         for chunk in chunks {
             if let last = runs.last, chunk.lowerBound <= last.run.upperBound + gapChunks,
                chunk.upperBound - last.run.lowerBound <= perRequest,
-               !(last.run.upperBound..<chunk.lowerBound).contains(where: { inFlight[$0] != nil }) {
+               !(last.run.upperBound..<chunk.lowerBound).contains(where: { state.inFlight[$0] != nil }) {
                 let isGap = chunk.lowerBound > last.run.upperBound
                 runs[runs.count - 1] = (last.run.lowerBound..<chunk.upperBound, last.pieces + (isGap ? 1 : 0))
             } else {
                 runs.append((chunk, 1))
             }
         }
-        counters.mergedRequests += runs.filter { $0.pieces > 1 }.count
+        state.counters.mergedRequests += runs.filter { $0.pieces > 1 }.count
         return runs.map(\.run)
     }
 
-    private func start(_ runs: [Range<Int>], for purpose: FetchPurpose) -> [Fetch] {
-        runs.map { start($0, for: purpose) }
+    private func start(_ runs: [Range<Int>], for purpose: FetchPurpose, in state: inout State) -> [Fetch] {
+        runs.map { start($0, for: purpose, in: &state) }
     }
 
-    private func start(_ chunks: Range<Int>, for purpose: FetchPurpose) -> Fetch {
-        nextFetchID += 1
-        let id = nextFetchID
+    private func start(_ chunks: Range<Int>, for purpose: FetchPurpose, in state: inout State) -> Fetch {
+        state.nextFetchID += 1
+        let id = state.nextFetchID
         let ticket = slots.makeTicket()
         let bytes = layout.byteRange(ofChunks: chunks)
         let data = Task { [image, slots, contentSize] in
@@ -282,7 +295,7 @@ public actor FetchScheduler: ReadObserver {
             defer { slots.release(ticket) }
             return try await Self.download(bytes, from: image, contentSize: contentSize)
         }
-        let stored = Task { [store, onStoreFailure] in
+        let stored = Task { [self, store, onStoreFailure] in
             var fetchedBytes = 0
             defer { finish(id, chunks: chunks, purpose: purpose, fetchedBytes: fetchedBytes) }
             let fetched = try await data.value
@@ -296,21 +309,23 @@ public actor FetchScheduler: ReadObserver {
         }
         let fetch = Fetch(id: id, chunks: chunks, purpose: purpose, ticket: ticket, data: data, stored: stored)
         if purpose == .readahead {
-            readaheadBytesInFlight += UInt64(bytes.count)
+            state.readaheadBytesInFlight += UInt64(bytes.count)
         }
-        for chunk in chunks where inFlight[chunk] == nil {
-            inFlight[chunk] = fetch
+        for chunk in chunks where state.inFlight[chunk] == nil {
+            state.inFlight[chunk] = fetch
         }
         return fetch
     }
 
     private func finish(_ id: Int, chunks: Range<Int>, purpose: FetchPurpose, fetchedBytes: Int) {
-        for chunk in chunks where inFlight[chunk]?.id == id {
-            inFlight[chunk] = nil
-        }
-        counters.recordRequest(purpose, bytes: UInt64(fetchedBytes))
-        if purpose == .readahead {
-            readaheadBytesInFlight -= UInt64(layout.byteRange(ofChunks: chunks).count)
+        state.withLock { state in
+            for chunk in chunks where state.inFlight[chunk]?.id == id {
+                state.inFlight[chunk] = nil
+            }
+            state.counters.recordRequest(purpose, bytes: UInt64(fetchedBytes))
+            if purpose == .readahead {
+                state.readaheadBytesInFlight -= UInt64(layout.byteRange(ofChunks: chunks).count)
+            }
         }
     }
 

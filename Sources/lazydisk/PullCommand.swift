@@ -53,7 +53,7 @@ struct PullCommand: AsyncParsableCommand {
         let pull = ImagePull(scheduler: scheduler, cache: cache, connections: remote.connections)
         var totals = try await pull.run(range) { progress.report($0) }
         try await cache.flush()
-        let statistics = await scheduler.statistics
+        let statistics = scheduler.statistics
         totals.bytesFetched = statistics.counters.totalBytesFetched
         totals.requests = statistics.counters.totalRequests
         totals.bytesAlreadyCached = totals.bytesWanted - min(totals.bytesWanted, totals.bytesFetched)

@@ -72,7 +72,7 @@ struct FetchSchedulerTests {
         for (earlier, later) in zip(ranges, ranges.dropFirst()) {
             #expect(earlier.upperBound < later.lowerBound, "\(earlier) and \(later) overlap")
         }
-        let statistics = await stack.remote.scheduler.statistics
+        let statistics = stack.remote.scheduler.statistics
         #expect(statistics.counters.joinedChunks > 0)
     }
 
@@ -87,7 +87,7 @@ struct FetchSchedulerTests {
         let fetched = ranges.reduce(0) { $0 + $1.count }
         #expect(ranges.count <= size / (1 << 20) + 10, "\(ranges.count) requests")
         #expect(Double(fetched) <= 1.05 * Double(size), "\(fetched) bytes fetched")
-        let statistics = await stack.remote.scheduler.statistics
+        let statistics = stack.remote.scheduler.statistics
         #expect(statistics.reads == size / readSize)
         #expect(statistics.counters.bytesFetched[.readahead, default: 0] > UInt64(size / 2))
     }
@@ -105,7 +105,7 @@ struct FetchSchedulerTests {
         }
         // A busy machine lets the reader overtake readahead now and then;
         // holes would make most reads miss (95 of 128 before the fix).
-        let statistics = await stack.remote.scheduler.statistics
+        let statistics = stack.remote.scheduler.statistics
         let misses = statistics.counters.requests[.read, default: 0]
         #expect(misses <= size / readSize / 4, "\(misses) of \(size / readSize) reads missed the readahead")
     }
