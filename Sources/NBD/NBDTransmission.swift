@@ -18,7 +18,7 @@ struct NBDTransmission: Sendable {
         do {
             switch command {
             case .read:
-                guard let range, request.length > 0, request.length <= NBDProtocol.maximumPayload else {
+                guard let range = readRange(of: request) else {
                     return failure(.invalid, request, "read outside the export or too large")
                 }
                 return readReply(request, bytes: try await disk.readBytes(range))
@@ -65,21 +65,22 @@ struct NBDTransmission: Sendable {
     /// ``reply(to:)``, which also says what was wrong.
     func immediateReply(to request: NBDRequest) -> [NBDServerMessage]? {
         guard request.command == .read, NBDCommandFlags(rawValue: request.flags).isSubset(of: .known),
-              request.length > 0, request.length <= NBDProtocol.maximumPayload,
-              let range = exportRange(of: request)
+              let range = readRange(of: request)
         else { return nil }
         // The disk writes the bytes straight into the buffer the socket gets.
         let length = Int(request.length)
-        var data = ByteBuffer()
-        data.reserveCapacity(MemoryLayout<UInt64>.size + length)
-        if structuredReplies {
-            data.writeInteger(request.offset)
-        }
+        var data = readReplyBuffer(for: request)
         let read = try? data.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { target in
             try disk.readBytesImmediately(range, into: UnsafeMutableRawBufferPointer(rebasing: target[..<length])) ? length : 0
         }
         guard read == length else { return nil }
         return [dataReply(request, data: data)]
+    }
+
+    /// The bytes a READ asks for, when it is one the export can answer.
+    private func readRange(of request: NBDRequest) -> Range<UInt64>? {
+        guard request.length > 0, request.length <= NBDProtocol.maximumPayload else { return nil }
+        return exportRange(of: request)
     }
 
     /// The bytes `request` covers, when they lie inside the export.
@@ -113,17 +114,24 @@ struct NBDTransmission: Sendable {
     /// The reply carrying a READ's bytes, copied once into the buffer the
     /// socket is given.
     private func readReply(_ request: NBDRequest, bytes: [UInt8]) -> [NBDServerMessage] {
-        var data = ByteBuffer()
-        data.reserveCapacity(MemoryLayout<UInt64>.size + bytes.count)
-        if structuredReplies {
-            data.writeInteger(request.offset)
-        }
+        var data = readReplyBuffer(for: request)
         data.writeBytes(bytes)
         return [dataReply(request, data: data)]
     }
 
-    /// A READ's reply around `data`: the bytes, after their offset when the
-    /// reply is structured (an NBD_REPLY_TYPE_OFFSET_DATA chunk).
+    /// A READ's reply buffer with room for its bytes, which go after their
+    /// offset when the reply is structured (an NBD_REPLY_TYPE_OFFSET_DATA
+    /// chunk).
+    private func readReplyBuffer(for request: NBDRequest) -> ByteBuffer {
+        var data = ByteBuffer()
+        data.reserveCapacity(MemoryLayout<UInt64>.size + Int(request.length))
+        if structuredReplies {
+            data.writeInteger(request.offset)
+        }
+        return data
+    }
+
+    /// A READ's reply around `data`, filled as ``readReplyBuffer(for:)`` says.
     private func dataReply(_ request: NBDRequest, data: ByteBuffer) -> NBDServerMessage {
         structuredReplies
             ? .structuredReply(flags: Self.done, type: NBDReplyType.offsetData.rawValue, cookie: request.cookie, data: data)
