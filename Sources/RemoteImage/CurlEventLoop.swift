@@ -51,6 +51,19 @@ final class CurlEventLoop: Sendable {
     private func run() {
         var transfers: [Int: CurlTransfer] = [:]
         let handles = CurlHandlePool(capacity: 4 * configuration.connections)
+        /// Starts a transfer on a pooled handle; the handle goes back if the
+        /// transfer cannot start.
+        func begin(_ submission: Submission) throws -> CurlTransfer {
+            let handle = try handles.take()
+            do {
+                let transfer = try CurlTransfer(submission, handle: handle, configuration: configuration)
+                try multi.add(transfer)
+                return transfer
+            } catch {
+                handles.recycle(handle)
+                throw error
+            }
+        }
         /// Ends a transfer the multi handle no longer holds.
         func end(_ transfer: CurlTransfer, _ ending: (CurlTransfer) -> Void) {
             multi.remove(transfer)
@@ -63,19 +76,9 @@ final class CurlEventLoop: Sendable {
                 return inbox
             }
             for submission in work.submissions {
-                let handle: UnsafeMutableRawPointer
                 do {
-                    handle = try handles.take()
+                    transfers[submission.id] = try begin(submission)
                 } catch {
-                    submission.continuation.resume(throwing: error)
-                    continue
-                }
-                do {
-                    let transfer = try CurlTransfer(submission, handle: handle, configuration: configuration)
-                    try multi.add(transfer)
-                    transfers[submission.id] = transfer
-                } catch {
-                    handles.recycle(handle)
                     submission.continuation.resume(throwing: error)
                 }
             }
@@ -87,7 +90,6 @@ final class CurlEventLoop: Sendable {
                 for transfer in transfers.values {
                     end(transfer) { $0.finish(throwing: CancellationError()) }
                 }
-                transfers = [:]
                 multi.cleanUp()
                 return
             }
