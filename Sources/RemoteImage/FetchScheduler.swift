@@ -34,7 +34,8 @@ public final class FetchScheduler: ReadObserver {
     private let observations: Mutex<Observations>
     private let state = Mutex(State())
 
-    /// Fetches on their way and what has been done; see ``sources(forReading:in:)``.
+    /// What the scheduler keeps between calls: fetches on their way (by
+    /// chunk), readahead bytes in flight, and the counters.
     private struct State {
         var inFlight: [Int: Fetch] = [:]
         var readaheadBytesInFlight: UInt64 = 0
