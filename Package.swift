@@ -57,9 +57,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "CProcessShims", path: "Tests/Support/CProcessShims"),
         .target(
             name: "HTTPTestServers",
             dependencies: [
+                "CProcessShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -84,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FileCacheTests",
-            dependencies: ["FileCache", "LayeredDisk", "RemoteImage", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["FileCache", "LayeredDisk", "RemoteImage", "HTTPTestServers", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(
             name: "IntegrationTests",

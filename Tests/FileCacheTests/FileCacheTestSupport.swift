@@ -1,5 +1,6 @@
 import FileCache
 import Foundation
+import HTTPTestServers
 import LayeredDisk
 import RemoteImage
 import SystemPackage
@@ -9,7 +10,7 @@ final class CacheDirectory: Sendable {
     let path: FilePath
 
     init() {
-        path = FilePath(FileManager.default.temporaryDirectory.appending(path: "lazydisk-cache-\(UUID().uuidString)").path)
+        path = FilePath(TestTemporaryRoot.uniquePath("lazydisk-cache").path)
     }
 
     deinit {

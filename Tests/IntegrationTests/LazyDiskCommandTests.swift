@@ -82,63 +82,59 @@ struct LazyDiskRun {
         .deletingLastPathComponent().appending(path: "lazydisk")
 
     /// Starts the executable with its standard error in `errorLog` and its
-    /// output discarded, for tests that kill it.
-    static func start(_ arguments: [String], errorLog: URL) throws -> Process {
-        guard FileManager.default.createFile(atPath: errorLog.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
-        let process = lazydisk(arguments, cacheHome: errorLog.deletingLastPathComponent())
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: errorLog)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
+    /// output discarded, for tests that stop or kill it.
+    static func start(_ arguments: [String], errorLog: URL) throws -> ChildProcess {
+        let errorFile = open(errorLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard errorFile >= 0 else { throw CocoaError(.fileWriteUnknown) }
+        defer { close(errorFile) }
+        return try lazydisk(arguments, cacheHome: errorLog.deletingLastPathComponent(), output: .null, error: .descriptor(errorFile))
     }
 
     /// The executable with its default cache root moved under `cacheHome`, so
     /// a test never reads or leaves entries in the user's own cache.
-    private static func lazydisk(_ arguments: [String], cacheHome: URL) -> Process {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["XDG_CACHE_HOME": cacheHome.path]) { $1 }
-        return process
+    private static func lazydisk(
+        _ arguments: [String], cacheHome: URL, output: ChildProcess.Stream, error: ChildProcess.Stream
+    ) throws -> ChildProcess {
+        try ChildProcess(
+            executable.path, arguments,
+            environment: ProcessInfo.processInfo.environment.merging(["XDG_CACHE_HOME": cacheHome.path, "TMPDIR": TestTemporaryRoot.url.path]) { $1 },
+            output: output, error: error)
     }
 
-    /// Runs another program to completion off the cooperative pool; returns
-    /// its exit status.
+    /// Runs another program to completion; returns its exit status.
     static func runTool(_ path: String, _ arguments: [String]) async throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume(returning: process.terminationStatus)
-            }
+        switch try await ChildProcess(path, arguments).wait() {
+        case let .exited(status): status
+        case let .signaled(signal): 128 + signal
         }
     }
 
     static func run(_ arguments: [String]) async throws -> LazyDiskRun {
         let directory = try TemporaryDirectory()
-        let errorFile = directory.url.appending(path: "stderr")
-        guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
-        let process = lazydisk(arguments, cacheHome: directory.url)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: errorFile)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Reading to the end and waiting block, so they run off the cooperative pool.
-        return await withCheckedContinuation { continuation in
+        let errorLog = directory.url.appending(path: "stderr")
+        let pipe = try closeOnExecPipe()
+        let process: ChildProcess
+        do {
+            defer { close(pipe.write) }
+            let errorFile = open(errorLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard errorFile >= 0 else { throw CocoaError(.fileWriteUnknown) }
+            defer { close(errorFile) }
+            process = try lazydisk(arguments, cacheHome: directory.url, output: .descriptor(pipe.write), error: .descriptor(errorFile))
+        } catch {
+            close(pipe.read)
+            throw error
+        }
+        // Reading to the end blocks, so it runs off the cooperative pool.
+        let outputData = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                let outputData = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                let errorText = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
-                continuation.resume(returning: LazyDiskRun(status: process.terminationStatus, output: outputData, error: errorText))
-                _ = directory
+                continuation.resume(returning: FileHandle(fileDescriptor: pipe.read, closeOnDealloc: true).readDataToEndOfFile())
             }
         }
+        let status: Int32 = switch await process.wait() {
+        case let .exited(status): status
+        case let .signaled(signal): 128 + signal
+        }
+        let errorText = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
+        return LazyDiskRun(status: status, output: outputData, error: errorText)
     }
 }

@@ -95,7 +95,7 @@ struct NBDServeTests {
     /// still reads the right bytes afterwards.
     /// `lazydisk serve --read-only` of the fixture on a unix socket in `work`,
     /// once the socket is there.
-    private static func startServer(_ nginx: NginxServer, in work: TemporaryDirectory) async throws -> (Process, socketPath: String) {
+    private static func startServer(_ nginx: NginxServer, in work: TemporaryDirectory) async throws -> (ChildProcess, socketPath: String) {
         let socketPath = work.url.appending(path: "nbd.sock").path
         let server = try LazyDiskRun.start(
             ["serve", nginx.url("hello.img"), "--read-only", "--socket", socketPath, "--cache", work.url.path],
@@ -112,6 +112,7 @@ struct NBDServeTests {
         // Read-only: a mutated frame may well be a valid WRITE or TRIM, and
         // the check afterwards is that nothing changed the bytes.
         let (server, socketPath) = try await Self.startServer(nginx, in: work)
+        defer { server.stop() }
         let findings = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(returning: Self.fuzz(socketPath: socketPath))
@@ -125,14 +126,8 @@ struct NBDServeTests {
         #expect(check == 0)
 
         // SIGTERM: a clean stop that removes the socket.
-        server.terminate()
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                server.waitUntilExit()
-                continuation.resume()
-            }
-        }
-        #expect(server.terminationReason == .exit && server.terminationStatus == 0)
+        server.send(SIGTERM)
+        #expect(await server.wait() == .exited(0))
         #expect(!FileManager.default.fileExists(atPath: socketPath))
     }
 
@@ -143,7 +138,7 @@ struct NBDServeTests {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let (server, socketPath) = try await Self.startServer(nginx, in: work)
-        defer { server.terminate() }
+        defer { server.stop() }
         let image = try [UInt8](Data(contentsOf: Self.fixtures.appending(path: "hello.img")))
         let outcome = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
@@ -162,7 +157,7 @@ struct NBDServeTests {
     /// socket takes them, looks at the server's memory once it stops taking
     /// them, then reads and checks every reply while sending the rest.
     private static func readWithoutTakingReplies(
-        socketPath: String, server: Process, image: [UInt8]
+        socketPath: String, server: ChildProcess, image: [UInt8]
     ) -> (stalled: Bool, residentBytes: Int, replies: Int, findings: [String]) {
         guard let connection = try? RawNBDConnection(socketPath: socketPath), connection.handshake() else {
             return (false, 0, 0, ["no connection"])
@@ -180,7 +175,7 @@ struct NBDServeTests {
             usleep(20_000)
         }
         let stalled = !unsent.isEmpty
-        let resident = residentBytes(of: server.processIdentifier)
+        let resident = residentBytes(of: server.pid)
         var replies = 0
         var findings: [String] = []
         while replies < unreadRequests, findings.isEmpty {

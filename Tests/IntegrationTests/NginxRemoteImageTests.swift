@@ -99,7 +99,7 @@ final class TemporaryDirectory: Sendable {
     let url: URL
 
     init() throws {
-        url = FileManager.default.temporaryDirectory.appending(path: "lazydisk-test-\(UUID().uuidString)")
+        url = TestTemporaryRoot.uniquePath("lazydisk-test")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 

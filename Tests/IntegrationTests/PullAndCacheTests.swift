@@ -110,8 +110,8 @@ struct PullAndCacheTests {
                             problems.append("the pull ended by itself before kill \(kill): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
                             break
                         }
-                        Glibc.kill(process.processIdentifier, SIGKILL)
-                        process.waitUntilExit()
+                        process.send(SIGKILL)
+                        _ = process.waitBlocking()
                         problems += try mismatchedChunks(directory, image: image).map { "after kill \(kill): \($0)" }
                     } catch {
                         problems.append("kill \(kill): \(error)")

@@ -67,3 +67,31 @@ start_fixture_server() {
     echo "error: could not start nginx (see $work/error.log)" >&2
     return 1
 }
+
+# Runs a command (the test suite) so that everything it leaves behind can be
+# found: LAZYDISK_TEST_TMPDIR names a directory of the run's own, where the
+# tests make their temporary files (see Tests/Support/.../TestTemporaryRoot)
+# and which every process they start carries in its environment. Afterwards
+# any such process still running or anything left in that directory is
+# named on stderr, removed, and makes this fail even if the command passed:
+# run_leaving_nothing_behind swift test
+run_leaving_nothing_behind() {
+    local run_directory marker status=0 leftovers=0 pid
+    run_directory=$(mktemp -d "${TMPDIR:-/tmp}/lazydisk-test-run.XXXXXX")
+    marker="LAZYDISK_TEST_TMPDIR=$run_directory"
+    env "$marker" "$@" || status=$?
+
+    for pid in $(grep -lzxF -- "$marker" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+        echo "error: the test run left process $pid running: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+        leftovers=1
+    done
+    if [ -n "$(ls -A "$run_directory")" ]; then
+        echo "error: the test run left these in $run_directory:" >&2
+        ls -A "$run_directory" | sed 's/^/  /' >&2
+        leftovers=1
+    fi
+    rm -rf "$run_directory"
+    [ "$status" -ne 0 ] && return "$status"
+    return "$leftovers"
+}

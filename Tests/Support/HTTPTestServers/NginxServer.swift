@@ -5,8 +5,10 @@ import Foundation
 /// `scripts/lib/nginx-config`). Its access log lets a test count requests.
 ///
 /// nginx runs as a single process under a small shell that holds the read
-/// end of a pipe from the test process and kills nginx when the pipe closes:
-/// when this object goes away, or when the test process dies.
+/// end of a pipe from the test process and stops nginx when the pipe closes:
+/// when this object goes away, or when the test process dies. Only this
+/// process ever holds the write end (see ``closeOnExecPipe()``), and the
+/// shell and nginx start with no signal blocked (see ``ChildProcess``).
 public final class NginxServer: Sendable {
     /// The served directory.
     public let root: URL
@@ -16,42 +18,45 @@ public final class NginxServer: Sendable {
     /// The self-signed certificate the TLS server presents (for 127.0.0.1).
     public let certificateFile: URL
     private let workDirectory: URL
-    private let lifeline: FileHandle
+    private let lifeline: Lifeline
 
     /// Starts nginx serving `root`, and with `tls` a second server speaking
     /// TLS and HTTP/2 with a fresh self-signed certificate. Throws if nginx is
     /// missing or does not come up.
     public init(root: URL, tls: Bool = false) throws {
         self.root = root
-        workDirectory = FileManager.default.temporaryDirectory.appending(path: "lazydisk-nginx-\(UUID().uuidString)")
+        workDirectory = TestTemporaryRoot.uniquePath("lazydisk-nginx")
         certificateFile = workDirectory.appending(path: "cert.pem")
-        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         let key = workDirectory.appending(path: "key.pem")
-        if tls {
-            try Self.makeCertificate(certificate: certificateFile, key: key)
-        }
         var lastError: (any Error)?
         for _ in 0..<5 {
-            let port = try Self.freePort()
-            let tlsPort = tls ? try Self.freePort() : nil
-            var arguments = ["\(port)", root.path, workDirectory.path]
-            if let tlsPort {
-                arguments += ["\(tlsPort)", certificateFile.path, key.path]
-            }
+            // A failed start removes the work directory, so each try makes it.
             do {
+                try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+                if tls {
+                    try Self.makeCertificate(certificate: certificateFile, key: key)
+                }
+                let port = try Self.freePort()
+                let tlsPort = tls ? try Self.freePort() : nil
+                var arguments = ["\(port)", root.path, workDirectory.path]
+                if let tlsPort {
+                    arguments += ["\(tlsPort)", certificateFile.path, key.path]
+                }
                 lifeline = try Self.launch(arguments, ports: [port] + (tlsPort.map { [$0] } ?? []), workDirectory: workDirectory)
                 self.port = port
                 self.tlsPort = tlsPort
                 return
             } catch {
+                try? FileManager.default.removeItem(at: workDirectory)
                 lastError = error
             }
         }
         throw lastError ?? NginxError.didNotStart("no free port")
     }
 
+    /// Stops nginx and waits until its work directory is gone.
     deinit {
-        try? lifeline.close()
+        lifeline.cut()
     }
 
     /// `http://127.0.0.1:PORT/NAME`.
@@ -74,39 +79,36 @@ public final class NginxServer: Sendable {
     public static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Starts nginx and returns the write end of its lifeline.
-    private static func launch(_ configArguments: [String], ports: [Int], workDirectory: URL) throws -> FileHandle {
+    /// Starts nginx and returns its lifeline.
+    private static func launch(_ configArguments: [String], ports: [Int], workDirectory: URL) throws -> Lifeline {
         let config = workDirectory.appending(path: "nginx.conf")
         try runTool(repositoryRoot.appending(path: "scripts/lib/nginx-config").path, configArguments).write(to: config)
 
-        let nginx = Process()
-        nginx.executableURL = URL(fileURLWithPath: "/bin/sh")
-        nginx.arguments = [
-            // SIGKILL: nginx inherits the blocked signal mask of the thread that
-            // spawned it, so SIGTERM would wait forever.
-            // Its work directory (config, logs, temporary files) goes with it.
-            "-c", "\"$0\" -p \"$1\" -c \"$2\" -e stderr & server=$!; read -r _; kill -KILL $server; wait $server; rm -rf \"$1\"",
-            try nginxPath(), workDirectory.path, config.path,
-        ]
-        let lifeline = Pipe()
-        // Only the test process may hold the write end, or the lifeline
-        // would never close; later children must not inherit it.
-        _ = fcntl(lifeline.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
-        nginx.standardInput = lifeline
-        nginx.standardOutput = FileHandle.nullDevice
-        nginx.standardError = FileHandle.nullDevice
-        try nginx.run()
+        let pipe = try closeOnExecPipe()
+        defer { close(pipe.read) }
+        let watcher: ChildProcess
+        do {
+            // The work directory (config, logs, temporary files) goes with nginx.
+            watcher = try ChildProcess("/bin/sh", [
+                "-c", "\"$0\" -p \"$1\" -c \"$2\" -e stderr & server=$!; read -r _; kill -TERM $server; wait $server; rm -rf \"$1\"",
+                try nginxPath(), workDirectory.path, config.path,
+            ], input: .descriptor(pipe.read))
+        } catch {
+            close(pipe.write)
+            throw error
+        }
+        let lifeline = Lifeline(writeEnd: pipe.write, watcher: watcher)
         // nginx writes its pid file only once it holds its ports; without that
         // check a port another test's nginx took would pass for ours.
         let pidFile = workDirectory.appending(path: "nginx.pid").path
         for _ in 0..<200 {
             if FileManager.default.fileExists(atPath: pidFile) && ports.allSatisfy(canConnect) {
-                return lifeline.fileHandleForWriting
+                return lifeline
             }
-            guard nginx.isRunning else { break }
+            guard watcher.isRunning else { break }
             usleep(10_000)
         }
-        try? lifeline.fileHandleForWriting.close()
+        lifeline.cut()
         throw NginxError.didNotStart("nginx did not listen on ports \(ports)")
     }
 
@@ -148,6 +150,19 @@ public final class NginxServer: Sendable {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
+    }
+}
+
+/// The write end of the pipe the watcher shell reads, and the shell.
+private struct Lifeline: Sendable {
+    let writeEnd: Int32
+    let watcher: ChildProcess
+
+    /// Closing the pipe makes the shell stop nginx and remove its work
+    /// directory; this returns once it has.
+    func cut() {
+        close(writeEnd)
+        _ = watcher.waitBlocking()
     }
 }
 

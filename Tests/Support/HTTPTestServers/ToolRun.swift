@@ -4,26 +4,28 @@ import Foundation
 /// throws ``ToolFailure`` when it exits non-zero. Blocks the calling thread.
 @discardableResult
 public func runTool(_ path: String, _ arguments: [String]) throws -> Data {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw ToolFailure(path: path, arguments: arguments, status: process.terminationStatus)
+    let pipe = try closeOnExecPipe()
+    let tool: ChildProcess
+    do {
+        defer { close(pipe.write) }
+        tool = try ChildProcess(path, arguments, output: .descriptor(pipe.write))
+    } catch {
+        close(pipe.read)
+        throw error
+    }
+    let data = FileHandle(fileDescriptor: pipe.read, closeOnDealloc: true).readDataToEndOfFile()
+    let termination = tool.waitBlocking()
+    guard termination == .exited(0) else {
+        throw ToolFailure(path: path, arguments: arguments, termination: termination)
     }
     return data
 }
 
-/// A program run by ``runTool(_:_:)`` that exited non-zero.
+/// A program run by ``runTool(_:_:)`` that did not exit with status 0.
 public struct ToolFailure: Error, CustomStringConvertible {
     public var path: String
     public var arguments: [String]
-    public var status: Int32
+    public var termination: ChildProcess.Termination
 
-    public var description: String { "\(path) \(arguments.joined(separator: " ")) exited with status \(status)" }
+    public var description: String { "\(path) \(arguments.joined(separator: " ")) ended with \(termination)" }
 }
