@@ -47,22 +47,30 @@ final class CacheFiles: Sendable {
         }
     }
 
-    /// Opens the cache in `directory` as it is, for offline use and status.
+    /// Opens the cache in `directory` as it is, for offline use and status;
+    /// read-only where the files cannot be written (a read-only mount, a
+    /// cache root of another user), since reading is all these need.
     static func openExisting(_ directory: FilePath) throws(CacheFileError) -> FileCacheLayer {
         guard FileManager.default.fileExists(atPath: directory.appending("meta").string) else {
             throw .missing(directory.string)
         }
-        return try whileLocked(directory) { lock throws(CacheFileError) in
-            try load(directory, lock: lock, expecting: nil)
+        do {
+            return try whileLocked(directory) { lock throws(CacheFileError) in
+                try load(directory, lock: lock, expecting: nil)
+            }
+        } catch let .system(_, errno) where errno == .readOnlyFileSystem || errno == .permissionDenied {
+            return try whileLocked(directory, access: .readOnly) { lock throws(CacheFileError) in
+                try load(directory, lock: lock, expecting: nil, access: .readOnly)
+            }
         }
     }
 
     /// Runs `body` holding the directory's lock file, locked. On success the
     /// opened layer owns the lock descriptor; on failure it is closed.
     private static func whileLocked<Result>(
-        _ directory: FilePath, _ body: (FileDescriptor) throws(CacheFileError) -> Result
+        _ directory: FilePath, access: FileDescriptor.AccessMode = .readWrite, _ body: (FileDescriptor) throws(CacheFileError) -> Result
     ) throws(CacheFileError) -> Result {
-        let lock = try openLock(directory)
+        let lock = try access == .readOnly ? openFile(directory.appending("lock"), access: .readOnly) : openLock(directory)
         do {
             try lock.lockExclusively()
             let result = try body(lock)
@@ -78,12 +86,12 @@ final class CacheFiles: Sendable {
     /// `lock`; on failure `meta` and `data` are closed and `lock` stays the
     /// caller's.
     private static func load(
-        _ directory: FilePath, lock: FileDescriptor, expecting expected: CacheHeader?
+        _ directory: FilePath, lock: FileDescriptor, expecting expected: CacheHeader?, access: FileDescriptor.AccessMode = .readWrite
     ) throws(CacheFileError) -> FileCacheLayer {
-        let meta = try openFile(directory.appending("meta"))
+        let meta = try openFile(directory.appending("meta"), access: access)
         var data: FileDescriptor?
         do throws(CacheFileError) {
-            data = try openFile(directory.appending("data"))
+            data = try openFile(directory.appending("data"), access: access)
             let header = try CacheHeader(decoding: meta.readExactly(count: CacheHeader.size, at: 0))
             if let expected, header != expected {
                 throw .corrupt("it was made for \(header.describe()), the image is now \(expected.describe())")
@@ -128,14 +136,26 @@ final class CacheFiles: Sendable {
             try? meta.close()
             try? data.close()
         }
-        let pages = PresenceBitmap.pageCount(chunkCount: header.chunkCount)
-        try resize(meta, to: offset(ofPage: pages))
-        try meta.writeAll(encoded, at: 0)
-        try resize(data, to: Int64(header.diskSize))
-        try meta.synchronizeData()
-        try data.synchronizeData()
-        try rename(metaPath, to: directory.appending("meta"))
-        try rename(dataPath, to: directory.appending("data"))
+        do throws(CacheFileError) {
+            let pages = PresenceBitmap.pageCount(chunkCount: header.chunkCount)
+            try resize(meta, to: offset(ofPage: pages))
+            try meta.writeAll(encoded, at: 0)
+            try resize(data, to: Int64(header.diskSize))
+            try meta.synchronizeData()
+            try data.synchronizeData()
+            try rename(metaPath, to: directory.appending("meta"))
+        } catch {
+            // Nothing half made stays behind (the old cache, if any, does).
+            unlink(metaPath.string)
+            unlink(dataPath.string)
+            throw error
+        }
+        do throws(CacheFileError) {
+            try rename(dataPath, to: directory.appending("data"))
+        } catch {
+            unlink(dataPath.string)
+            throw error
+        }
         try synchronizeDirectory(directory)
     }
 
@@ -182,10 +202,12 @@ final class CacheFiles: Sendable {
         }
     }
 
-    private static func openFile(_ path: FilePath, creating: Bool = false) throws(CacheFileError) -> FileDescriptor {
+    private static func openFile(
+        _ path: FilePath, creating: Bool = false, access: FileDescriptor.AccessMode = .readWrite
+    ) throws(CacheFileError) -> FileDescriptor {
         do {
             return try FileDescriptor.open(
-                path, .readWrite, options: creating ? [.create, .truncate] : [], permissions: creating ? [.ownerReadWrite, .groupRead, .otherRead] : nil)
+                path, access, options: creating ? [.create, .truncate] : [], permissions: creating ? [.ownerReadWrite, .groupRead, .otherRead] : nil)
         } catch Errno.noSuchFileOrDirectory where !creating {
             throw .missing(path.string)
         } catch {

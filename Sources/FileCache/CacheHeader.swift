@@ -7,6 +7,9 @@ public struct CacheHeader: Sendable, Hashable {
     public static let currentVersion: UInt32 = 1
     /// The header occupies one block; the checksum is its last 8 bytes.
     static let size = 4096
+    /// Larger chunks would be no cache at all; the bound keeps a damaged
+    /// header's chunk arithmetic far from overflow.
+    static let largestChunkSize: UInt32 = 1 << 30
 
     public var sectorSize: UInt32
     /// Bytes of disk the cache covers: the layer's sector count times its
@@ -72,6 +75,11 @@ public struct CacheHeader: Sendable, Hashable {
         }
         guard sectorSize > 0, sectorSize.nonzeroBitCount == 1, chunkSize >= sectorSize, chunkSize % sectorSize == 0 else {
             throw .corrupt("sector size \(sectorSize) and chunk size \(chunkSize) do not fit together")
+        }
+        guard diskSize <= RemoteIdentity.largestSize, size <= RemoteIdentity.largestSize, diskSize % UInt64(sectorSize) == 0,
+              chunkSize <= Self.largestChunkSize
+        else {
+            throw .corrupt("disk size \(diskSize), object size \(size) or chunk size \(chunkSize) is out of range")
         }
         self.init(
             sectorSize: sectorSize, diskSize: diskSize, chunkSize: chunkSize, format: format,

@@ -3,8 +3,9 @@ import RemoteImage
 import SystemPackage
 
 /// Where caches live: one directory per image under a root, named after the
-/// image's URL without its query, so presigned URLs that differ only in their
-/// signature share a cache and no secret reaches the file system.
+/// image's URL without its query when the server proves the bytes' identity
+/// (so presigned URLs that differ only in their signature share a cache),
+/// else with a hash of the query too. No secret reaches the file system.
 public struct CacheLocation: Sendable, Hashable {
     public var root: FilePath
 
@@ -21,15 +22,40 @@ public struct CacheLocation: Sendable, Hashable {
         return FilePath(home).appending(".cache").appending("lazydisk")
     }
 
+    /// Whether images that differ only in their URL's query may share one
+    /// cache: only when the server names the bytes with a strong ETag, so
+    /// that a query that selects another object (`download?id=2`) is told
+    /// apart from one that only signs the request (a presigned URL). See
+    /// docs/cache-format.md.
+    public static func sharesAcrossQueries(_ identity: RemoteIdentity) -> Bool {
+        identity.strongETag != nil
+    }
+
+    /// The cache directory of the image at `url` whose server described it
+    /// as `identity`.
+    public func directory(for url: ImageURL, identity: RemoteIdentity) -> FilePath {
+        directory(for: url, sharedAcrossQueries: Self.sharesAcrossQueries(identity))
+    }
+
+    /// The cache directory to use without asking the server (offline, or to
+    /// show or remove a cache): the one keyed by the URL's query when it
+    /// exists, else the one shared across queries.
+    public func existingDirectory(for url: ImageURL) -> FilePath {
+        let ownQuery = directory(for: url, sharedAcrossQueries: false)
+        return FileManager.default.fileExists(atPath: ownQuery.appending("meta").string)
+            ? ownQuery : directory(for: url, sharedAcrossQueries: true)
+    }
+
     /// The image's directory: a readable part of host and path, then a hash of
-    /// the whole URL without query to keep names unique.
-    public func directory(for url: ImageURL) -> FilePath {
+    /// the URL without its query (or, unless shared, with it) to keep names
+    /// unique. The query itself never reaches the file system.
+    public func directory(for url: ImageURL, sharedAcrossQueries: Bool) -> FilePath {
         let readable = url.withoutQuery
             .replacingOccurrences(of: "https://", with: "")
             .replacingOccurrences(of: "http://", with: "")
             .map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "_" }
-        let hash = Checksum.fnv1a(Array(url.withoutQuery.utf8))
-        let hex = String(hash, radix: 16)
+        let key = url.withoutQuery + (sharedAcrossQueries ? "" : url.query.map { "?" + $0 } ?? "")
+        let hex = String(Checksum.fnv1a(Array(key.utf8)), radix: 16)
         return root.appending(String(readable.suffix(80)) + "-" + String(repeating: "0", count: 16 - hex.count) + hex)
     }
 

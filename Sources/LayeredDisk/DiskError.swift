@@ -13,6 +13,8 @@ public enum DiskError: Error, Equatable, Sendable {
     case unalignedLength(byteCount: Int, sectorSize: Int)
     /// A write, unmap or other change sent to a read-only disk or layer.
     case readOnly
+    /// A write that would take a layer past the memory it may use.
+    case noSpace(limitBytes: Int)
 }
 
 extension DiskError: CustomStringConvertible {
@@ -26,6 +28,8 @@ extension DiskError: CustomStringConvertible {
             "buffer of \(byteCount) bytes is not a whole number of \(sectorSize)-byte sectors"
         case .readOnly:
             "the disk is read-only"
+        case let .noSpace(limitBytes):
+            "no space: the write would take the RAM overlay past its limit of \(limitBytes) bytes"
         }
     }
 }

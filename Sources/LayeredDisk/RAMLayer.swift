@@ -3,7 +3,9 @@ import Synchronization
 /// A sparse, writable layer held in memory and lost with the process.
 ///
 /// It takes the guest's writes on top of a read-only stack, so the image and
-/// its cache are never modified. Only written sectors use memory. It supports
+/// its cache are never modified. Only written sectors use memory, up to a
+/// limit a client cannot push: a write past it fails with
+/// ``DiskError/noSpace(limitBytes:)`` (ENOSPC to an NBD client). It supports
 /// write-no-overwrite, so it can also be a (non-persistent) read cache, and it
 /// can be resized while in use.
 public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
@@ -18,15 +20,23 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
 
     private let state: Mutex<State>
 
-    /// A layer of `sectorCount` sectors of `sectorSize` bytes, all absent.
-    public init(sectorCount: UInt64, sectorSize: Int = 512) {
+    /// A layer of `sectorCount` sectors of `sectorSize` bytes, all absent,
+    /// that holds at most `limitBytes` of written data (counted in the
+    /// 64-sector groups it allocates).
+    public init(sectorCount: UInt64, sectorSize: Int = 512, limitBytes: Int = .max) {
         self.sectorSize = sectorSize
-        state = Mutex(State(sectorCount: sectorCount, sectorSize: sectorSize))
+        state = Mutex(State(sectorCount: sectorCount, sectorSize: sectorSize, limitBytes: limitBytes))
     }
 
     /// A RAM layer that takes its size and sector size from the layer below
     /// when attached, the usual writable overlay.
-    public static var sizedToLowerLayer: some AttachableLayer { SizedToLowerLayer() }
+    public static var sizedToLowerLayer: some AttachableLayer { SizedToLowerLayer(limitBytes: .max) }
+
+    /// The usual writable overlay, holding at most `limitBytes` of writes.
+    public static func sizedToLowerLayer(limitBytes: Int) -> some AttachableLayer { SizedToLowerLayer(limitBytes: limitBytes) }
+
+    /// Bytes of memory the layer's data takes now.
+    public var allocatedBytes: Int { state.withLock(\.allocatedBytes) }
 
     public var sectorCount: UInt64 { state.withLock(\.sectorCount) }
 
@@ -59,7 +69,7 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
             if nextIsZero {
                 state.remove(sectors)
             } else {
-                state.storeZeros(sectors)
+                try state.storeZeros(sectors)
             }
         }
     }
@@ -126,14 +136,20 @@ extension RAMLayer {
     fileprivate struct State {
         var sectorCount: UInt64
         let sectorSize: Int
+        let limitBytes: Int
         var chunks: [UInt64: Chunk] = [:]
         var resizeWaiters: [Int: CheckedContinuation<UInt64, Never>] = [:]
         private var waiterCount = 0
 
-        init(sectorCount: UInt64, sectorSize: Int) {
+        init(sectorCount: UInt64, sectorSize: Int, limitBytes: Int) {
             self.sectorCount = sectorCount
             self.sectorSize = sectorSize
+            self.limitBytes = limitBytes
         }
+
+        var chunkBytes: Int { RAMLayer.sectorsPerChunk * sectorSize }
+
+        var allocatedBytes: Int { chunks.count * chunkBytes }
 
         var geometry: SectorGeometry { SectorGeometry(sectorSize: sectorSize, sectorCount: sectorCount) }
 
@@ -156,7 +172,7 @@ extension RAMLayer {
 
         mutating func store(_ source: ArraySlice<UInt8>, at sector: UInt64, overwrite: Bool) throws(DiskError) {
             let sectors = try geometry.sectors(at: sector, byteCount: source.count)
-            let chunkBytes = RAMLayer.sectorsPerChunk * sectorSize
+            try checkRoom(for: sectors)
             for span in spans(of: sectors) {
                 var chunk = chunks.removeValue(forKey: span.chunk) ?? Chunk(bytes: Array(repeating: 0, count: chunkBytes))
                 let absent = overwrite ? span.mask : span.mask & ~chunk.present
@@ -169,9 +185,17 @@ extension RAMLayer {
             }
         }
 
-        mutating func storeZeros(_ sectors: Range<UInt64>) {
+        /// Refuses a write whose new chunks would pass the limit, before
+        /// anything is stored or allocated: a write lands whole or not at all.
+        func checkRoom(for sectors: Range<UInt64>) throws(DiskError) {
+            let newChunks = spans(of: sectors).count { chunks[$0.chunk] == nil }
+            guard newChunks <= (limitBytes - allocatedBytes) / chunkBytes else { throw .noSpace(limitBytes: limitBytes) }
+        }
+
+        mutating func storeZeros(_ sectors: Range<UInt64>) throws(DiskError) {
+            try checkRoom(for: sectors)
             let zeros = ArraySlice(repeatElement(UInt8(0), count: sectors.count * sectorSize))
-            try? store(zeros, at: sectors.lowerBound, overwrite: true)
+            try store(zeros, at: sectors.lowerBound, overwrite: true)
         }
 
         mutating func remove(_ sectors: Range<UInt64>) {
@@ -214,9 +238,11 @@ extension RAMLayer {
     }
 
     private struct SizedToLowerLayer: AttachableLayer {
+        let limitBytes: Int
+
         func attach(above lower: LayerMetadata?) async throws -> any DiskLayer {
             guard let lower else { throw RAMLayerError.nothingToSizeFrom }
-            return RAMLayer(sectorCount: lower.sectorCount, sectorSize: lower.sectorSize)
+            return RAMLayer(sectorCount: lower.sectorCount, sectorSize: lower.sectorSize, limitBytes: limitBytes)
         }
     }
 }

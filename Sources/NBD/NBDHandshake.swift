@@ -31,7 +31,12 @@ struct NBDHandshake {
     mutating func receive(_ message: NBDClientMessage) -> Action {
         switch message {
         case let .clientFlags(flags):
-            guard flags & UInt32(NBDProtocol.fixedNewstyle) != 0 else { return Action(replies: [], next: .close) }
+            // A flag this server does not know means the client expects
+            // something it cannot give: the protocol says to hang up.
+            let known = UInt32(NBDProtocol.fixedNewstyle | NBDProtocol.noZeroes)
+            guard flags & UInt32(NBDProtocol.fixedNewstyle) != 0, flags & ~known == 0 else {
+                return Action(replies: [], next: .close)
+            }
             noZeroes = flags & UInt32(NBDProtocol.noZeroes) != 0
             return Action(replies: [], next: .awaitOption)
         case let .option(code, data):
@@ -44,6 +49,10 @@ struct NBDHandshake {
     private mutating func option(_ code: UInt32, data: ByteBuffer) -> Action {
         switch NBDOption(rawValue: code) {
         case .exportName:
+            // This old option has no error reply: an unknown export ends the session.
+            guard data.getString(at: data.readerIndex, length: data.readableBytes) == export.name else {
+                return Action(replies: [], next: .close)
+            }
             let size = export.size
             return Action(
                 replies: [.exportName(size: size, flags: flags, padWithZeroes: !noZeroes)],
@@ -74,12 +83,17 @@ struct NBDHandshake {
         var data = data
         guard let nameLength = data.readInteger(as: UInt32.self),
               nameLength <= data.readableBytes,
-              data.readString(length: Int(nameLength)) != nil,
+              let name = data.readString(length: Int(nameLength)),
               let count = data.readInteger(as: UInt16.self),
               data.readableBytes == Int(count) * 2
         else {
             // GO moved the decoder to transmission already: a bad GO ends the connection.
             var action = error(code, .errorInvalid, "malformed \(isGo ? "GO" : "INFO") request")
+            action.next = isGo ? .close : .awaitOption
+            return action
+        }
+        guard name == export.name else {
+            var action = error(code, .errorUnknown, "there is no export named '\(name)'")
             action.next = isGo ? .close : .awaitOption
             return action
         }

@@ -54,6 +54,9 @@ struct NBDTransmission: Sendable {
         } catch DiskError.readOnly {
             return failure(.permission, request, "the export is read-only")
         } catch let error as DiskError {
+            if case .noSpace = error {
+                return failure(.noSpace, request, "\(error)")
+            }
             return failure(.invalid, request, "\(error)")
         } catch {
             return failure(.io, request, "\(error)")

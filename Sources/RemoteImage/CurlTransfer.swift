@@ -48,8 +48,6 @@ final class CurlTransfer {
         }
         var status = 0
         _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        var effectiveURL: UnsafeMutablePointer<CChar>?
-        _ = ccurl_easy_getinfo_string(handle, CURLINFO_EFFECTIVE_URL, &effectiveURL)
         var version = 0
         _ = ccurl_easy_getinfo_long(handle, CURLINFO_HTTP_VERSION, &version)
         continuation.resume(returning: HTTPResponse(
@@ -57,7 +55,6 @@ final class CurlTransfer {
             headers: headers,
             body: body,
             bodyWasCut: bodyWasCut,
-            effectiveURL: effectiveURL.map { String(cString: $0) } ?? request.url,
             httpVersion: Self.versionName(version)
         ))
     }
@@ -67,15 +64,12 @@ final class CurlTransfer {
     }
 
     private func configure(with configuration: HTTPClientConfiguration) throws {
-        let https = request.url.lowercased().hasPrefix("https:")
         try set(CURLOPT_URL, request.url)
         try set(CURLOPT_PRIVATE, pointer: UnsafeMutableRawPointer(bitPattern: id))
         try set(CURLOPT_NOSIGNAL, 1)
         try set(CURLOPT_PROTOCOLS_STR, "http,https")
-        // Never follow a redirect from https down to plain http.
-        try set(CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https")
-        try set(CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0)
-        try set(CURLOPT_MAXREDIRS, 10)
+        // Exchange follows redirects itself, hop by hop.
+        try set(CURLOPT_FOLLOWLOCATION, 0)
         try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
         try set(CURLOPT_PIPEWAIT, 1)
         try set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
@@ -98,7 +92,14 @@ final class CurlTransfer {
         // Large bodies arrive in fewer, larger reads: less work per byte on
         // the one thread that drives every transfer.
         try set(CURLOPT_BUFFERSIZE, min(max(request.bodyLimit, 16 << 10), Self.largestReceiveBuffer))
-        for header in configuration.headers + request.headers {
+        // Content codings would make the bytes on the wire differ from the
+        // disk's; ask for none (``Exchange`` refuses any that still comes).
+        let headers = [HTTPHeader(name: "Accept-Encoding", value: "identity")]
+            + (request.carriesCredentials ? configuration.headers : []) + request.headers
+        for header in headers {
+            guard header.isSafeToSend else {
+                throw CurlError(CURLE_BAD_FUNCTION_ARGUMENT, detail: "the header '\(header.name)' cannot be sent: it holds a line break")
+            }
             headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
         }
         try check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
@@ -116,8 +117,8 @@ final class CurlTransfer {
         })
     }
 
-    /// A status line starts a new response (each hop of a redirect has one);
-    /// the headers kept are those of the last.
+    /// A status line starts a new response (an interim 1xx answer has one
+    /// too); the headers kept are those of the last.
     private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
         if line.starts(with: "HTTP/".utf8) {
             headers = [:]

@@ -10,27 +10,25 @@ struct Exchange: Sendable {
 
     /// HEAD for size and validators (a one-byte GET where HEAD is refused),
     /// then a one-byte range GET to prove the server honours ranges.
+    /// Redirects are followed here, hop by hop; the URL that answered is
+    /// where reads go.
     func probe(_ url: ImageURL) async throws -> Probe {
         let display = url.description
-        let head = try await retrying(display) {
-            try await send(HTTPRequest(method: .head, url: url.absoluteString, followRedirects: true), display: display)
-        }
+        let (head, headURL) = try await following(HTTPRequest(method: .head, url: url.absoluteString), from: url)
         let headRefused = [403, 405, 501].contains(head.status)
         guard headRefused || (200..<300).contains(head.status) else {
             throw RemoteImageError.httpStatus(url: display, status: head.status)
         }
-        let headIdentity = headRefused ? nil : identity(of: head, url: url)
+        let headIdentity = headRefused ? nil : try identity(of: head, url: url)
 
         let clock = ContinuousClock()
         let started = clock.now
-        let probeURL = headRefused ? url.absoluteString : head.effectiveURL
-        let probe = try await retrying(display) {
-            try await send(
-                HTTPRequest(method: .get, url: probeURL, byteRange: 0...0,
-                            headers: headIdentity?.readPrecondition.map { [$0] } ?? [], followRedirects: headRefused),
-                display: display
-            )
-        }
+        let byteZero = HTTPRequest(
+            method: .get, url: headRefused ? url.absoluteString : headURL, byteRange: 0...0,
+            headers: headIdentity?.readPrecondition.map { [$0] } ?? [])
+        let (probe, finalURL) = headRefused
+            ? try await following(byteZero, from: url)
+            : (try await retrying(display) { try await send(byteZero, for: url) }, headURL)
         let duration = clock.now - started
         switch probe.status {
         case 206:
@@ -43,36 +41,67 @@ struct Exchange: Sendable {
         default:
             throw RemoteImageError.httpStatus(url: display, status: probe.status)
         }
+        try refuseContentCoding(of: probe, display: display)
         guard let contentRange = ContentRange(probe[header: "content-range"]), contentRange.range == 0...0,
               let total = contentRange.total
         else {
             throw RemoteImageError.malformedResponse(
                 url: display, reason: "206 with Content-Range '\(probe[header: "content-range"] ?? "missing")' to Range: bytes=0-0")
         }
-        var identity = headIdentity ?? RemoteIdentity(
+        let identity = headIdentity ?? RemoteIdentity(
             url: url.withoutQuery, size: total,
             etag: probe[header: "etag"], lastModified: probe[header: "last-modified"])
         if identity.size != total {
             throw RemoteImageError.imageChanged(url: display, reason: "HEAD said \(identity.size) bytes, a range read says \(total)")
         }
-        identity.size = total
+        guard total <= RemoteIdentity.largestSize else {
+            throw RemoteImageError.tooLarge(url: display, size: total)
+        }
         return Probe(
             identity: identity,
-            finalURL: probe.effectiveURL,
+            finalURL: finalURL,
             httpVersion: probe.httpVersion,
             duration: duration,
             advertisesRanges: (headRefused ? probe : head)[header: "accept-ranges"]?.lowercased() == "bytes"
         )
     }
 
+    /// Sends `request` and follows the redirects it meets, at most
+    /// ``maximumRedirects``: a hop from https to plain http is refused, and
+    /// a hop to another origin carries none of the user's headers unless
+    /// they were trusted across redirects. Returns the answer and the URL
+    /// that gave it.
+    private func following(_ request: HTTPRequest, from image: ImageURL) async throws -> (HTTPResponse, String) {
+        let display = image.description
+        var request = request
+        for _ in 0...Self.maximumRedirects {
+            let response = try await retrying(display) { try await send(request, for: image) }
+            guard Self.redirectStatuses.contains(response.status), let location = response[header: "location"] else {
+                return (response, request.url)
+            }
+            guard let next = ImageURL.resolve(location, against: request.url), let origin = Origin(next)
+            else {
+                throw RemoteImageError.redirectRefused(url: display, reason: "it leads to '\(ImageURL.redact(location))', not an http(s) URL")
+            }
+            if Origin(request.url)?.scheme == "https" && origin.scheme == "http" {
+                throw RemoteImageError.redirectRefused(url: display, reason: "it leads from https to plain http")
+            }
+            request.url = next
+        }
+        throw RemoteImageError.redirectRefused(url: display, reason: "more than \(Self.maximumRedirects) redirects")
+    }
+
+    static let maximumRedirects = 10
+    private static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
+
     /// One single-range GET of `range` on `url`, retried while transient; only
     /// an exact 206 of the unchanged object is accepted.
-    func read(_ range: Range<UInt64>, from url: String, identity: RemoteIdentity, display: ImageURL) async throws -> [UInt8] {
-        let display = display.description
+    func read(_ range: Range<UInt64>, from url: String, identity: RemoteIdentity, image: ImageURL) async throws -> [UInt8] {
+        let display = image.description
         let wanted = range.lowerBound...(range.upperBound - 1)
         let request = HTTPRequest(method: .get, url: url, byteRange: wanted, headers: identity.readPrecondition.map { [$0] } ?? [])
         return try await retrying(display) {
-            let response = try await send(request, display: display)
+            let response = try await send(request, for: image)
             switch response.status {
             case 206:
                 return try accept(response, for: wanted, identity: identity, display: display)
@@ -96,6 +125,7 @@ struct Exchange: Sendable {
         guard let contentRange = ContentRange(header) else {
             throw RemoteImageError.malformedResponse(url: display, reason: "206 without a usable Content-Range ('\(header ?? "missing")')")
         }
+        try refuseContentCoding(of: response, display: display)
         if let total = contentRange.total, total != identity.size {
             throw RemoteImageError.imageChanged(url: display, reason: "size \(identity.size) -> \(total)")
         }
@@ -116,55 +146,65 @@ struct Exchange: Sendable {
         return response.body
     }
 
-    private func identity(of head: HTTPResponse, url: ImageURL) -> RemoteIdentity? {
+    private func identity(of head: HTTPResponse, url: ImageURL) throws -> RemoteIdentity? {
+        try refuseContentCoding(of: head, display: url.description)
         guard let length = head[header: "content-length"].flatMap({ UInt64($0) }) else { return nil }
         return RemoteIdentity(url: url.withoutQuery, size: length, etag: head[header: "etag"], lastModified: head[header: "last-modified"])
     }
 
-    /// Sends a request; a transport failure or a 429/5xx answer becomes a
-    /// ``RetryableFailure`` when it is worth another try.
-    private func send(_ request: HTTPRequest, display: String) async throws -> HTTPResponse {
+    /// A body in a content coding (gzip, br, …) is not the disk's bytes,
+    /// and a Content-Length or Content-Range then counts the coded bytes.
+    private func refuseContentCoding(of response: HTTPResponse, display: String) throws {
+        guard let coding = response[header: "content-encoding"], coding.lowercased() != "identity" else { return }
+        throw RemoteImageError.contentEncoded(url: display, coding: coding)
+    }
+
+    /// Sends a request for `image`, with the user's headers only where its
+    /// origin is the image URL's (or redirects are trusted); a transport
+    /// failure or a 429/5xx answer becomes a ``RetryableFailure`` when it is
+    /// worth another try.
+    private func send(_ request: HTTPRequest, for image: ImageURL) async throws -> HTTPResponse {
+        var request = request
+        request.carriesCredentials = client.configuration.sendsHeadersAcrossRedirects || Origin(request.url) == Origin(image.absoluteString)
         let response: HTTPResponse
         do {
             response = try await client.send(request)
         } catch let error as CurlError {
-            let failure = classify(error, display: display)
+            let failure = RemoteImageError.transport(url: image.description, error)
             throw error.isTransient ? RetryableFailure(error: failure) : failure
         }
         if response.status == 429 || (500...599).contains(response.status) {
             throw RetryableFailure(
-                error: .httpStatus(url: display, status: response.status),
+                error: .httpStatus(url: image.description, status: response.status),
                 retryAfter: RetryPolicy.retryAfter(response[header: "retry-after"]))
         }
         return response
     }
 
-    private func classify(_ error: CurlError, display: String) -> RemoteImageError {
-        switch error.code {
-        case Int(CURLE_UNSUPPORTED_PROTOCOL.rawValue):
-            .redirectRefused(url: display, reason: "it leads from https to plain http (\(error))")
-        case Int(CURLE_TOO_MANY_REDIRECTS.rawValue):
-            .redirectRefused(url: display, reason: "more than 10 redirects")
-        default:
-            .transport(url: display, error)
-        }
-    }
-
-    /// Runs `attempt` until it succeeds, fails for good, or the retry budget
-    /// is spent, sleeping with backoff (or as `Retry-After` asks) in between.
+    /// Runs `attempt` until it succeeds, fails for good, or the retry policy
+    /// says stop, sleeping with backoff (or as `Retry-After` asks) in between.
     private func retrying<Result>(_ display: String, _ attempt: () async throws -> Result) async throws -> Result {
+        let clock = ContinuousClock()
+        let started = clock.now
         var attempts = 0
         while true {
             attempts += 1
             do {
                 return try await attempt()
             } catch let failure as RetryableFailure {
-                guard attempts <= retryPolicy.retries else {
-                    throw attempts == 1 ? failure.error : RemoteImageError.retriesExhausted(attempts: attempts, last: failure.error)
-                }
                 let delay = retryPolicy.delay(beforeRetry: attempts, retryAfter: failure.retryAfter)
-                logger.warning("retrying", metadata: ["error": "\(failure.error)", "attempt": "\(attempts)", "delay": "\(delay)"])
-                try await Task.sleep(for: delay)
+                switch retryPolicy.giveUp(
+                    afterAttempt: attempts, elapsed: clock.now - started, delay: delay,
+                    attemptTime: client.configuration.lowSpeedTimeout)
+                {
+                case nil:
+                    logger.warning("retrying", metadata: ["error": "\(failure.error)", "attempt": "\(attempts)", "delay": "\(delay)"])
+                    try await Task.sleep(for: delay)
+                case .retriesUsed:
+                    throw attempts == 1 ? failure.error : RemoteImageError.retriesExhausted(attempts: attempts, last: failure.error)
+                case let .timeSpent(maximumTime):
+                    throw RemoteImageError.retryTimeSpent(attempts: attempts, maximumTime: maximumTime, last: failure.error)
+                }
             }
         }
     }

@@ -3,8 +3,13 @@
 public struct HTTPClientConfiguration: Sendable {
     /// Connections kept open to the origin at most; transfers beyond wait.
     public var connections = 8
-    /// Headers added to every request (credentials, for instance).
+    /// Headers added to every request to the image's own origin
+    /// (credentials, for instance).
     public var headers: [HTTPHeader] = []
+    /// Whether ``headers`` also go to the other origins a redirect leads to,
+    /// as curl's `--location-trusted` does. Off: a redirect to another host,
+    /// port or scheme gets none of them.
+    public var sendsHeadersAcrossRedirects = false
     /// Verify the server's certificate and host name. Off only on request.
     public var verifiesTLS = true
     /// A PEM bundle of CA certificates to trust instead of the system's.
@@ -14,7 +19,7 @@ public struct HTTPClientConfiguration: Sendable {
     /// A transfer slower than ``lowSpeedLimit`` bytes a second for this long
     /// is aborted. There is no whole-transfer timeout: a large range on a slow
     /// link is fine as long as it keeps moving.
-    public var lowSpeedTimeout: Duration = .seconds(30)
+    public var lowSpeedTimeout: Duration = .seconds(20)
     /// Bytes a second below which a transfer counts as stalled.
     public var lowSpeedLimit = 1024
     /// Sent as `User-Agent`.

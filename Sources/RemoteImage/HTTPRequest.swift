@@ -1,4 +1,6 @@
 /// One HTTP request for the curl client: a HEAD or a single-range GET.
+/// Redirects are never followed by the client: ``Exchange`` follows them
+/// itself, deciding at each hop whether credentials go along.
 public struct HTTPRequest: Sendable {
     public enum Method: String, Sendable {
         case head = "HEAD"
@@ -12,8 +14,9 @@ public struct HTTPRequest: Sendable {
     public var byteRange: ClosedRange<UInt64>?
     /// Headers sent in addition to the client's configured ones.
     public var headers: [HTTPHeader]
-    /// Follow redirects (only when opening; reads use the pinned final URL).
-    public var followRedirects: Bool
+    /// Whether the client's configured headers (the user's credentials) go
+    /// with this request: only to the origin they were given for.
+    public var carriesCredentials: Bool
     /// The transfer is cut off once the body grows past this many bytes, so a
     /// server that ignores the range cannot make us download a whole image.
     /// Defaults to the range's length, or 64 KiB without one.
@@ -24,14 +27,14 @@ public struct HTTPRequest: Sendable {
         url: String,
         byteRange: ClosedRange<UInt64>? = nil,
         headers: [HTTPHeader] = [],
-        followRedirects: Bool = false,
+        carriesCredentials: Bool = true,
         bodyLimit: Int? = nil
     ) {
         self.method = method
         self.url = url
         self.byteRange = byteRange
         self.headers = headers
-        self.followRedirects = followRedirects
+        self.carriesCredentials = carriesCredentials
         self.bodyLimit = bodyLimit ?? byteRange.map { Int($0.count) } ?? 64 * 1024
     }
 }

@@ -14,7 +14,9 @@ public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
     public let withoutQuery: String
     /// Whether the scheme is https.
     public let isHTTPS: Bool
-    private let hasQuery: Bool
+    /// The query, for telling objects apart (hashed into a cache key); it may
+    /// be a signature, so it is never shown.
+    public let query: String?
 
     /// Accepts absolute http and https URLs with a host.
     public init(_ string: String) throws(RemoteImageError) {
@@ -26,7 +28,7 @@ public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
         }
         absoluteString = string
         isHTTPS = scheme == "https"
-        hasQuery = components.query != nil
+        query = components.percentEncodedQuery
         var bare = components
         bare.query = nil
         bare.fragment = nil
@@ -37,7 +39,13 @@ public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
 
     /// The URL with its query shown as `?…` and without credentials.
     public var description: String {
-        hasQuery ? withoutQuery + "?…" : withoutQuery
+        query != nil ? withoutQuery + "?…" : withoutQuery
+    }
+
+    /// A redirect's `Location` (absolute, or relative to `base`) as an
+    /// absolute URL; nil when it is no URL.
+    static func resolve(_ location: String, against base: String) -> String? {
+        URL(string: location, relativeTo: URL(string: base))?.absoluteURL.absoluteString
     }
 
     /// Redacts any URL-like text (an effective URL curl reports, bad input):

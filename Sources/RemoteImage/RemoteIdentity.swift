@@ -15,6 +15,11 @@ public struct RemoteIdentity: Sendable, Hashable, Codable {
         self.lastModified = lastModified
     }
 
+    /// The largest image served, 1 EiB: far beyond any disk, and small
+    /// enough that every offset, rounded up to a sector, a chunk or a
+    /// request, and every count of them, fits in an `Int` with room to spare.
+    public static let largestSize: UInt64 = 1 << 60
+
     /// A strong ETag names exact bytes; a weak one (`W/"…"`) does not.
     public var strongETag: String? {
         guard let etag, !etag.hasPrefix("W/") else { return nil }

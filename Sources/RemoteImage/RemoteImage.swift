@@ -64,7 +64,7 @@ public final class RemoteImage: Sendable {
         precondition(!range.isEmpty && range.upperBound <= identity.size, "read \(range) outside 0..<\(identity.size)")
         let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger)
         do {
-            return try await exchange.read(range, from: pinnedURL.withLock { $0 }, identity: identity, display: url)
+            return try await exchange.read(range, from: pinnedURL.withLock { $0 }, identity: identity, image: url)
         } catch let RemoteImageError.httpStatus(_, status) where [403, 404, 410].contains(status) && isPinnedElsewhere {
             logger.info("pinned URL expired; re-opening", metadata: ["url": "\(url)", "status": "\(status)"])
             let probe = try await exchange.probe(url)
@@ -72,7 +72,7 @@ public final class RemoteImage: Sendable {
                 throw RemoteImageError.imageChanged(url: url.description, reason: "re-opening found \(probe.identity.changes(from: identity))")
             }
             pinnedURL.withLock { $0 = probe.finalURL }
-            return try await exchange.read(range, from: probe.finalURL, identity: identity, display: url)
+            return try await exchange.read(range, from: probe.finalURL, identity: identity, image: url)
         }
     }
 

@@ -17,8 +17,16 @@ public enum RemoteImageError: Error, Sendable {
     case malformedResponse(url: String, reason: String)
     /// A redirect was refused (https to http) or went on too long.
     case redirectRefused(url: String, reason: String)
-    /// Transient failures went on past the retry budget; `last` is the last one.
+    /// Transient failures went on past the retry count; `last` is the last one.
     indirect case retriesExhausted(attempts: Int, last: RemoteImageError)
+    /// Transient failures went on so long that another attempt could not
+    /// end within the retry policy's maximum time.
+    indirect case retryTimeSpent(attempts: Int, maximumTime: Duration, last: RemoteImageError)
+    /// The answer came in a content coding (gzip, br, …), not as the
+    /// image's own bytes.
+    case contentEncoded(url: String, coding: String)
+    /// The server reports a size larger than ``RemoteIdentity/largestSize``.
+    case tooLarge(url: String, size: UInt64)
 }
 
 extension RemoteImageError: CustomStringConvertible {
@@ -40,6 +48,12 @@ extension RemoteImageError: CustomStringConvertible {
             "\(url): redirect refused: \(reason)"
         case let .retriesExhausted(attempts, last):
             "\(last) (gave up after \(attempts) attempts)"
+        case let .retryTimeSpent(attempts, maximumTime, last):
+            "\(last) (gave up after \(attempts) attempt\(attempts == 1 ? "" : "s"): another could not end within the retry time of \(maximumTime.components.seconds) s)"
+        case let .contentEncoded(url, coding):
+            "\(url): the server sent the image with Content-Encoding '\(coding)' although lazydisk asks for the bytes as they are (Accept-Encoding: identity)"
+        case let .tooLarge(url, size):
+            "\(url): the server reports \(size) bytes; lazydisk serves images of at most \(RemoteIdentity.largestSize) bytes (1 EiB)"
         }
     }
 }

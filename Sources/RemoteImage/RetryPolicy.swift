@@ -6,15 +6,33 @@ import Foundation
 public struct RetryPolicy: Sendable {
     /// Retries after the first attempt; 0 disables retrying.
     public var retries = 5
+    /// The time one request and its retries may take: a retry starts only if
+    /// it can fail within it (see ``giveUp(afterAttempt:elapsed:delay:attemptTime:)``),
+    /// so an origin that accepts and never answers fails within this time.
+    public var maximumTime: Duration = .seconds(60)
     /// The first backoff; each retry doubles it, up to ``maximumDelay``.
     public var initialDelay: Duration = .milliseconds(100)
     public var maximumDelay: Duration = .seconds(10)
-    /// The longest `Retry-After` honoured; a server asking for more is
-    /// waited on for this long.
-    public var maximumRetryAfter: Duration = .seconds(120)
 
-    public init(retries: Int = 5) {
+    public init(retries: Int = 5, maximumTime: Duration = .seconds(60)) {
         self.retries = retries
+        self.maximumTime = maximumTime
+    }
+
+    /// Why not to retry after attempt number `attempt` (1-based) failed
+    /// transiently, or nil to retry: the retries are used up, or waiting
+    /// `delay` and then an attempt that may take `attemptTime` before it
+    /// fails (the stall timeout) would end past ``maximumTime``, counted
+    /// from the first attempt's start (`elapsed` ago). A `Retry-After` is
+    /// honoured only inside that time.
+    func giveUp(afterAttempt attempt: Int, elapsed: Duration, delay: Duration, attemptTime: Duration) -> RetryRefusal? {
+        if attempt > retries {
+            return .retriesUsed
+        }
+        if elapsed + delay + attemptTime > maximumTime {
+            return .timeSpent(maximumTime)
+        }
+        return nil
     }
 
     /// The pause before retry number `retry` (1-based): the server's
@@ -22,7 +40,7 @@ public struct RetryPolicy: Sendable {
     /// jitter" (half fixed, half random) so that many clients spread out.
     func delay(beforeRetry retry: Int, retryAfter: Duration?) -> Duration {
         if let retryAfter {
-            return min(retryAfter, maximumRetryAfter)
+            return retryAfter
         }
         let doublings = min(retry - 1, 30)
         let backoff = min(initialDelay * (1 << doublings), maximumDelay)
@@ -41,3 +59,10 @@ public struct RetryPolicy: Sendable {
     }
 }
 
+
+/// Why a transient failure was not retried.
+enum RetryRefusal: Equatable {
+    case retriesUsed
+    /// Another attempt could not fail within the policy's maximum time.
+    case timeSpent(Duration)
+}

@@ -7,15 +7,15 @@ import RemoteImage
 struct CacheClearCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "clear", abstract: "Remove an image's cache.")
 
-    @Argument(help: "The image's http(s) URL.")
-    var url: String
+    @OptionGroup var image: ImageArgument
 
     @OptionGroup var cache: CacheOptions
 
     func run() async throws {
-        let directory = cache.location.directory(for: try ImageURL(url))
+        let url = try image.imageURL()
+        let directory = cache.location.existingDirectory(for: url)
         guard FileManager.default.fileExists(atPath: directory.string) else {
-            throw CommandError("no cache for \(try ImageURL(url)) in \(cache.location.root)")
+            throw CommandError("no cache for \(url) in \(cache.location.root)")
         }
         try FileManager.default.removeItem(atPath: directory.string)
         print("removed \(directory)")

@@ -7,13 +7,12 @@ struct CacheStatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show an image's cache: identity, coverage, size on disk and a coverage map.")
 
-    @Argument(help: "The image's http(s) URL.")
-    var url: String
+    @OptionGroup var image: ImageArgument
 
     @OptionGroup var cache: CacheOptions
 
     func run() async throws {
-        let directory = cache.location.directory(for: try ImageURL(url))
+        let directory = cache.location.existingDirectory(for: try image.imageURL())
         let layer = try FileCacheLayer.openExisting(at: directory)
         let header = layer.header
         let rows: [(String, String)] = [

@@ -9,15 +9,14 @@ struct CacheVerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify", abstract: "Compare every cached chunk with the server's bytes; exit 1 on any mismatch.")
 
-    @Argument(help: "The image's http(s) URL.")
-    var url: String
+    @OptionGroup var image: ImageArgument
 
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var cache: CacheOptions
 
     func run() async throws {
-        let remoteLayer = try await remote.openLayer(url)
-        let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location)
+        let remoteLayer = try await remote.openLayer(try image.imageURL())
+        let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location, logger: remote.logger)
         let offline = try await LayeredDisk(readOnly: true, layers: [
             LayerConfiguration(cacheLayer),
             LayerConfiguration(OfflineLayer(sectorCount: cacheLayer.sectorCount, sectorSize: cacheLayer.sectorSize)),

@@ -15,15 +15,14 @@ struct CatCommand: AsyncParsableCommand {
     /// one is written.
     private static let stepBytes: UInt64 = 16 << 20
 
-    @Argument(help: "The image's http(s) URL.")
-    var url: String
+    @OptionGroup var image: ImageArgument
 
     @OptionGroup var part: ByteRangeOptions
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var cache: CacheOptions
 
     func run() async throws {
-        let stack = try await ImageStack.open(url, remote: remote, cache: cache)
+        let stack = try await ImageStack.open(try image.imageURL(), remote: remote, cache: cache)
         let disk = stack.disk
         let range = try part.range(within: disk.byteCount)
         let steps = stride(from: range.lowerBound, to: range.upperBound, by: Int(Self.stepBytes)).map {
@@ -33,7 +32,7 @@ struct CatCommand: AsyncParsableCommand {
         for index in steps.indices {
             let bytes = try await pending!.value
             pending = steps.indices.contains(index + 1) ? Task { [step = steps[index + 1]] in try await disk.readBytes(step) } : nil
-            FileHandle.standardOutput.write(Data(bytes))
+            try StandardStream.output.write(bytes)
         }
         try await stack.finish()
     }

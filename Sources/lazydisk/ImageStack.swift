@@ -23,19 +23,24 @@ struct ImageStack {
     /// boot trace by ``finish()``.
     let traceRecorder: TraceRecorder?
 
-    /// Builds the stack for `url`. With `writableOverlay`, a RAM layer on top
-    /// takes writes (and is thrown away); without it the disk is read-only.
+    /// Builds the stack for `url`. With an `overlayLimit`, a RAM layer on top
+    /// takes up to that many bytes of writes (and is thrown away); without
+    /// one the disk is read-only.
     /// With `recordsTrace`, the order of first reads is kept as the cache's
     /// boot trace when the stack finishes.
     static func open(
-        _ url: String, remote options: RemoteOptions, cache cacheOptions: CacheOptions,
-        writableOverlay: Bool = false, recordsTrace: Bool = false
+        _ imageURL: ImageURL, remote options: RemoteOptions, cache cacheOptions: CacheOptions,
+        overlayLimit: Int? = nil, recordsTrace: Bool = false
     ) async throws -> ImageStack {
         let logger = options.logger
-        let imageURL = try ImageURL(url)
-        let overlay = writableOverlay ? [LayerConfiguration(RAMLayer.sizedToLowerLayer)] : []
+        let writableOverlay = overlayLimit != nil
+        let overlay = overlayLimit.map { [LayerConfiguration(RAMLayer.sizedToLowerLayer(limitBytes: $0))] } ?? []
         if cacheOptions.offline {
-            let cache = try FileCacheLayer.openExisting(at: cacheOptions.location.directory(for: imageURL))
+            let cache = try FileCacheLayer.openExisting(at: cacheOptions.location.existingDirectory(for: imageURL))
+            if imageURL.query != nil && !CacheLocation.sharesAcrossQueries(cache.header.identity)
+                && cache.directory != cacheOptions.location.directory(for: imageURL, sharedAcrossQueries: false) {
+                throw CommandError("the cache of \(imageURL) was made for another query, and the server gave no strong ETag to prove it is the same image")
+            }
             warnAboutDiscardedPages(cache)
             let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [
                 LayerConfiguration(cache),
@@ -45,12 +50,12 @@ struct ImageStack {
             return ImageStack(
                 disk: ObservedDisk(disk, observers: recorder.map { [$0] } ?? []), cache: cache, remote: nil, traceRecorder: recorder)
         }
-        let remote = try await options.openLayer(url)
+        let remote = try await options.openLayer(imageURL)
         guard !cacheOptions.noCache else {
             let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [LayerConfiguration(remote)])
             return ImageStack(disk: ObservedDisk(disk, observers: []), cache: nil, remote: remote, traceRecorder: nil)
         }
-        let cache = try openCache(for: remote, location: cacheOptions.location)
+        let cache = try openCache(for: remote, location: cacheOptions.location, logger: logger)
         let warned = Atomic<Bool>(false)
         let fetching = remote.storingChunks(in: cache) { error in
             // Reads go on from the server; say so once, log every failure.
@@ -84,7 +89,7 @@ struct ImageStack {
     }
 
     /// Opens the image's cache, warning when it had to be rebuilt.
-    static func openCache(for remote: HTTPRangeLayer, location: CacheLocation) throws -> FileCacheLayer {
+    static func openCache(for remote: HTTPRangeLayer, location: CacheLocation, logger: Logger) throws -> FileCacheLayer {
         let header = CacheHeader(
             sectorSize: UInt32(remote.sectorSize),
             diskSize: remote.sectorCount * UInt64(remote.sectorSize),
@@ -92,7 +97,11 @@ struct ImageStack {
             format: remote.format.rawValue,
             identity: remote.image.identity
         )
-        let (cache, outcome) = try FileCacheLayer.open(at: location.directory(for: remote.image.url), for: header)
+        let identity = remote.image.identity
+        if remote.image.url.query != nil && !CacheLocation.sharesAcrossQueries(identity) {
+            logger.info("the cache is keyed by the URL's query too: the server sent no strong ETag to prove which object a query names")
+        }
+        let (cache, outcome) = try FileCacheLayer.open(at: location.directory(for: remote.image.url, identity: identity), for: header)
         if case let .rebuilt(reason) = outcome {
             printWarning("the cache for \(remote.image.url) was discarded and rebuilt: \(reason)")
         }
@@ -109,5 +118,5 @@ struct ImageStack {
 
 /// One `warning:` line on stderr.
 func printWarning(_ message: String) {
-    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+    StandardStream.error.writeLine("warning: \(message)")
 }

@@ -9,13 +9,12 @@ struct InfoCommand: AsyncParsableCommand {
         abstract: "Show an image's size, format, validators and range support."
     )
 
-    @Argument(help: "The image's http(s) URL.")
-    var url: String
+    @OptionGroup var image: ImageArgument
 
     @OptionGroup var remote: RemoteOptions
 
     func run() async throws {
-        let layer = try await remote.openLayer(url)
+        let layer = try await remote.openLayer(try image.imageURL())
         let image = layer.image
         let identity = image.identity
         var rows: [(String, String)] = [("url", image.url.description)]
@@ -25,7 +24,7 @@ struct InfoCommand: AsyncParsableCommand {
         rows += [
             ("format", layer.format.rawValue),
             ("object size", "\(identity.size) bytes"),
-            ("disk size", "\(layer.contentSize) bytes, \(layer.sectorCount) sectors of \(layer.sectorSize) bytes"),
+            ("disk size", diskSize(of: layer)),
             ("disk id", layer.diskID?.description ?? "none"),
             ("etag", identity.etag ?? "none"),
             ("last modified", identity.lastModified ?? "none"),
@@ -34,5 +33,15 @@ struct InfoCommand: AsyncParsableCommand {
             ("probe read", "\((image.probeDuration.seconds * 1_000_000).rounded() / 1000) ms"),
         ]
         printLabeledRows(rows)
+    }
+
+    /// The size `cat` and NBD clients see: whole sectors, with the padding
+    /// named when the image's data does not fill the last one.
+    private func diskSize(of layer: HTTPRangeLayer) -> String {
+        let diskBytes = layer.sectorCount * UInt64(layer.sectorSize)
+        let sectors = "\(diskBytes) bytes, \(layer.sectorCount) sectors of \(layer.sectorSize) bytes"
+        let padding = diskBytes - layer.contentSize
+        guard padding > 0 else { return sectors }
+        return sectors + " (the image's \(layer.contentSize) bytes, then \(padding) bytes of zeros to fill the last sector)"
     }
 }

@@ -11,8 +11,7 @@ struct PullCommand: AsyncParsableCommand {
         discussion: "Resumable: chunks already cached are skipped, and an interrupted pull keeps what it fetched."
     )
 
-    @Argument(help: "The image's http(s) URL.")
-    var url: String
+    @OptionGroup var image: ImageArgument
 
     @Flag(help: "Fetch the chunks the cache's boot trace names first, in the order a boot read them.")
     var trace = false
@@ -37,8 +36,8 @@ struct PullCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let layer = try await remote.openLayer(url)
-        let cache = try ImageStack.openCache(for: layer, location: self.cache.location)
+        let layer = try await remote.openLayer(try image.imageURL())
+        let cache = try ImageStack.openCache(for: layer, location: self.cache.location, logger: remote.logger)
         let diskSize = cache.header.diskSize
         let range = try part.range(within: diskSize)
 

@@ -51,6 +51,6 @@ final class PullProgress: Sendable {
 
     private func write(_ line: String, final: Bool) {
         let text = isTerminal ? "\r\u{1B}[K" + line + (final ? "\n" : "") : line + "\n"
-        FileHandle.standardError.write(Data(text.utf8))
+        try? StandardStream.error.write(Array(text.utf8))
     }
 }

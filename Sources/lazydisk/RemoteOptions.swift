@@ -25,10 +25,17 @@ struct RemoteOptions: ParsableArguments {
     var connectTimeout = 10.0
 
     @Option(help: ArgumentHelp("Abort a transfer that moves under 1 KiB/s for this many seconds.", valueName: "seconds"))
-    var lowSpeedTimeout = 30.0
+    var lowSpeedTimeout = 20.0
 
     @Option(help: "Retries for connection errors, timeouts, 5xx and 429.")
     var retries = 5
+
+    @Option(help: ArgumentHelp(
+        "Seconds a request and its retries may take: no retry starts that could not fail within it.", valueName: "seconds"))
+    var retryMaxTime = 60.0
+
+    @Flag(help: "Send --header and --header-file headers to the hosts redirects lead to, too (curl's --location-trusted).")
+    var locationTrusted = false
 
     @Option(help: ArgumentHelp("Image format: raw or vhd (default: detect a fixed VHD footer).", valueName: "format"))
     var format: ImageFormat?
@@ -36,10 +43,22 @@ struct RemoteOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log retries and details to stderr.")
     var verbose = false
 
+    /// Bounds that keep every count and duration far from overflow.
+    static let connectionRange = 1...1024
+    static let retryRange = 0...1000
+    static let secondsRange = 0.001...86400.0
+
     func validate() throws {
-        guard connections > 0 else { throw ValidationError("--connections must be at least 1") }
-        guard retries >= 0 else { throw ValidationError("--retries must not be negative") }
-        guard connectTimeout > 0, lowSpeedTimeout > 0 else { throw ValidationError("timeouts must be positive") }
+        guard Self.connectionRange.contains(connections) else {
+            throw ValidationError("--connections must be between 1 and \(Self.connectionRange.upperBound)")
+        }
+        guard Self.retryRange.contains(retries) else {
+            throw ValidationError("--retries must be between 0 and \(Self.retryRange.upperBound)")
+        }
+        for (name, seconds) in [("--connect-timeout", connectTimeout), ("--low-speed-timeout", lowSpeedTimeout), ("--retry-max-time", retryMaxTime)]
+        where !Self.secondsRange.contains(seconds) {
+            throw ValidationError("\(name) must be a number of seconds from 0.001 to 86400 (a day)")
+        }
     }
 
     /// The client configuration these options describe, reading the header
@@ -50,16 +69,17 @@ struct RemoteOptions: ParsableArguments {
         configuration.headers = try requestHeaders()
         configuration.verifiesTLS = !insecure
         configuration.caCertificatesFile = cacert
-        configuration.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
-        configuration.lowSpeedTimeout = .milliseconds(Int(lowSpeedTimeout * 1000))
+        configuration.connectTimeout = .seconds(connectTimeout)
+        configuration.lowSpeedTimeout = .seconds(lowSpeedTimeout)
+        configuration.sendsHeadersAcrossRedirects = locationTrusted
         return configuration
     }
 
     /// Opens the image at `url` and wraps it as the bottom layer.
-    func openLayer(_ url: String) async throws -> HTTPRangeLayer {
+    func openLayer(_ url: ImageURL) async throws -> HTTPRangeLayer {
         let client = CurlClient(configuration: try clientConfiguration())
         let image = try await RemoteImage.open(
-            try ImageURL(url), client: client, retryPolicy: RetryPolicy(retries: retries), logger: logger)
+            url, client: client, retryPolicy: RetryPolicy(retries: retries, maximumTime: .seconds(retryMaxTime)), logger: logger)
         return try await HTTPRangeLayer.open(image, format: format)
     }
 
@@ -72,12 +92,7 @@ struct RemoteOptions: ParsableArguments {
     private func requestHeaders() throws -> [HTTPHeader] {
         var lines = headers
         if let headerFile {
-            let text: String
-            do {
-                text = try String(contentsOfFile: headerFile, encoding: .utf8)
-            } catch {
-                throw ValidationError("cannot read --header-file \(headerFile): \(error.localizedDescription)")
-            }
+            let text = try readOptionFile(headerFile, option: "--header-file")
             lines += text.split(whereSeparator: \.isNewline).map(String.init).filter {
                 !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#")
             }

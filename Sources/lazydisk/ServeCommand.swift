@@ -15,11 +15,14 @@ struct ServeCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The image's http(s) URL.")
-    var url: String
+    @OptionGroup var image: ImageArgument
 
     @Flag(help: "Refuse writes instead of keeping them in a RAM overlay.")
     var readOnly = false
+
+    @Option(help: ArgumentHelp(
+        "Memory the RAM overlay may hold for the guest's writes; writes past it fail with ENOSPC.", valueName: "size"))
+    var overlayMax = ByteCount(bytes: 1 << 30)
 
     @Option(help: ArgumentHelp("Unix socket to listen on (default: one in $XDG_RUNTIME_DIR or /tmp).", valueName: "path"))
     var socket: String?
@@ -65,21 +68,31 @@ struct ServeCommand: AsyncParsableCommand {
         if fill && (cache.noCache || cache.offline) {
             throw ValidationError("--fill fills the cache from the server; --no-cache and --offline do not allow it")
         }
-        if port != nil && !NBDEndpoint.tcp(host: address, port: 0).isLocal && !allowRemote {
-            throw ValidationError("--address \(address) is reachable from other machines; add --allow-remote to mean it")
+        if overlayMax.bytes > UInt64(Int.max) {
+            throw ValidationError("--overlay-max is larger than any memory")
+        }
+        if socket?.isEmpty == true {
+            throw ValidationError("--socket needs a path")
+        }
+        if let port, !allowRemote {
+            let (_, addresses) = try NBDEndpoint.resolving(host: address, port: port)
+            if let remote = addresses.first(where: { !NBDEndpoint.tcp(host: $0, port: port).isLocal }) {
+                throw ValidationError("--address \(address) is reachable from other machines (it means \(remote)); add --allow-remote to mean it")
+            }
         }
     }
 
     func run() async throws {
-        let stack = try await ImageStack.open(url, remote: remote, cache: cache, writableOverlay: !readOnly, recordsTrace: true)
+        let stack = try await ImageStack.open(try image.imageURL(), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         let server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk))
-        let listener = try await NBDListener.bind(requestedEndpoint, server: server)
+        let listener = try await NBDListener.bind(try requestedEndpoint(), server: server)
         let endpoint = listener.endpoint
         let uri = endpoint.uri(exportName: exportName)
-        FileHandle.standardError.write(Data("lazydisk: serving \(description) at \(uri)\n".utf8))
+        StandardStream.error.writeLine("lazydisk: serving \(description) at \(uri)")
         if run == nil {
-            print(uri)
+            // Unbuffered: a script reading a pipe gets the URI at once.
+            try StandardStream.output.write(Array((uri + "\n").utf8))
         }
 
         let background = hydration(of: stack).map { hydration in Task { await hydration.run() } }
@@ -125,9 +138,9 @@ struct ServeCommand: AsyncParsableCommand {
             rateLimiter: fillRate.map { RateLimiter(bytesPerSecond: $0.bytes) }, logger: self.remote.logger)
     }
 
-    private var requestedEndpoint: NBDEndpoint {
+    private func requestedEndpoint() throws -> NBDEndpoint {
         if let port {
-            return .tcp(host: address, port: port)
+            return try NBDEndpoint.resolving(host: address, port: port).endpoint
         }
         if let socket {
             return .unixSocket(path: socket)

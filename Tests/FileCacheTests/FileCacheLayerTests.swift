@@ -77,12 +77,36 @@ struct FileCacheLayerTests {
         #expect(CacheLocation.defaultRoot(environment: ["XDG_CACHE_HOME": "/x/cache", "HOME": "/home/u"]) == "/x/cache/lazydisk")
         #expect(CacheLocation.defaultRoot(environment: ["HOME": "/home/u"]) == "/home/u/.cache/lazydisk")
         let location = CacheLocation(root: "/c")
-        let signed = try location.directory(for: ImageURL("https://bucket.example.com/images/disk.img?sig=SECRET"))
-        let other = try location.directory(for: ImageURL("https://bucket.example.com/images/disk.img?sig=OTHER"))
+        let strong = RemoteIdentity(url: "https://bucket.example.com/images/disk.img", size: 1, etag: "\"abc\"", lastModified: nil)
+        let signed = try location.directory(for: ImageURL("https://bucket.example.com/images/disk.img?sig=SECRET"), identity: strong)
+        let other = try location.directory(for: ImageURL("https://bucket.example.com/images/disk.img?sig=OTHER"), identity: strong)
         #expect(signed == other)
         #expect(!signed.string.contains("SECRET"))
         #expect(signed.string.hasPrefix("/c/bucket.example.com_images_disk.img-"))
-        #expect(try location.directory(for: ImageURL("https://bucket.example.com/images/disk2.img")) != signed)
+        #expect(try location.directory(for: ImageURL("https://bucket.example.com/images/disk2.img"), identity: strong) != signed)
+    }
+
+    /// Without a strong ETag the server has not said which object a query
+    /// names, so each query gets a cache of its own; the query is hashed,
+    /// never written.
+    @Test func onlyAStrongETagLetsQueriesShareACache() throws {
+        let location = CacheLocation(root: "/c")
+        let first = try ImageURL("https://example.com/download?id=1&token=SECRET")
+        let second = try ImageURL("https://example.com/download?id=2&token=SECRET")
+        let identities = [
+            RemoteIdentity(url: first.withoutQuery, size: 1, etag: "W/\"weak\"", lastModified: nil),
+            RemoteIdentity(url: first.withoutQuery, size: 1, etag: nil, lastModified: "Wed, 01 Jan 2025 00:00:00 GMT"),
+            RemoteIdentity(url: first.withoutQuery, size: 1, etag: nil, lastModified: nil),
+        ]
+        for identity in identities {
+            let one = location.directory(for: first, identity: identity)
+            #expect(one != location.directory(for: second, identity: identity), "\(identity)")
+            #expect(!one.string.contains("SECRET") && !one.string.contains("id=1"))
+        }
+        let strong = RemoteIdentity(url: first.withoutQuery, size: 1, etag: "\"abc\"", lastModified: nil)
+        #expect(location.directory(for: first, identity: strong) == location.directory(for: second, identity: strong))
+        let bare = try ImageURL("https://example.com/download")
+        #expect(location.directory(for: bare, identity: identities[2]) == location.directory(for: bare, identity: strong))
     }
 }
 

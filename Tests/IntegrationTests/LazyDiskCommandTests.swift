@@ -82,22 +82,24 @@ struct LazyDiskRun {
         .deletingLastPathComponent().appending(path: "lazydisk")
 
     /// Starts the executable with its standard error in `errorLog` and its
-    /// output discarded, for tests that stop or kill it.
-    static func start(_ arguments: [String], errorLog: URL) throws -> ChildProcess {
+    /// output discarded (or sent to `output`), for tests that stop or kill it.
+    static func start(_ arguments: [String], errorLog: URL, output: ChildProcess.Stream = .null) throws -> ChildProcess {
         let errorFile = open(errorLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard errorFile >= 0 else { throw CocoaError(.fileWriteUnknown) }
         defer { close(errorFile) }
-        return try lazydisk(arguments, cacheHome: errorLog.deletingLastPathComponent(), output: .null, error: .descriptor(errorFile))
+        return try lazydisk(arguments, cacheHome: errorLog.deletingLastPathComponent(), output: output, error: .descriptor(errorFile))
     }
 
     /// The executable with its default cache root moved under `cacheHome`, so
     /// a test never reads or leaves entries in the user's own cache.
     private static func lazydisk(
-        _ arguments: [String], cacheHome: URL, output: ChildProcess.Stream, error: ChildProcess.Stream
+        _ arguments: [String], cacheHome: URL, environment: [String: String] = [:],
+        output: ChildProcess.Stream, error: ChildProcess.Stream
     ) throws -> ChildProcess {
-        try ChildProcess(
+        let base = ["XDG_CACHE_HOME": cacheHome.path, "TMPDIR": TestTemporaryRoot.url.path]
+        return try ChildProcess(
             executable.path, arguments,
-            environment: ProcessInfo.processInfo.environment.merging(["XDG_CACHE_HOME": cacheHome.path, "TMPDIR": TestTemporaryRoot.url.path]) { $1 },
+            environment: ProcessInfo.processInfo.environment.merging(base.merging(environment) { $1 }) { $1 },
             output: output, error: error)
     }
 
@@ -109,7 +111,11 @@ struct LazyDiskRun {
         }
     }
 
-    static func run(_ arguments: [String]) async throws -> LazyDiskRun {
+    /// Runs the executable to its end and collects its output, or with
+    /// `output` sends it there instead (a full file, a closed descriptor).
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], output: ChildProcess.Stream? = nil
+    ) async throws -> LazyDiskRun {
         let directory = try TemporaryDirectory()
         let errorLog = directory.url.appending(path: "stderr")
         let pipe = try closeOnExecPipe()
@@ -119,7 +125,9 @@ struct LazyDiskRun {
             let errorFile = open(errorLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard errorFile >= 0 else { throw CocoaError(.fileWriteUnknown) }
             defer { close(errorFile) }
-            process = try lazydisk(arguments, cacheHome: directory.url, output: .descriptor(pipe.write), error: .descriptor(errorFile))
+            process = try lazydisk(
+                arguments, cacheHome: directory.url, environment: environment,
+                output: output ?? .descriptor(pipe.write), error: .descriptor(errorFile))
         } catch {
             close(pipe.read)
             throw error

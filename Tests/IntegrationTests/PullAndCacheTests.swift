@@ -27,7 +27,7 @@ struct PullAndCacheTests {
         var cacheArguments: [String] { ["--cache", caches.url.path] }
 
         func cacheDirectory(throttled: Bool = false) throws -> FilePath {
-            CacheLocation(root: FilePath(caches.url.path)).directory(for: try ImageURL(url(throttled: throttled)))
+            CacheLocation(root: FilePath(caches.url.path)).existingDirectory(for: try ImageURL(url(throttled: throttled)))
         }
 
         func run(_ arguments: [String]) async throws -> LazyDiskRun {
@@ -61,7 +61,7 @@ struct PullAndCacheTests {
         let last = result.error.split(separator: "\n").last ?? ""
         #expect(last.hasPrefix("Error: ") && last.contains("gave up after 2 attempts"), "\(result.error)")
         #expect(!result.error.contains("SECRET"))
-        let directory = CacheLocation(root: FilePath(caches.url.path)).directory(for: try ImageURL(server.url))
+        let directory = CacheLocation(root: FilePath(caches.url.path)).existingDirectory(for: try ImageURL(server.url))
         #expect(try FileCacheLayer.openExisting(at: directory).presentChunkCount == 0)
     }
 

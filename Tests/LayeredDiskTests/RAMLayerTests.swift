@@ -68,4 +68,24 @@ struct RAMLayerTests {
         try await layer.unmap(at: 0, count: 16, nextIsZero: true)
         #expect(layer.presentSectorCount == 0)
     }
+
+    /// The limit counts the 32 KiB groups the layer allocates; a write that
+    /// needs one more group than is left is refused whole, and what the
+    /// layer holds stays readable.
+    @Test func writesPastTheLimitAreRefusedWhole() async throws {
+        let layer = RAMLayer(sectorCount: 1024, limitBytes: 64 << 10)
+        try await layer.write(ArraySlice(repeating: 1, count: 512), at: 0, fua: false)
+        try await layer.write(ArraySlice(repeating: 2, count: 512), at: 64, fua: false)
+        #expect(layer.allocatedBytes == 64 << 10)
+        await #expect(throws: DiskError.noSpace(limitBytes: 64 << 10)) {
+            try await layer.write(ArraySlice(repeating: 3, count: 1024), at: 127, fua: false)
+        }
+        #expect(layer.presentSectorCount == 2)
+        try await layer.write(ArraySlice(repeating: 4, count: 512), at: 63, fua: false)
+        await #expect(throws: DiskError.noSpace(limitBytes: 64 << 10)) {
+            try await layer.unmap(at: 128, count: 896, nextIsZero: false)
+        }
+        try await layer.unmap(at: 128, count: 896, nextIsZero: true)
+        #expect(layer.presentSectorCount == 3)
+    }
 }

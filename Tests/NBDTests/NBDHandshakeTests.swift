@@ -7,9 +7,10 @@ import Testing
 struct NBDHandshakeTests {
     private var handshake = NBDHandshake(export: NBDExport(description: "test", disk: InMemoryDisk(sectorCount: 8)))
 
-    private static func goData(infos: [UInt16] = []) -> ByteBuffer {
+    private static func goData(name: String = "", infos: [UInt16] = []) -> ByteBuffer {
         var data = ByteBuffer()
-        data.writeInteger(UInt32(0))
+        data.writeInteger(UInt32(name.utf8.count))
+        data.writeString(name)
         data.writeInteger(UInt16(infos.count))
         infos.forEach { data.writeInteger($0) }
         return data
@@ -32,6 +33,37 @@ struct NBDHandshakeTests {
         let flags = export.readInteger(as: UInt16.self) ?? 0
         #expect(flags & 1 != 0 && flags & 2 == 0 && flags & 0x100 != 0)
         #expect(go.next == .transmission(structuredReplies: false, baseAllocation: false))
+    }
+
+    @Test mutating func unknownClientFlagsCloseTheConnection() {
+        #expect(handshake.receive(.clientFlags(1 | 4)).next == .close)
+        #expect(handshake.receive(.clientFlags(1 << 31 | 3)).next == .close)
+        var plain = NBDHandshake(export: NBDExport(description: "test", disk: InMemoryDisk(sectorCount: 8)))
+        #expect(plain.receive(.clientFlags(1)).next == .awaitOption)
+    }
+
+    @Test func onlyTheExportsOwnNameIsServed() {
+        let named = NBDExport(name: "boot", description: "test", disk: InMemoryDisk(sectorCount: 8))
+        var handshake = NBDHandshake(export: named)
+        _ = handshake.receive(.clientFlags(3))
+        let info = handshake.receive(.option(code: 6, data: Self.goData(name: "other")))
+        #expect(Self.replyTypes(info) == [0x8000_0006])
+        #expect(info.next == .awaitOption)
+        let defaultExport = handshake.receive(.option(code: 6, data: Self.goData(name: "")))
+        #expect(Self.replyTypes(defaultExport) == [0x8000_0006])
+        let go = handshake.receive(.option(code: 7, data: Self.goData(name: "other")))
+        #expect(Self.replyTypes(go) == [0x8000_0006])
+        #expect(go.next == .close)
+
+        var old = NBDHandshake(export: named)
+        _ = old.receive(.clientFlags(3))
+        #expect(old.receive(.option(code: 1, data: ByteBuffer(string: "other"))) == NBDHandshake.Action(replies: [], next: .close))
+        var right = NBDHandshake(export: named)
+        _ = right.receive(.clientFlags(3))
+        #expect(right.receive(.option(code: 1, data: ByteBuffer(string: "boot"))).next == .transmission(structuredReplies: false, baseAllocation: false))
+        var goRight = NBDHandshake(export: named)
+        _ = goRight.receive(.clientFlags(3))
+        #expect(goRight.receive(.option(code: 7, data: Self.goData(name: "boot"))).next == .transmission(structuredReplies: false, baseAllocation: false))
     }
 
     @Test mutating func unknownOptionsAreUnsupportedAndHagglingContinues() {

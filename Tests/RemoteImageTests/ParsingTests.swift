@@ -34,7 +34,17 @@ struct ParsingTests {
             #expect(policy.delay(beforeRetry: 40, retryAfter: nil) <= .seconds(1))
         }
         #expect(policy.delay(beforeRetry: 1, retryAfter: .seconds(7)) == .seconds(7))
-        #expect(policy.delay(beforeRetry: 1, retryAfter: .seconds(7200)) == policy.maximumRetryAfter)
+    }
+
+    @Test func retriesStopAtTheirCountOrWhenAnotherCouldNotEndInTime() {
+        let policy = RetryPolicy(retries: 3, maximumTime: .seconds(60))
+        let stall = Duration.seconds(20)
+        #expect(policy.giveUp(afterAttempt: 1, elapsed: .seconds(20), delay: .milliseconds(100), attemptTime: stall) == nil)
+        #expect(policy.giveUp(afterAttempt: 2, elapsed: .seconds(40), delay: .milliseconds(100), attemptTime: stall) == .timeSpent(.seconds(60)))
+        #expect(policy.giveUp(afterAttempt: 4, elapsed: .zero, delay: .zero, attemptTime: .zero) == .retriesUsed)
+        // A Retry-After is honoured only inside the time.
+        #expect(policy.giveUp(afterAttempt: 1, elapsed: .seconds(1), delay: .seconds(7200), attemptTime: stall) == .timeSpent(.seconds(60)))
+        #expect(policy.giveUp(afterAttempt: 1, elapsed: .seconds(1), delay: .seconds(30), attemptTime: stall) == nil)
     }
 
     @Test func headerLines() {
@@ -43,6 +53,9 @@ struct ParsingTests {
         #expect(HTTPHeader(line: "no colon") == nil)
         #expect(HTTPHeader(line: ": empty name") == nil)
         #expect(HTTPHeader(line: "Bad Name: x") == nil)
+        #expect(HTTPHeader(line: "X-A: b\r\nInjected: c") == nil)
+        #expect(HTTPHeader(line: "X-A: b\u{0}c") == nil)
+        #expect(HTTPHeader(line: "X-A: b\rc") == nil)
         #expect(HTTPHeader(line: "Caf\u{E9}: x") == nil)
         #expect(HTTPHeader(line: " \tETag:\t\"r\u{E9}sum\u{E9}\" \r\n") == HTTPHeader(name: "ETag", value: "\"r\u{E9}sum\u{E9}\""))
         #expect(HTTPHeader(line: "Empty:  \r\n") == HTTPHeader(name: "Empty", value: ""))

@@ -30,6 +30,8 @@ public final class ChildProcess: Sendable {
         case null
         /// A descriptor of this process, duplicated into the child.
         case descriptor(Int32)
+        /// No descriptor at all: the child finds it closed.
+        case closed
     }
 
     public let pid: pid_t
@@ -47,6 +49,7 @@ public final class ChildProcess: Sendable {
             switch stream {
             case .null: posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0)
             case let .descriptor(descriptor): posix_spawn_file_actions_adddup2(&actions, descriptor, target)
+            case .closed: posix_spawn_file_actions_addclose(&actions, target)
             }
         }
         cprocess_addclosefrom(&actions, 3)

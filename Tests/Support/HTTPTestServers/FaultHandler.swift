@@ -51,7 +51,10 @@ final class FaultHandler: ChannelInboundHandler {
         state.record(FaultServer.LoggedRequest(
             method: request.method.rawValue, uri: request.uri,
             range: request.headers.first(name: "range"), ifMatch: request.headers.first(name: "if-match"),
-            authorization: request.headers.first(name: "authorization"), status: Int(reply.status.code)))
+            authorization: request.headers.first(name: "authorization"),
+            headers: Dictionary(request.headers.map { ($0.name.lowercased(), $0.value) }) { $1 },
+            status: Int(reply.status.code)))
+        guard state.fault != .neverAnswers else { return }
         deliver(reply, context: context)
     }
 
@@ -74,6 +77,8 @@ final class FaultHandler: ChannelInboundHandler {
             Int(path.dropFirst(4)).map { $0 < hops ? "/hop\($0 + 1)" : "/final" }
         case .expiringLinks where path == "/image":
             "/signed?v=\(state.issueLink())"
+        case let .redirectTo(location) where path == "/image":
+            location
         default:
             nil
         }
@@ -88,16 +93,28 @@ final class FaultHandler: ChannelInboundHandler {
     }
 
     private func objectReply(to request: HTTPRequestHead) -> Reply {
-        let object = state.object
+        let object = object(for: request.uri)
         let size = object.content.count
-        let headers: HTTPHeaders = ["ETag": object.etag, "Last-Modified": object.lastModified, "Accept-Ranges": "bytes"]
+        var headers: HTTPHeaders = ["Accept-Ranges": "bytes"]
+        headers.add(contentsOf: validators(of: object))
+        if case let .contentEncoding(coding) = state.fault {
+            headers.add(name: "Content-Encoding", value: coding)
+        }
+        if case let .reportsSize(reported) = state.fault {
+            if request.method == .HEAD {
+                headers.add(name: "Content-Length", value: "\(reported)")
+                return Reply(status: .ok, headers: headers)
+            }
+            headers.add(name: "Content-Range", value: "bytes 0-0/\(reported)")
+            return Reply(status: .partialContent, headers: headers, body: object.content.prefix(1))
+        }
         if request.method == .HEAD {
             guard state.fault != .refusesHead else { return Reply(status: .forbidden) }
             var headHeaders = headers
             headHeaders.add(name: "Content-Length", value: "\(size)")
             return Reply(status: .ok, headers: headHeaders)
         }
-        if let ifMatch = request.headers.first(name: "if-match"), ifMatch != object.etag {
+        if let ifMatch = request.headers.first(name: "if-match"), ifMatch != validators(of: object).first(name: "ETag") {
             return Reply(status: .preconditionFailed)
         }
         guard let range = request.headers.first(name: "range").flatMap(Self.parseRange), state.fault != .ignoresRange else {
@@ -171,6 +188,33 @@ final class FaultHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: [byte])))), promise: nil)
         context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
             self.trickle(body.dropFirst(), context: context)
+        }
+    }
+
+    /// The object a request names: with ``FaultServer/Fault/objectsByQuery(_:)``
+    /// one for each `id`, else the one object.
+    private func object(for uri: String) -> FaultState.Object {
+        var object = state.object
+        if case .objectsByQuery = state.fault {
+            let id = uri.split(separator: "?").last?.split(separator: "&")
+                .first { $0.hasPrefix("id=") }.flatMap { Int($0.dropFirst(3)) } ?? 0
+            object.content = object.content.map { $0 ^ UInt8(truncatingIfNeeded: id) }
+            object.generation = id
+        }
+        return object
+    }
+
+    private func validators(of object: FaultState.Object) -> HTTPHeaders {
+        guard case let .objectsByQuery(validators) = state.fault else {
+            return ["ETag": object.etag, "Last-Modified": object.lastModified]
+        }
+        // Last-Modified is the same for every object, as objects uploaded in
+        // the same second have: it cannot tell them apart.
+        return switch validators {
+        case .strongETag: ["ETag": object.etag, "Last-Modified": state.object.lastModified]
+        case .weakETag: ["ETag": "W/" + object.etag, "Last-Modified": state.object.lastModified]
+        case .lastModifiedOnly: ["Last-Modified": state.object.lastModified]
+        case .none: [:]
         }
     }
 

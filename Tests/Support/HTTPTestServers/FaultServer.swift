@@ -37,6 +37,26 @@ public final class FaultServer: Sendable {
         /// `/image` redirects to `/signed?v=N`, a new N each time; only the
         /// newest link works once ``expireLinks()`` has been called.
         case expiringLinks
+        /// `/image` redirects to this absolute URL (another server).
+        case redirectTo(String)
+        /// Range answers (and HEAD) carry `Content-Encoding: coding`.
+        case contentEncoding(String)
+        /// `/image?id=N` serves a different object for each N (the content
+        /// with every byte XOR N), validated as `validators` say, as a
+        /// `download?id=` endpoint does.
+        case objectsByQuery(Validators)
+        /// HEAD and the probe report the object as `size` bytes.
+        case reportsSize(UInt64)
+        /// Takes every request and never answers.
+        case neverAnswers
+    }
+
+    /// What the server sends to tell one object from another.
+    public enum Validators: Sendable, Hashable, CaseIterable {
+        case strongETag
+        case weakETag
+        case lastModifiedOnly
+        case none
     }
 
     /// One request as the server saw it.
@@ -47,6 +67,8 @@ public final class FaultServer: Sendable {
         public var range: String?
         public var ifMatch: String?
         public var authorization: String?
+        /// Every request header, names lowercased.
+        public var headers: [String: String]
         public var status: Int
 
         public var description: String { "\(method) \(uri) \(range ?? "-") -> \(status)" }

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Standard output or standard error, written with `write(2)` so that a
+/// full disk, a closed descriptor or a reader that went away is an error
+/// to report, not a trap (Foundation's `FileHandle.write(_:)` traps on them).
+enum StandardStream {
+    case output
+    case error
+
+    private var descriptor: Int32 {
+        switch self {
+        case .output: STDOUT_FILENO
+        case .error: STDERR_FILENO
+        }
+    }
+
+    private var name: String {
+        switch self {
+        case .output: "standard output"
+        case .error: "standard error"
+        }
+    }
+
+    /// Writes every byte, or throws why it could not.
+    func write(_ bytes: some ContiguousBytes) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var written = 0
+            while written < buffer.count {
+                let result = Foundation.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+                if result < 0 {
+                    guard errno == EINTR else {
+                        throw CommandError("cannot write to \(name): \(String(cString: strerror(errno)))")
+                    }
+                    continue
+                }
+                written += result
+            }
+        }
+    }
+
+    /// Writes a line of text for the user; if even that fails there is no
+    /// one left to tell, so the failure is dropped.
+    func writeLine(_ text: String) {
+        try? write(Array((text + "\n").utf8))
+    }
+}

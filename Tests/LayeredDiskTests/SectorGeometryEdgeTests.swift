@@ -1,0 +1,49 @@
+import LayeredDisk
+import Testing
+
+/// Request ranges and chunk arithmetic at the edges of 32 and 64 bits: a
+/// range either lies on the disk or is an error, never a trap.
+@Suite("Geometry at the edges of its integers")
+struct SectorGeometryEdgeTests {
+    static let edges: [UInt64] = [0, 1, 2, (1 << 32) - 1, 1 << 32, (1 << 32) + 1, (1 << 63) - 1, 1 << 63, .max - 1, .max]
+
+    @Test func requestsLieOnTheDiskOrAreRefused() {
+        for sectorCount in Self.edges {
+            let geometry = SectorGeometry(sectorSize: 512, sectorCount: sectorCount)
+            for sector in Self.edges {
+                for count in Self.edges {
+                    let (end, overflow) = sector.addingReportingOverflow(count)
+                    do {
+                        let range = try geometry.sectors(at: sector, count: count)
+                        #expect(!overflow && end <= sectorCount && range == sector..<end)
+                    } catch {
+                        #expect(overflow || end > sectorCount)
+                        #expect(error == .outOfRange(sector: sector, count: count, sectorCount: sectorCount))
+                    }
+                }
+            }
+            #expect(geometry.byteCount == (sectorCount <= UInt64.max / 512 ? sectorCount * 512 : nil))
+        }
+    }
+
+    @Test func byteCountsThatAreNotWholeSectorsOrNegativeAreRefused() {
+        let geometry = SectorGeometry(sectorSize: 512, sectorCount: 8)
+        for byteCount in [-1, Int.min, 1, 511, 513, Int.max] {
+            #expect(throws: DiskError.self) { try geometry.sectors(at: 0, byteCount: byteCount) }
+        }
+    }
+
+    /// Chunks of disks up to the largest lazydisk serves (1 EiB), with reads
+    /// that end at, or just inside, the end of the disk.
+    @Test func chunkArithmeticHoldsUpToTheLargestDisk() {
+        for diskBytes: UInt64 in [1, 512, 65536, (1 << 32) + 512, 1 << 60] {
+            for chunkBytes in [512, 65536, 1 << 30] {
+                let layout = ChunkLayout(chunkBytes: chunkBytes, diskBytes: diskBytes)
+                let last = layout.chunkCount - 1
+                #expect(layout.byteRange(ofChunk: last).upperBound == diskBytes)
+                #expect(layout.chunks(overlapping: diskBytes - 1..<diskBytes) == last..<last + 1)
+                #expect(layout.chunks(overlapping: 0..<diskBytes) == 0..<layout.chunkCount)
+            }
+        }
+    }
+}
