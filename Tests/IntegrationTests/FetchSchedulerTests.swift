@@ -20,11 +20,14 @@ struct FetchSchedulerTests {
         let remote: HTTPRangeLayer
         let disk: ObservedDisk<LayeredDisk>
 
-        init(size: Int, delayMilliseconds: Int = 0, connections: Int = 8, policy: FetchPolicy = FetchPolicy()) async throws {
+        init(
+            size: Int, delayMilliseconds: Int = 0, connections: Int = 8, policy: FetchPolicy = FetchPolicy(),
+            fault: FaultServer.Fault? = nil
+        ) async throws {
             let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
             content = Array(try random.read(upToCount: size) ?? Data())
             server = try await FaultServer.start(
-                content: content, fault: delayMilliseconds > 0 ? .firstByteDelay(milliseconds: delayMilliseconds) : .none)
+                content: content, fault: fault ?? (delayMilliseconds > 0 ? .firstByteDelay(milliseconds: delayMilliseconds) : .none))
             directory = try TemporaryDirectory()
             var configuration = HTTPClientConfiguration()
             configuration.connections = connections
@@ -124,21 +127,31 @@ struct FetchSchedulerTests {
         #expect(fetched == chunks.count * (64 << 10))
     }
 
-    @Test func readsDoNotQueueBehindAFill() async throws {
+    /// The server holds every answer, so the fill's requests stay open:
+    /// it may take three of the four connections, and the read's request is
+    /// the fourth, made while the fill still has requests queued.
+    @Test(.timeLimit(.minutes(1))) func readsDoNotQueueBehindAFill() async throws {
         var policy = FetchPolicy()
         policy.backgroundRequestLimit = 64 << 10
-        let stack = try await Stack(size: 8 << 20, delayMilliseconds: 40, connections: 4, policy: policy)
+        let stack = try await Stack(size: 8 << 20, connections: 4, policy: policy, fault: .heldUntilReleased)
         let chunkCount = stack.cache.chunkCount
         let fill = Task { try await stack.remote.scheduler.fill(0..<chunkCount / 2) }
-        while stack.fetchedRanges.isEmpty {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await Self.waitFor { stack.fetchedRanges.count == 3 }
         let wanted = (6 << 20)..<(6 << 20) + 4096
-        try await stack.read(wanted)
-        let readIndex = try #require(stack.fetchedRanges.firstIndex { $0.contains(wanted.lowerBound) })
+        let read = Task { try await stack.read(wanted) }
+        try await Self.waitFor { stack.fetchedRanges.count == 4 }
+        #expect(stack.fetchedRanges[3].contains(wanted.lowerBound), "\(stack.fetchedRanges)")
+        stack.server.releaseHeld()
+        try await read.value
         let outcome = try await fill.value
         #expect(outcome.requests == chunkCount / 2)
-        // Three connections serve the fill; the read took the fourth at once.
-        #expect(readIndex <= 4, "the read was request \(readIndex + 1) of \(stack.fetchedRanges.count)")
+    }
+
+    /// Polls `condition` until it holds; the test's own time limit ends a
+    /// wait that never does.
+    private static func waitFor(_ condition: () -> Bool) async throws {
+        while !condition() {
+            try await Task.sleep(for: .milliseconds(5))
+        }
     }
 }

@@ -49,6 +49,10 @@ public final class FaultServer: Sendable {
         case reportsSize(UInt64)
         /// Takes every request and never answers.
         case neverAnswers
+        /// Holds the answers to range GETs (the open probe aside) until
+        /// ``releaseHeld()``, so a test sees which requests a client makes
+        /// while the ones before are still open.
+        case heldUntilReleased
     }
 
     /// What the server sends to tell one object from another.
@@ -110,6 +114,11 @@ public final class FaultServer: Sendable {
     /// Replaces the object: new bytes, a new ETag and Last-Modified.
     public func replaceContent(_ content: [UInt8]) {
         state.replace(content)
+    }
+
+    /// Sends every held answer and holds no more.
+    public func releaseHeld() {
+        state.releaseHeld()
     }
 
     /// Makes every `/signed` link issued so far answer 403.

@@ -15,6 +15,8 @@ final class FaultState: Sendable {
         var log: [FaultServer.LoggedRequest] = []
         var linksIssued = 0
         var oldestValidLink = 1
+        /// Answers waiting for ``releaseHeld()``; nil once released.
+        var held: [@Sendable () -> Void]? = []
     }
 
     let fault: FaultServer.Fault
@@ -45,6 +47,23 @@ final class FaultState: Sendable {
             books.faultyGETsLeft -= 1
             return true
         }
+    }
+
+    /// Keeps `deliver` until ``releaseHeld()``; false (and nothing kept)
+    /// once that has happened.
+    func hold(_ deliver: @escaping @Sendable () -> Void) -> Bool {
+        books.withLock { books in
+            books.held?.append(deliver)
+            return books.held != nil
+        }
+    }
+
+    func releaseHeld() {
+        let held = books.withLock { books in
+            defer { books.held = nil }
+            return books.held ?? []
+        }
+        held.forEach { $0() }
     }
 
     func replace(_ content: [UInt8]) {
