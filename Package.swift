@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LayeredDisk", targets: ["LayeredDisk"]),
+        .library(name: "ImageModel", targets: ["ImageModel"]),
         .library(name: "RemoteImage", targets: ["RemoteImage"]),
         .library(name: "FileCache", targets: ["FileCache"]),
         .library(name: "NBD", targets: ["NBD"]),
@@ -19,11 +20,13 @@ let package = Package(
     ],
     targets: [
         .target(name: "LayeredDisk"),
+        .target(name: "ImageModel"),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "RemoteImage",
             dependencies: [
                 "LayeredDisk",
+                "ImageModel",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -32,7 +35,7 @@ let package = Package(
             name: "FileCache",
             dependencies: [
                 "LayeredDisk",
-                "RemoteImage",
+                "ImageModel",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -47,6 +50,7 @@ let package = Package(
             name: "lazydisk",
             dependencies: [
                 "LayeredDisk",
+                "ImageModel",
                 "RemoteImage",
                 "FileCache",
                 "NBD",
@@ -74,7 +78,8 @@ let package = Package(
             path: "Tests/Support/LatencyProxy"
         ),
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
-        .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "LayeredDisk", "HTTPTestServers"]),
+        .testTarget(name: "ImageModelTests", dependencies: ["ImageModel"]),
+        .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "HTTPTestServers"]),
         .testTarget(
             name: "NBDTests",
             dependencies: [
@@ -86,11 +91,11 @@ let package = Package(
         ),
         .testTarget(
             name: "FileCacheTests",
-            dependencies: ["FileCache", "LayeredDisk", "RemoteImage", "HTTPTestServers", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["FileCache", "LayeredDisk", "ImageModel", "HTTPTestServers", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RemoteImage", "LayeredDisk", "FileCache", "HTTPTestServers", "lazydisk"]
+            dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "FileCache", "HTTPTestServers", "lazydisk"]
         ),
     ],
     swiftLanguageModes: [.v6]

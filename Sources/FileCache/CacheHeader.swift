@@ -1,4 +1,5 @@
-import RemoteImage
+import ImageModel
+
 
 /// The first 4 KiB of a cache's metadata file: what the cache holds and for
 /// which remote object. See docs/cache-format.md.

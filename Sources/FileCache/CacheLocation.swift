@@ -1,5 +1,5 @@
 import Foundation
-import RemoteImage
+import ImageModel
 import SystemPackage
 
 /// Where caches live: one directory per image under a root, named after the

@@ -19,7 +19,14 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     public let chunkLayout: ChunkLayout
     let files: CacheFiles
     private let dataSync: GroupSync
+    /// What this process knows is present. Held only to look up or merge
+    /// bits, never across a lock of the cache files or their I/O, so a cache
+    /// hit answered on an event loop never waits behind another's commit.
     private let bitmap: Mutex<PresenceBitmap>
+    /// Serializes this process's commits: `flock` does not exclude two
+    /// threads of one process, and a page written from an older merge must
+    /// not overwrite one written from a newer.
+    private let committing = Mutex(())
 
     init(header: CacheHeader, directory: FilePath, files: CacheFiles, bitmap: PresenceBitmap, discardedPages: Int) {
         self.header = header
@@ -126,32 +133,40 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     }
 
     /// Sets the bits of `chunks` on disk and in memory, merging what other
-    /// processes wrote to the same pages, under the cross-process lock.
+    /// processes wrote to the same pages, under the cross-process lock. The
+    /// bitmap's lock is taken only to merge and encode.
     private func commit(_ chunks: [Int]) throws {
-        try bitmap.withLock { bitmap throws(CacheFileError) in
+        try committing.withLock { _ throws(CacheFileError) in
             try files.lock.lockExclusively()
             defer { try? files.lock.unlock() }
-            let pages = Set(chunks.map(PresenceBitmap.page(of:)))
-            for page in pages {
-                _ = bitmap.merge(storedPage: try files.readPage(page), page: page)
+            let pages = Set(chunks.map(PresenceBitmap.page(of:))).sorted()
+            let stored = try pages.map { page throws(CacheFileError) in (page, try files.readPage(page)) }
+            let encoded = bitmap.withLock { bitmap in
+                for (page, bytes) in stored {
+                    _ = bitmap.merge(storedPage: bytes, page: page)
+                }
+                for chunk in chunks {
+                    bitmap.insert(chunk)
+                }
+                return pages.map { (page: $0, bytes: bitmap.encodedPage($0)) }
             }
-            for chunk in chunks {
-                bitmap.insert(chunk)
-            }
-            for page in pages.sorted() {
-                try files.meta.writeAll(bitmap.encodedPage(page), at: CacheFiles.offset(ofPage: page))
+            for page in encoded {
+                try files.meta.writeAll(page.bytes, at: CacheFiles.offset(ofPage: page.page))
             }
         }
     }
 
     /// Merges the stored bitmap pages covering `chunks` into memory, unless
     /// this process already knows every one of them present: bits are only
-    /// ever set, so only a gap is worth reading the stored pages for.
+    /// ever set, so only a gap is worth reading the stored pages for. The
+    /// pages are read without the bitmap's lock.
     private func refresh(_ chunks: Range<Int>) throws {
-        try bitmap.withLock { bitmap throws(CacheFileError) in
-            guard !chunks.allSatisfy(bitmap.contains) else { return }
-            for page in PresenceBitmap.page(of: chunks.lowerBound)...PresenceBitmap.page(of: chunks.upperBound - 1) {
-                _ = bitmap.merge(storedPage: try files.readPage(page), page: page)
+        guard !chunks.isEmpty, !bitmap.withLock({ bitmap in chunks.allSatisfy(bitmap.contains) }) else { return }
+        let pages = PresenceBitmap.page(of: chunks.lowerBound)...PresenceBitmap.page(of: chunks.upperBound - 1)
+        let stored = try pages.map { page throws(CacheFileError) in (page, try files.readPage(page)) }
+        bitmap.withLock { bitmap in
+            for (page, bytes) in stored {
+                _ = bitmap.merge(storedPage: bytes, page: page)
             }
         }
     }

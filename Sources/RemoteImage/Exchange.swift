@@ -1,4 +1,5 @@
 import CCurl
+import ImageModel
 import Logging
 
 /// The HTTP rules for talking to an image's origin: how to probe it, how to

@@ -1,3 +1,4 @@
+import ImageModel
 import LayeredDisk
 
 /// The bottom layer of every lazydisk stack: a read-only disk whose sectors

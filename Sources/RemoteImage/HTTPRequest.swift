@@ -1,3 +1,5 @@
+import ImageModel
+
 /// One HTTP request for the curl client: a HEAD or a single-range GET.
 /// Redirects are never followed by the client: ``Exchange`` follows them
 /// itself, deciding at each hop whether credentials go along.

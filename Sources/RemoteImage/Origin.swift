@@ -1,4 +1,5 @@
 import Foundation
+import ImageModel
 
 /// Scheme, host and port of a URL: the unit credentials are given for.
 ///
@@ -22,4 +23,12 @@ struct Origin: Hashable, Sendable {
     }
 
     private static let defaultPorts = ["http": 80, "https": 443]
+}
+
+extension ImageURL {
+    /// A redirect's `Location` (absolute, or relative to `base`) as an
+    /// absolute URL; nil when it is no URL.
+    static func resolve(_ location: String, against base: String) -> String? {
+        URL(string: location, relativeTo: URL(string: base))?.absoluteURL.absoluteString
+    }
 }

@@ -1,3 +1,5 @@
+import ImageModel
+
 /// What opening an image learned about it.
 struct Probe: Sendable {
     var identity: RemoteIdentity

@@ -1,3 +1,4 @@
+import ImageModel
 import Logging
 import Synchronization
 
@@ -78,18 +79,5 @@ public final class RemoteImage: Sendable {
 
     private var isPinnedElsewhere: Bool {
         pinnedURL.withLock { $0 } != url.absoluteString
-    }
-}
-
-extension RemoteIdentity {
-    /// Says how `self` differs from `old`, for error messages.
-    func changes(from old: RemoteIdentity) -> String {
-        var changes: [String] = []
-        if size != old.size { changes.append("size \(old.size) -> \(size)") }
-        if etag != old.etag { changes.append("ETag \(old.etag ?? "none") -> \(etag ?? "none")") }
-        if lastModified != old.lastModified {
-            changes.append("Last-Modified \(old.lastModified ?? "none") -> \(lastModified ?? "none")")
-        }
-        return changes.isEmpty ? "no difference" : changes.joined(separator: ", ")
     }
 }

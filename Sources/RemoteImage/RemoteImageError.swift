@@ -1,8 +1,8 @@
+import ImageModel
+
 /// Why a remote image could not be opened or read. Every URL in these errors
 /// is redacted (see ``ImageURL``).
 public enum RemoteImageError: Error, Sendable {
-    /// The text is not an absolute http or https URL with a host.
-    case invalidURL(String)
     /// No HTTP answer: connection refused, DNS, TLS, timeout, a body cut short.
     case transport(url: String, CurlError)
     /// The server answered with a status that means "no" (404, 401, 500 after
@@ -32,8 +32,6 @@ public enum RemoteImageError: Error, Sendable {
 extension RemoteImageError: CustomStringConvertible {
     public var description: String {
         switch self {
-        case let .invalidURL(text):
-            "not an http(s) URL: \(text)"
         case let .transport(url, error):
             "\(url): \(error)"
         case let .httpStatus(url, status):

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageModel
 import RemoteImage
 
 /// The image's URL, given as the argument, or kept out of `ps` in a file

@@ -1,5 +1,6 @@
 import FileCache
 import Foundation
+import ImageModel
 import LayeredDisk
 import Logging
 import RemoteImage

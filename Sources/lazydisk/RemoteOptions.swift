@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageModel
 import Logging
 import RemoteImage
 

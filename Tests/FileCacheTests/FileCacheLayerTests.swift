@@ -1,7 +1,7 @@
 import FileCache
 import Foundation
+import ImageModel
 import LayeredDisk
-import RemoteImage
 import SystemPackage
 import Testing
 

@@ -1,7 +1,6 @@
 import FileCache
 import Foundation
 import LayeredDisk
-import RemoteImage
 import SystemPackage
 import Testing
 

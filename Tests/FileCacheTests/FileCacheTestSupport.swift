@@ -1,8 +1,8 @@
 import FileCache
 import Foundation
 import HTTPTestServers
+import ImageModel
 import LayeredDisk
-import RemoteImage
 import SystemPackage
 
 /// A cache directory of its own, removed afterwards.

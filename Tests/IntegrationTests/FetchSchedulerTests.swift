@@ -1,6 +1,7 @@
 import FileCache
 import Foundation
 import HTTPTestServers
+import ImageModel
 import LayeredDisk
 import RemoteImage
 import SystemPackage

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTestServers
+import ImageModel
 import LayeredDisk
 import RemoteImage
 import Testing

@@ -1,4 +1,5 @@
 import HTTPTestServers
+import ImageModel
 import LayeredDisk
 import RemoteImage
 import Testing

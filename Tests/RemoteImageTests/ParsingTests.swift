@@ -1,4 +1,5 @@
 import Foundation
+import ImageModel
 @testable import RemoteImage
 import Testing
 

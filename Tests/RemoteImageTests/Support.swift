@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTestServers
+import ImageModel
 import RemoteImage
 
 /// Random bytes from a fixed seed, so a failure replays. Generated a word at

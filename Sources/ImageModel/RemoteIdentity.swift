@@ -26,19 +26,9 @@ public struct RemoteIdentity: Sendable, Hashable, Codable {
         return etag
     }
 
-    /// The precondition every read carries, so the server refuses (412) once
-    /// the object has changed: `If-Match` on a strong ETag, else
-    /// `If-Unmodified-Since`.
-    var readPrecondition: HTTPHeader? {
-        if let strongETag {
-            return HTTPHeader(name: "If-Match", value: strongETag)
-        }
-        return lastModified.map { HTTPHeader(name: "If-Unmodified-Since", value: $0) }
-    }
-
     /// Whether `other` describes the same bytes: same size, and the same
     /// validators where both sides have them.
-    func matches(_ other: RemoteIdentity) -> Bool {
+    public func matches(_ other: RemoteIdentity) -> Bool {
         size == other.size
             && (etag == nil || other.etag == nil || etag == other.etag)
             && (lastModified == nil || other.lastModified == nil || lastModified == other.lastModified)

@@ -1,4 +1,4 @@
-import RemoteImage
+import ImageModel
 import Testing
 
 @Suite("URL redaction")
@@ -24,8 +24,8 @@ struct ImageURLTests {
         #expect {
             try ImageURL(text)
         } throws: { error in
-            guard case let RemoteImageError.invalidURL(shown) = error else { return false }
-            return !shown.contains("SECRET") && !"\(error)".contains("SECRET")
+            guard let invalid = error as? InvalidImageURL else { return false }
+            return !invalid.redacted.contains("SECRET") && !"\(error)".contains("SECRET")
         }
     }
 

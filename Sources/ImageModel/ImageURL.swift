@@ -19,12 +19,12 @@ public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
     public let query: String?
 
     /// Accepts absolute http and https URLs with a host.
-    public init(_ string: String) throws(RemoteImageError) {
+    public init(_ string: String) throws(InvalidImageURL) {
         guard let components = URLComponents(string: string),
               let scheme = components.scheme?.lowercased(), ["http", "https"].contains(scheme),
               let host = components.host, !host.isEmpty
         else {
-            throw .invalidURL(Self.redact(string))
+            throw InvalidImageURL(redacted: Self.redact(string))
         }
         absoluteString = string
         isHTTPS = scheme == "https"
@@ -42,12 +42,6 @@ public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
         query != nil ? withoutQuery + "?…" : withoutQuery
     }
 
-    /// A redirect's `Location` (absolute, or relative to `base`) as an
-    /// absolute URL; nil when it is no URL.
-    static func resolve(_ location: String, against base: String) -> String? {
-        URL(string: location, relativeTo: URL(string: base))?.absoluteURL.absoluteString
-    }
-
     /// Redacts any URL-like text (an effective URL curl reports, bad input):
     /// the query becomes `?…` and user information is dropped.
     public static func redact(_ text: String) -> String {
@@ -60,4 +54,11 @@ public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
         }
         return redacted
     }
+}
+
+/// Text that is not an absolute http(s) URL with a host, shown redacted.
+public struct InvalidImageURL: Error, Sendable, Hashable, CustomStringConvertible {
+    public var redacted: String
+
+    public var description: String { "not an http(s) URL: \(redacted)" }
 }
