@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "LayeredDisk", targets: ["LayeredDisk"]),
         .library(name: "ImageModel", targets: ["ImageModel"]),
+        .library(name: "Fetching", targets: ["Fetching"]),
         .library(name: "RemoteImage", targets: ["RemoteImage"]),
         .library(name: "FileCache", targets: ["FileCache"]),
         .library(name: "NBD", targets: ["NBD"]),
@@ -21,12 +22,14 @@ let package = Package(
     targets: [
         .target(name: "LayeredDisk"),
         .target(name: "ImageModel"),
+        .target(name: "Fetching", dependencies: ["LayeredDisk"]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "RemoteImage",
             dependencies: [
                 "LayeredDisk",
                 "ImageModel",
+                "Fetching",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -51,6 +54,7 @@ let package = Package(
             dependencies: [
                 "LayeredDisk",
                 "ImageModel",
+                "Fetching",
                 "RemoteImage",
                 "FileCache",
                 "NBD",
@@ -79,6 +83,7 @@ let package = Package(
         ),
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel"]),
+        .testTarget(name: "FetchingTests", dependencies: ["Fetching", "LayeredDisk"]),
         .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "HTTPTestServers"]),
         .testTarget(
             name: "NBDTests",
@@ -95,7 +100,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "FileCache", "HTTPTestServers", "lazydisk"]
+            dependencies: ["RemoteImage", "ImageModel", "Fetching", "LayeredDisk", "FileCache", "HTTPTestServers", "lazydisk"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import Fetching
 import ImageModel
 import LayeredDisk
 
@@ -47,7 +48,7 @@ public struct HTTPRangeLayer: DiskLayer {
         let sectorBytes = UInt64(Self.logicalSectorSize)
         let diskBytes = (contentSize + sectorBytes - 1) / sectorBytes * sectorBytes
         scheduler = FetchScheduler(
-            image: image, contentSize: contentSize,
+            source: image, connections: image.connections, contentSize: contentSize,
             layout: ChunkLayout(chunkBytes: Self.uncachedChunkBytes, diskBytes: diskBytes), store: nil)
     }
 
@@ -62,7 +63,7 @@ public struct HTTPRangeLayer: DiskLayer {
         precondition(store.chunkLayout.diskBytes == sectorCount * UInt64(sectorSize), "the store covers another disk size")
         var layer = self
         layer.scheduler = FetchScheduler(
-            image: image, contentSize: contentSize, layout: store.chunkLayout, store: store,
+            source: image, connections: image.connections, contentSize: contentSize, layout: store.chunkLayout, store: store,
             policy: policy, onStoreFailure: onStoreFailure)
         return layer
     }

@@ -1,3 +1,4 @@
+import Fetching
 import ImageModel
 import Logging
 import Synchronization
@@ -10,7 +11,7 @@ import Synchronization
 /// a precondition, and only an exact 206 is accepted, so data from a changed
 /// object is never mixed in. An expired pinned URL (403/404) is re-opened from
 /// the original one, provided the object is unchanged.
-public final class RemoteImage: Sendable {
+public final class RemoteImage: RangeSource {
     /// The URL the image was opened with.
     public let url: ImageURL
     /// Size and validators at open time; every read must match them.

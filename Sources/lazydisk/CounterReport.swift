@@ -1,3 +1,4 @@
+import Fetching
 import RemoteImage
 
 /// The fetch scheduler's counters as one line of text, for `pull`.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Fetching
 import FileCache
 import Foundation
 import RemoteImage

@@ -1,5 +1,4 @@
-@testable import RemoteImage
-import Synchronization
+@testable import Fetching
 import Testing
 
 @Suite("Readahead tracker")
@@ -40,53 +39,4 @@ struct ReadaheadTrackerTests {
         #expect(tracker.noteRead(mebibyte..<2 * mebibyte) == 2 * mebibyte..<3 * mebibyte)
         #expect(tracker.noteRead(2 * mebibyte..<3 * mebibyte) == nil)
     }
-}
-
-@Suite("Connection slots")
-struct ConnectionSlotsTests {
-    @Test func backgroundLeavesTheReservedSlotToReads() async {
-        let slots = ConnectionSlots(count: 2, reservedForForeground: 1)
-        let first = slots.makeTicket()
-        await slots.acquire(first, foreground: false)
-        let second = slots.makeTicket()
-        let waiting = Task { await slots.acquire(second, foreground: false) }
-        let read = slots.makeTicket()
-        // The read gets the reserved slot although a background request waits.
-        await slots.acquire(read, foreground: true)
-        slots.release(read)
-        slots.release(first)
-        await waiting.value
-        slots.release(second)
-    }
-
-    @Test func aPromotedRequestGoesBeforeOtherBackgroundWork() async {
-        let slots = ConnectionSlots(count: 1, reservedForForeground: 0)
-        let running = slots.makeTicket()
-        await slots.acquire(running, foreground: false)
-        let order = OrderLog()
-        let tickets = (0..<3).map { _ in slots.makeTicket() }
-        let waiters = tickets.enumerated().map { index, ticket in
-            Task {
-                await slots.acquire(ticket, foreground: false)
-                order.append(index)
-                slots.release(ticket)
-            }
-        }
-        while slots.waitingCount < 3 {
-            await Task.yield()
-        }
-        slots.promote(tickets[2])
-        slots.release(running)
-        for waiter in waiters {
-            await waiter.value
-        }
-        #expect(order.values.first == 2)
-    }
-}
-
-/// Indexes appended from several tasks.
-final class OrderLog: Sendable {
-    private let storage = Mutex<[Int]>([])
-    func append(_ value: Int) { storage.withLock { $0.append(value) } }
-    var values: [Int] { storage.withLock { $0 } }
 }

@@ -21,6 +21,10 @@ public struct FetchPolicy: Sendable, Hashable {
     /// Readahead bytes in flight at most, over all streams: what readahead
     /// may hold in memory before the reader catches up.
     public var readaheadInFlightLimit: UInt64 = 64 << 20
+    /// Bytes of background requests (readahead, fill, trace replay, pull)
+    /// started and not yet stored, at most: what they may hold in memory.
+    /// Reads are never held back by it.
+    public var bytesInFlightLimit: UInt64 = 64 << 20
     /// Sequential streams followed at once (several guests' processes, or
     /// nbdcopy's parallel workers); the least recently used is forgotten.
     public var streamLimit = 16

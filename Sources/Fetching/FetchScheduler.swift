@@ -1,0 +1,237 @@
+import LayeredDisk
+import Synchronization
+
+/// Carries out what the ``FetchPlanner`` decides: reads that missed the
+/// cache become few, large, parallel range requests to a ``RangeSource``,
+/// fetched chunks go to the chunk store, and what a sequential reader will
+/// want next is already on its way.
+///
+/// Every request moves whole chunks of ``layout`` and stores them in the
+/// store, if there is one, so data fetched beyond what a read asked for is
+/// kept and no byte is fetched twice. A read gets its bytes as soon as they
+/// arrive; storing follows, and the request stays joinable until stored.
+///
+/// The planner sits behind a lock rather than in an actor: planning is quick
+/// and never waits, and a read plans on its own thread (a connection's event
+/// loop) instead of hopping to another thread and back for every miss. I/O
+/// (store lookups, downloads, stores) happens outside the lock.
+public final class FetchScheduler: ReadObserver {
+    public let layout: ChunkLayout
+    public let policy: FetchPolicy
+    private let source: any RangeSource
+    /// Bytes of the source that hold disk data; the disk may end in padding.
+    private let contentSize: UInt64
+    private let store: (any ChunkStore)?
+    private let onStoreFailure: @Sendable (any Error) -> Void
+    private let state: Mutex<State>
+
+    private struct State {
+        var planner: FetchPlanner
+        var fetches: [Int: Fetch] = [:]
+        var reads = 0
+        var bytesRead: UInt64 = 0
+    }
+
+    /// One planned request, from its start gate to the store.
+    private struct Fetch: Sendable {
+        let chunks: Range<Int>
+        let gate: StartGate
+        /// The chunks' bytes, as soon as they arrive.
+        let data: Task<[UInt8], any Error>
+        /// Ends once the bytes are stored (or storing failed).
+        let stored: Task<Void, any Error>
+    }
+
+    /// - Parameters:
+    ///   - connections: requests that may run at once.
+    ///   - layout: the chunks of the disk; its size may exceed `contentSize`
+    ///     by padding, which reads as zeros.
+    ///   - store: where fetched chunks are kept; without one, nothing is read
+    ///     ahead (there is nowhere to keep it) and only concurrent reads share
+    ///     fetches.
+    ///   - onStoreFailure: told when storing fetched chunks fails (a full
+    ///     disk); the reads that wanted them still succeed.
+    public init(
+        source: any RangeSource,
+        connections: Int,
+        contentSize: UInt64,
+        layout: ChunkLayout,
+        store: (any ChunkStore)?,
+        policy: FetchPolicy = FetchPolicy(),
+        onStoreFailure: @escaping @Sendable (any Error) -> Void = { _ in }
+    ) {
+        self.source = source
+        self.contentSize = contentSize
+        self.layout = layout
+        self.store = store
+        self.policy = policy
+        self.onStoreFailure = onStoreFailure
+        state = Mutex(State(planner: FetchPlanner(layout: layout, policy: policy, connections: connections)))
+    }
+
+    /// What the scheduler has done so far, with the reads it observed.
+    public var statistics: FetchStatistics {
+        state.withLock { FetchStatistics(counters: $0.planner.counters, reads: $0.reads, bytesRead: $0.bytesRead) }
+    }
+
+    /// What one ``fill(_:purpose:)`` call fetched itself.
+    public struct FillOutcome: Sendable {
+        public var requests = 0
+        public var bytesFetched: UInt64 = 0
+
+        public init(requests: Int = 0, bytesFetched: UInt64 = 0) {
+            self.requests = requests
+            self.bytesFetched = bytesFetched
+        }
+
+        public mutating func add(_ other: FillOutcome) {
+            requests += other.requests
+            bytesFetched += other.bytesFetched
+        }
+    }
+
+    // MARK: Reads
+
+    /// Reads `bytes` (sector-aligned, within the disk) into `buffer`, which
+    /// must be focused on exactly those sectors.
+    public func read(_ bytes: Range<UInt64>, into buffer: inout SectorBuffer) async throws {
+        let sectorBytes = UInt64(buffer.sectorSize)
+        let chunks = layout.chunks(overlapping: bytes)
+        let missing = try store?.missingRuns(in: chunks) ?? [chunks]
+        let (plan, fetches) = perform { $0.read(bytes, missing: missing) }
+        for source in plan.sources {
+            switch source {
+            case let .fetch(id):
+                guard let fetch = fetches[id] else { preconditionFailure("request \(id) was planned without its tasks") }
+                let data = try await fetch.data.value
+                let fetched = layout.byteRange(ofChunks: fetch.chunks)
+                let wanted = fetched.clamped(to: bytes)
+                let offset = Int(wanted.lowerBound - fetched.lowerBound)
+                buffer.copy(data[offset..<offset + wanted.count], toSector: wanted.lowerBound / sectorBytes)
+            case let .stored(run):
+                guard let store else { continue }
+                let wanted = layout.byteRange(ofChunks: run).clamped(to: bytes)
+                let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
+                try buffer.withUnsafeMutableBytes(of: sectors) { try store.readHeld(wanted, into: $0) }
+            }
+        }
+    }
+
+    /// Notes a read of the disk, cached or not, and starts readahead when a
+    /// sequential reader needs it.
+    public func observeRead(_ bytes: Range<UInt64>) {
+        let ahead = state.withLock { state in
+            state.reads += 1
+            state.bytesRead += UInt64(bytes.count)
+            return store == nil ? nil : state.planner.observe(bytes)
+        }
+        guard let ahead, let missing = try? store?.missingRuns(in: ahead), !missing.isEmpty else { return }
+        _ = perform { $0.fill(missing, purpose: .readahead) }
+    }
+
+    // MARK: Fills
+
+    /// Fetches every chunk in `chunks` the store lacks, waiting for fetches
+    /// already covering some, and returns once all are stored. Throws when
+    /// a fetch or storing fails.
+    public func fill(_ chunks: Range<Int>, purpose: FetchPurpose = .fill) async throws -> FillOutcome {
+        try await fill([chunks], purpose: purpose)
+    }
+
+    /// The same for several runs of chunks at once, which may be merged into
+    /// shared requests across small gaps.
+    public func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillOutcome {
+        let missing = try runs.flatMap { try store?.missingRuns(in: $0) ?? [$0] }
+        let (plan, fetches) = perform { $0.fill(missing, purpose: purpose) }
+        var outcome = FillOutcome()
+        for request in plan.created {
+            try await fetches[request.id]?.stored.value
+            outcome.requests += 1
+            outcome.bytesFetched += UInt64(layout.byteRange(ofChunks: request.chunks).count)
+        }
+        for id in plan.joined {
+            try await fetches[id]?.stored.value
+        }
+        return outcome
+    }
+
+    /// Returns once every request made so far has been stored (or failed),
+    /// so a command can exit without losing what it fetched.
+    public func finishStoring() async {
+        while let fetch = state.withLock({ $0.fetches.values.first }) {
+            _ = try? await fetch.stored.value
+        }
+    }
+
+    // MARK: Performing plans
+
+    /// Runs `event` on the planner, makes the requests it created and opens
+    /// the gates of those it started; returns the plan with the fetches it
+    /// names (created, read from, joined).
+    private func perform(_ event: (inout FetchPlanner) -> FetchPlanner.Plan) -> (plan: FetchPlanner.Plan, fetches: [Int: Fetch]) {
+        let (plan, fetches, gates) = state.withLock { state in
+            let plan = event(&state.planner)
+            for request in plan.created {
+                state.fetches[request.id] = makeFetch(request)
+            }
+            let named = plan.created.map(\.id) + plan.joined + plan.sources.compactMap { source -> Int? in
+                guard case let .fetch(id) = source else { return nil }
+                return id
+            }
+            let fetches = Dictionary(named.compactMap { id in state.fetches[id].map { (id, $0) } }) { first, _ in first }
+            return (plan, fetches, plan.started.compactMap { state.fetches[$0]?.gate })
+        }
+        gates.forEach { $0.open() }
+        return (plan, fetches)
+    }
+
+    /// Tells the planner of an event that may start queued requests, and
+    /// starts them.
+    private func tell(_ event: (inout FetchPlanner) -> [Int], whileLocked alsoDo: (inout State) -> Void = { _ in }) {
+        let gates = state.withLock { state in
+            alsoDo(&state)
+            return event(&state.planner).compactMap { state.fetches[$0]?.gate }
+        }
+        gates.forEach { $0.open() }
+    }
+
+    /// The tasks of one request: download once started, then store.
+    private func makeFetch(_ request: FetchPlanner.Request) -> Fetch {
+        let gate = StartGate()
+        let bytes = layout.byteRange(ofChunks: request.chunks)
+        let data = Task { [self] in
+            await gate.wait()
+            defer { tell { $0.arrived(request.id) } }
+            return try await download(bytes)
+        }
+        let stored = Task { [self] in
+            var fetchedBytes: UInt64 = 0
+            defer {
+                // One step: once the planner forgets the request, no plan names it.
+                tell { planner in
+                    planner.finished(request.id, fetchedBytes: fetchedBytes)
+                } whileLocked: { $0.fetches[request.id] = nil }
+            }
+            let fetched = try await data.value
+            fetchedBytes = UInt64(fetched.count)
+            do {
+                try await store?.storeChunks(fetched[...], from: request.chunks.lowerBound)
+            } catch {
+                onStoreFailure(error)
+                throw error
+            }
+        }
+        return Fetch(chunks: request.chunks, gate: gate, data: data, stored: stored)
+    }
+
+    /// The bytes of `range` of the disk: the source's bytes, then zeros for
+    /// any padding past its end.
+    private func download(_ range: Range<UInt64>) async throws -> [UInt8] {
+        let available = range.lowerBound..<max(range.lowerBound, min(range.upperBound, contentSize))
+        var bytes = available.isEmpty ? [] : try await source.read(available)
+        if bytes.count < range.count {
+            bytes.append(contentsOf: repeatElement(0, count: range.count - bytes.count))
+        }
+        return bytes
+    }
+}
