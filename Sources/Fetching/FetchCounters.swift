@@ -1,6 +1,9 @@
-/// What the fetch scheduler has done since it started, for `pull`'s summary
-/// and the server's status.
+/// What the fetch pipeline has done since it started, with every read it
+/// observed: the one set of counters `pull` prints and a server reports.
 public struct FetchCounters: Sendable, Hashable {
+    /// Reads of the disk observed, whether the cache held them or not.
+    public var reads = 0
+    public var bytesRead: UInt64 = 0
     /// Reads that reached the scheduler: the cache above did not hold them.
     public var misses = 0
     /// Bytes those reads asked for.
@@ -20,6 +23,15 @@ public struct FetchCounters: Sendable, Hashable {
     public init() {}
 
     public var totalRequests: Int { requests.values.reduce(0, +) }
+
+    /// Observed reads the cache answered without the scheduler.
+    public var hits: Int { max(0, reads - misses) }
+
+    /// Bytes fetched for each byte read; 1 is ideal, and below 1 the cache
+    /// held data from before (a warm start or a pull).
+    public var amplification: Double {
+        bytesRead == 0 ? 0 : Double(totalBytesFetched) / Double(bytesRead)
+    }
     public var totalBytesFetched: UInt64 { bytesFetched.values.reduce(0, +) }
 
     mutating func recordRequest(_ purpose: FetchPurpose, bytes: UInt64) {

@@ -65,6 +65,8 @@ public struct FetchPlanner: Sendable {
 
     public let layout: ChunkLayout
     public let policy: FetchPolicy
+    /// Whether observed reads start readahead: only with somewhere to keep it.
+    public let readsAhead: Bool
     public private(set) var counters = FetchCounters()
     private let connections: Int
     private let reservedForReads: Int
@@ -80,11 +82,14 @@ public struct FetchPlanner: Sendable {
     private var readahead: ReadaheadTracker
     private var nextID = 0
 
-    /// - Parameter connections: requests that may run at once.
-    public init(layout: ChunkLayout, policy: FetchPolicy, connections: Int) {
+    /// - Parameters:
+    ///   - connections: requests that may run at once.
+    ///   - readsAhead: whether observed reads start readahead.
+    public init(layout: ChunkLayout, policy: FetchPolicy, connections: Int, readsAhead: Bool = true) {
         precondition(connections > 0, "a planner needs a connection")
         self.layout = layout
         self.policy = policy
+        self.readsAhead = readsAhead
         self.connections = connections
         reservedForReads = min(policy.connectionsReservedForReads, connections - 1)
         freeConnections = connections
@@ -137,9 +142,12 @@ public struct FetchPlanner: Sendable {
 
     /// Notes a read of the disk, cached or not; returns the chunks to fetch
     /// ahead of a sequential reader, if any, to be checked against the store
-    /// and handed to ``fill(_:purpose:)`` with purpose `.readahead`.
+    /// and handed to ``fill(_:purpose:)`` with purpose `.readahead`. A
+    /// planner without `readsAhead` only counts the read.
     public mutating func observe(_ bytes: Range<UInt64>) -> Range<Int>? {
-        guard let ahead = readahead.noteRead(bytes) else { return nil }
+        counters.reads += 1
+        counters.bytesRead += UInt64(bytes.count)
+        guard readsAhead, let ahead = readahead.noteRead(bytes) else { return nil }
         let room = policy.readaheadInFlightLimit - min(policy.readaheadInFlightLimit, readaheadBytesInFlight)
         // Less room than a first window makes requests too small to be worth it.
         let usableRoom = room < min(policy.initialReadahead, UInt64(ahead.count)) ? 0 : room

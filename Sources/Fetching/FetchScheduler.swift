@@ -28,8 +28,6 @@ public final class FetchScheduler: ReadObserver {
     private struct State {
         var planner: FetchPlanner
         var fetches: [Int: Fetch] = [:]
-        var reads = 0
-        var bytesRead: UInt64 = 0
     }
 
     /// One planned request, from its start gate to the store.
@@ -66,12 +64,12 @@ public final class FetchScheduler: ReadObserver {
         self.store = store
         self.policy = policy
         self.onStoreFailure = onStoreFailure
-        state = Mutex(State(planner: FetchPlanner(layout: layout, policy: policy, connections: connections)))
+        state = Mutex(State(planner: FetchPlanner(layout: layout, policy: policy, connections: connections, readsAhead: store != nil)))
     }
 
     /// What the scheduler has done so far, with the reads it observed.
-    public var statistics: FetchStatistics {
-        state.withLock { FetchStatistics(counters: $0.planner.counters, reads: $0.reads, bytesRead: $0.bytesRead) }
+    public var counters: FetchCounters {
+        state.withLock(\.planner.counters)
     }
 
     /// What one ``fill(_:purpose:)`` call fetched itself.
@@ -120,11 +118,7 @@ public final class FetchScheduler: ReadObserver {
     /// Notes a read of the disk, cached or not, and starts readahead when a
     /// sequential reader needs it.
     public func observeRead(_ bytes: Range<UInt64>) {
-        let ahead = state.withLock { state in
-            state.reads += 1
-            state.bytesRead += UInt64(bytes.count)
-            return store == nil ? nil : state.planner.observe(bytes)
-        }
+        let ahead = state.withLock { $0.planner.observe(bytes) }
         guard let ahead, let missing = try? store?.missingRuns(in: ahead), !missing.isEmpty else { return }
         _ = perform { $0.fill(missing, purpose: .readahead) }
     }

@@ -1,4 +1,5 @@
 import Glibc
+import LayeredDisk
 import SystemPackage
 
 /// A claim, visible to other processes, that this process is fetching a run
@@ -8,7 +9,7 @@ import SystemPackage
 /// work instead of fetching the same bytes twice. POSIX record locks belong
 /// to the process, so tasks of one process never block each other; the cache
 /// keeps its data file open for its whole life, as these locks require.
-public struct ChunkClaim: Sendable {
+public struct ChunkClaim: ChunkStoreClaim {
     private let data: FileDescriptor
     private let bytes: Range<UInt64>
 

@@ -65,7 +65,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
 
     /// Claims `chunks` for fetching, or returns `nil` when another process
     /// is fetching some of them right now. See ``ChunkClaim``.
-    public func claim(_ chunks: Range<Int>) throws -> ChunkClaim? {
+    public func claim(_ chunks: Range<Int>) throws -> (any ChunkStoreClaim)? {
         try ChunkClaim.claim(chunkLayout.byteRange(ofChunks: chunks), in: files.data)
     }
 

@@ -14,4 +14,25 @@ public protocol ChunkStore: Sendable {
     /// Stores the whole chunks `bytes` covers, starting at the first byte of
     /// `chunk`, without overwriting any it holds.
     func storeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) async throws
+    /// Claims `chunks` for a fetch by this process, where other processes
+    /// share the store, so that two fills split the work; nil when another
+    /// process is fetching some of them now. Release it once they are stored.
+    func claim(_ chunks: Range<Int>) throws -> (any ChunkStoreClaim)?
+}
+
+/// A claim on chunks being fetched; see ``ChunkStore/claim(_:)``.
+public protocol ChunkStoreClaim: Sendable {
+    /// Lets others fetch the chunks (they will find them stored).
+    func release()
+}
+
+extension ChunkStore {
+    /// A store that no other process shares grants every claim.
+    public func claim(_ chunks: Range<Int>) throws -> (any ChunkStoreClaim)? {
+        UnsharedClaim()
+    }
+}
+
+private struct UnsharedClaim: ChunkStoreClaim {
+    func release() {}
 }

@@ -6,8 +6,9 @@ import RemoteImage
 /// What a server fetches while the guest runs, besides what the guest
 /// reads: the cache's boot trace first, so a cold start finds its boot's
 /// chunks arriving ahead of it, then, when asked, the rest of the image
-/// under a rate cap, as QEMU's block-stream hydrates a copy-on-read disk.
-/// All of it is background work: the guest's reads keep priority.
+/// under the engine's rate cap, as QEMU's block-stream hydrates a
+/// copy-on-read disk. All of it is background work: the guest's reads keep
+/// priority.
 struct Hydration {
     /// The boot trace in `cache`'s directory; a damaged one is reported and
     /// skipped.
@@ -20,28 +21,28 @@ struct Hydration {
         }
     }
 
-    let scheduler: FetchScheduler
-    let cache: FileCacheLayer
-    let connections: Int
+    let engine: FillEngine
+    let diskBytes: UInt64
     /// What to replay first, if anything.
     let trace: BootTrace?
     let fillsImage: Bool
-    let rateLimiter: RateLimiter?
     let logger: Logger
 
     func run() async {
         do {
             if let trace {
-                let outcome = try await TraceReplay(trace: trace, scheduler: scheduler, concurrency: connections).run()
+                let replayed = try await engine.fill(inOrder: trace.byteRanges(within: diskBytes))
                 logger.info("boot trace replayed", metadata: [
-                    "chunks": "\(trace.chunks.count)", "requests": "\(outcome.requests)", "fetched": "\(outcome.bytesFetched)",
+                    "chunks": "\(trace.chunks.count)", "requests": "\(replayed.requests)", "fetched": "\(replayed.bytesFetched)",
                 ])
             }
             guard fillsImage else { return }
-            var pull = ImagePull(scheduler: scheduler, cache: cache, connections: connections)
-            pull.rateLimiter = rateLimiter
-            let totals = try await pull.run(0..<cache.header.diskSize) { _ in }
-            logger.info("background fill complete", metadata: ["fetched": "\(totals.bytesFetched)"])
+            let clock = ContinuousClock()
+            let started = clock.now
+            let filled = try await engine.fill(0..<diskBytes)
+            logger.info("background fill complete", metadata: [
+                "fetched": "\(filled.bytesFetched)", "seconds": "\((clock.now - started).seconds)",
+            ])
         } catch is CancellationError {
             return
         } catch {

@@ -27,15 +27,6 @@ struct PullCommand: AsyncParsableCommand {
         }
     }
 
-    /// Fetches what the boot trace names before anything else.
-    private func replayTrace(of cache: FileCacheLayer, through scheduler: FetchScheduler) async throws {
-        guard let bootTrace = try BootTrace.load(from: cache.directory) else {
-            printWarning("there is no boot trace in \(cache.directory) yet; serve the image once to record one")
-            return
-        }
-        _ = try await TraceReplay(trace: bootTrace, scheduler: scheduler, concurrency: remote.connections).run()
-    }
-
     func run() async throws {
         let layer = try await remote.openLayer(try image.imageURL())
         let cache = try ImageStack.openCache(for: layer, location: self.cache.location, logger: remote.logger)
@@ -46,16 +37,20 @@ struct PullCommand: AsyncParsableCommand {
         var policy = FetchPolicy()
         policy.connectionsReservedForReads = 0
         let scheduler = layer.storingChunks(in: cache, policy: policy).scheduler
+        let engine = FillEngine(scheduler: scheduler, store: cache, connections: remote.connections)
         let progress = PullProgress()
         if trace {
-            try await replayTrace(of: cache, through: scheduler)
+            if let bootTrace = try BootTrace.load(from: cache.directory) {
+                _ = try await engine.fill(inOrder: bootTrace.byteRanges(within: diskSize))
+            } else {
+                printWarning("there is no boot trace in \(cache.directory) yet; serve the image once to record one")
+            }
         }
-        let pull = ImagePull(scheduler: scheduler, cache: cache, connections: remote.connections)
-        var totals = try await pull.run(range) { progress.report($0) }
+        var totals = try await engine.fill(range) { progress.report($0) }
         try await cache.flush()
-        let statistics = scheduler.statistics
-        totals.bytesFetched = statistics.counters.totalBytesFetched
-        totals.requests = statistics.counters.totalRequests
+        let counters = scheduler.counters
+        totals.bytesFetched = counters.totalBytesFetched
+        totals.requests = counters.totalRequests
         totals.bytesAlreadyCached = totals.bytesWanted - min(totals.bytesWanted, totals.bytesFetched)
         progress.finish(totals)
         let elapsed = progress.elapsed
@@ -65,6 +60,6 @@ struct PullCommand: AsyncParsableCommand {
             (\(ByteFormat.rate(totals.bytesFetched, over: elapsed))), \
             \(ByteFormat.size(totals.bytesAlreadyCached)) already cached
             """)
-        print(CounterReport(statistics).line)
+        print(CounterReport(counters).line)
     }
 }

@@ -1,3 +1,4 @@
+import Fetching
 import Foundation
 import Synchronization
 
@@ -16,7 +17,7 @@ final class PullProgress: Sendable {
 
     var elapsed: Duration { clock.now - started }
 
-    func report(_ totals: ImagePull.Totals) {
+    func report(_ totals: FillProgress) {
         let now = clock.now
         let interval: Duration = isTerminal ? .milliseconds(200) : .seconds(5)
         let due = lastReport.withLock { last in
@@ -29,14 +30,14 @@ final class PullProgress: Sendable {
     }
 
     /// Ends the bar line on a terminal.
-    func finish(_ totals: ImagePull.Totals) {
+    func finish(_ totals: FillProgress) {
         if isTerminal {
             write(line(totals), final: true)
         }
     }
 
-    private func line(_ totals: ImagePull.Totals) -> String {
-        let done = totals.bytesAlreadyCached + totals.bytesFetched
+    private func line(_ totals: FillProgress) -> String {
+        let done = totals.bytesDone
         let fraction = totals.bytesWanted == 0 ? 1 : Double(done) / Double(totals.bytesWanted)
         let rate = ByteFormat.rate(totals.bytesFetched, over: elapsed)
         let remaining = totals.bytesWanted - done

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Fetching
 import Foundation
 import LayeredDisk
 import NBD
@@ -132,10 +133,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard let remote = stack.remote, let cache = stack.cache else { return nil }
         let trace = noTraceReplay ? nil : Hydration.loadTrace(of: cache)
         guard fill || trace != nil else { return nil }
-        return Hydration(
-            scheduler: remote.scheduler, cache: cache, connections: self.remote.connections,
-            trace: trace, fillsImage: fill,
-            rateLimiter: fillRate.map { RateLimiter(bytesPerSecond: $0.bytes) }, logger: self.remote.logger)
+        let engine = FillEngine(
+            scheduler: remote.scheduler, store: cache, connections: self.remote.connections,
+            rateLimiter: fillRate.map { RateLimiter(bytesPerSecond: $0.bytes) })
+        return Hydration(engine: engine, diskBytes: cache.header.diskSize, trace: trace, fillsImage: fill, logger: self.remote.logger)
     }
 
     private func requestedEndpoint() throws -> NBDEndpoint {

@@ -2,21 +2,27 @@ import Fetching
 import LayeredDisk
 import Synchronization
 
-/// An object in memory that logs every range asked of it.
+/// An object whose bytes are a function of their offset, made only when
+/// asked for; it logs every range asked of it.
 final class InMemorySource: RangeSource {
-    let content: [UInt8]
+    let size: Int
     private let log = Mutex<[Range<UInt64>]>([])
 
     init(size: Int) {
-        content = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        self.size = size
     }
 
     var requested: [Range<UInt64>] { log.withLock { $0 } }
 
+    /// The object's bytes at `range`.
+    func bytes(_ range: Range<Int>) -> [UInt8] {
+        range.map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+    }
+
     func read(_ range: Range<UInt64>) async throws -> [UInt8] {
         log.withLock { $0.append(range) }
         await Task.yield()
-        return Array(content[Int(range.lowerBound)..<Int(range.upperBound)])
+        return bytes(Int(range.lowerBound)..<Int(range.upperBound))
     }
 }
 

@@ -77,8 +77,8 @@ struct FetchSchedulerTests {
         for (earlier, later) in zip(ranges, ranges.dropFirst()) {
             #expect(earlier.upperBound < later.lowerBound, "\(earlier) and \(later) overlap")
         }
-        let statistics = stack.remote.scheduler.statistics
-        #expect(statistics.counters.joinedChunks > 0)
+        let counters = stack.remote.scheduler.counters
+        #expect(counters.joinedChunks > 0)
     }
 
     @Test func sequentialReadIsFewLargeRequests() async throws {
@@ -92,9 +92,9 @@ struct FetchSchedulerTests {
         let fetched = ranges.reduce(0) { $0 + $1.count }
         #expect(ranges.count <= size / (1 << 20) + 10, "\(ranges.count) requests")
         #expect(Double(fetched) <= 1.05 * Double(size), "\(fetched) bytes fetched")
-        let statistics = stack.remote.scheduler.statistics
-        #expect(statistics.reads == size / readSize)
-        #expect(statistics.counters.bytesFetched[.readahead, default: 0] > UInt64(size / 2))
+        let counters = stack.remote.scheduler.counters
+        #expect(counters.reads == size / readSize)
+        #expect(counters.bytesFetched[.readahead, default: 0] > UInt64(size / 2))
     }
 
     /// Readahead held back by its in-flight limit resumes where it stopped,
@@ -110,8 +110,8 @@ struct FetchSchedulerTests {
         }
         // A busy machine lets the reader overtake readahead now and then;
         // holes would make most reads miss (95 of 128 before the fix).
-        let statistics = stack.remote.scheduler.statistics
-        let misses = statistics.counters.requests[.read, default: 0]
+        let counters = stack.remote.scheduler.counters
+        let misses = counters.requests[.read, default: 0]
         #expect(misses <= size / readSize / 4, "\(misses) of \(size / readSize) reads missed the readahead")
     }
 

@@ -1,0 +1,131 @@
+import LayeredDisk
+
+/// Fetches what a chunk store lacks, in the background: the one engine
+/// behind `pull`, boot-trace replay and a server's background fill.
+///
+/// Each request's chunks are stored (data made durable, then their bits)
+/// as soon as they arrive, so a fill that is interrupted or killed resumes
+/// where it stopped. Before fetching, a request looks again at what other
+/// processes stored and claims its chunks (``ChunkStore/claim(_:)``); runs
+/// another process holds are looked at again later. With a rate limiter,
+/// every request waits for its turn under the rate.
+public struct FillEngine: Sendable {
+    /// Bytes a fill request asks for: small enough that memory stays at a
+    /// few requests, large enough that a request's latency is paid rarely
+    /// (docs/benchmarks.md).
+    public static let requestBytes: UInt64 = 2 << 20
+    /// A boot trace is replayed in batches of about this many bytes; each
+    /// batch is one fill, so nearby chunks share requests.
+    public static let traceBatchBytes: UInt64 = 4 << 20
+    /// How long to wait before looking again at chunks another process holds.
+    static let busyRetryDelay: Duration = .milliseconds(20)
+
+    public let scheduler: FetchScheduler
+    public let store: any ChunkStore
+    /// The connections the scheduler may use.
+    public let connections: Int
+    /// Caps the fill's bandwidth, for background fill under a running guest.
+    public var rateLimiter: RateLimiter?
+
+    public init(scheduler: FetchScheduler, store: any ChunkStore, connections: Int, rateLimiter: RateLimiter? = nil) {
+        self.scheduler = scheduler
+        self.store = store
+        self.connections = connections
+        self.rateLimiter = rateLimiter
+    }
+
+    /// Requests under way at once: a quarter more than connections, so
+    /// connections keep fetching while earlier requests wait for the flush
+    /// that makes them durable; memory stays at that many requests' bytes.
+    var requestsUnderWay: Int { connections + (connections + 3) / 4 }
+
+    private var layout: ChunkLayout { store.chunkLayout }
+
+    /// Fetches every chunk overlapping `bytes` that the store lacks, calling
+    /// `progress` after each request.
+    public func fill(_ bytes: Range<UInt64>, progress: (FillProgress) -> Void = { _ in }) async throws -> FillProgress {
+        let chunks = layout.chunks(overlapping: bytes)
+        let queue = try store.missingRuns(in: chunks).flatMap(requests(for:)).map { (chunks: $0, wasBusy: false) }
+        var totals = FillProgress()
+        totals.bytesWanted = span(chunks)
+        totals.bytesAlreadyCached = totals.bytesWanted - queue.reduce(0) { $0 + span($1.chunks) }
+        progress(totals)
+        try await withBoundedConcurrency(queue, limit: requestsUnderWay) { next in
+            try await fillRequest(next.chunks, afterWaiting: next.wasBusy)
+        } collect: { outcome in
+            totals.bytesFetched += outcome.fetched.bytesFetched
+            totals.requests += outcome.fetched.requests
+            totals.bytesAlreadyCached += outcome.foundCached
+            progress(totals)
+            return outcome.busy.map { (chunks: $0, wasBusy: true) }
+        }
+        return totals
+    }
+
+    /// Fetches what the store lacks of `ranges`, in their order: the chunks
+    /// a boot read first arrive first. Batches of ``traceBatchBytes`` run
+    /// `connections` at a time.
+    public func fill(inOrder ranges: [Range<UInt64>]) async throws -> FillProgress {
+        var batches: [[Range<Int>]] = [[]]
+        var batchBytes: UInt64 = 0
+        for range in ranges where !range.isEmpty {
+            if batchBytes >= Self.traceBatchBytes {
+                batches.append([])
+                batchBytes = 0
+            }
+            batches[batches.count - 1].append(layout.chunks(overlapping: range))
+            batchBytes += UInt64(range.count)
+        }
+        var totals = FillProgress()
+        try await withBoundedConcurrency(batches.filter { !$0.isEmpty }, limit: connections) { batch in
+            try await rateLimiter?.admit(batch.reduce(0) { $0 + span($1) })
+            return try await scheduler.fill(batch)
+        } collect: { outcome in
+            totals.bytesFetched += outcome.bytesFetched
+            totals.requests += outcome.requests
+            return []
+        }
+        return totals
+    }
+
+    /// What one request found and did.
+    private struct RequestOutcome: Sendable {
+        var fetched = FetchScheduler.FillOutcome()
+        var foundCached: UInt64 = 0
+        /// Runs another process was fetching; to look at again.
+        var busy: [Range<Int>] = []
+    }
+
+    private func fillRequest(_ chunks: Range<Int>, afterWaiting: Bool) async throws -> RequestOutcome {
+        if afterWaiting {
+            try await Task.sleep(for: Self.busyRetryDelay)
+        }
+        var outcome = RequestOutcome()
+        for run in try store.missingRuns(in: chunks) {
+            guard let claim = try store.claim(run) else {
+                outcome.busy.append(run)
+                continue
+            }
+            defer { claim.release() }
+            try await rateLimiter?.admit(span(run))
+            // Another process may have finished these just before we claimed them.
+            outcome.fetched.add(try await scheduler.fill(run))
+        }
+        // Whatever was neither fetched here nor left to another process is cached.
+        let busy = outcome.busy.reduce(0) { $0 + span($1) }
+        outcome.foundCached = span(chunks) - busy - outcome.fetched.bytesFetched
+        return outcome
+    }
+
+    /// A run of missing chunks cut into requests of at most ``requestBytes``.
+    private func requests(for run: Range<Int>) -> [Range<Int>] {
+        let perRequest = max(1, Int(Self.requestBytes / UInt64(layout.chunkBytes)))
+        return stride(from: run.lowerBound, to: run.upperBound, by: perRequest).map {
+            $0..<min($0 + perRequest, run.upperBound)
+        }
+    }
+
+    private func span(_ chunks: Range<Int>) -> UInt64 {
+        UInt64(layout.byteRange(ofChunks: chunks).count)
+    }
+}
