@@ -34,9 +34,9 @@ public final class FetchScheduler: ReadObserver {
     private struct Fetch: Sendable {
         let chunks: Range<Int>
         let gate: StartGate
-        /// The chunks' bytes, as soon as they arrive.
-        let data: Task<[UInt8], any Error>
-        /// Ends once the bytes are stored (or storing failed).
+        /// The chunks' bytes for reads: in memory until written to the store.
+        let bytes: FetchedBytes
+        /// Ends once the bytes are stored (or fetching or storing failed).
         let stored: Task<Void, any Error>
     }
 
@@ -101,18 +101,26 @@ public final class FetchScheduler: ReadObserver {
             switch source {
             case let .fetch(id):
                 guard let fetch = fetches[id] else { preconditionFailure("request \(id) was planned without its tasks") }
-                let data = try await fetch.data.value
                 let fetched = layout.byteRange(ofChunks: fetch.chunks)
                 let wanted = fetched.clamped(to: bytes)
-                let offset = Int(wanted.lowerBound - fetched.lowerBound)
-                buffer.copy(data[offset..<offset + wanted.count], toSector: wanted.lowerBound / sectorBytes)
+                switch try await fetch.bytes.location() {
+                case let .memory(data):
+                    let offset = Int(wanted.lowerBound - fetched.lowerBound)
+                    buffer.copy(data[offset..<offset + wanted.count], toSector: wanted.lowerBound / sectorBytes)
+                case .store:
+                    try readStored(wanted, into: &buffer)
+                }
             case let .stored(run):
-                guard let store else { continue }
-                let wanted = layout.byteRange(ofChunks: run).clamped(to: bytes)
-                let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
-                try buffer.withUnsafeMutableBytes(of: sectors) { try store.readHeld(wanted, into: $0) }
+                try readStored(layout.byteRange(ofChunks: run).clamped(to: bytes), into: &buffer)
             }
         }
+    }
+
+    private func readStored(_ wanted: Range<UInt64>, into buffer: inout SectorBuffer) throws {
+        guard let store else { return }
+        let sectorBytes = UInt64(buffer.sectorSize)
+        let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
+        try buffer.withUnsafeMutableBytes(of: sectors) { try store.readHeld(wanted, into: $0) }
     }
 
     /// Notes a read of the disk, cached or not, and starts readahead when a
@@ -189,15 +197,12 @@ public final class FetchScheduler: ReadObserver {
         gates.forEach { $0.open() }
     }
 
-    /// The tasks of one request: download once started, then store.
+    /// The task of one request: download once started, hand the bytes to
+    /// waiting reads, write them to the store (and let go of them), commit.
     private func makeFetch(_ request: FetchPlanner.Request) -> Fetch {
         let gate = StartGate()
-        let bytes = layout.byteRange(ofChunks: request.chunks)
-        let data = Task { [self] in
-            await gate.wait()
-            defer { tell { $0.arrived(request.id) } }
-            return try await download(bytes)
-        }
+        let bytes = FetchedBytes()
+        let range = layout.byteRange(ofChunks: request.chunks)
         let stored = Task { [self] in
             var fetchedBytes: UInt64 = 0
             defer {
@@ -206,16 +211,28 @@ public final class FetchScheduler: ReadObserver {
                     planner.finished(request.id, fetchedBytes: fetchedBytes)
                 } whileLocked: { $0.fetches[request.id] = nil }
             }
-            let fetched = try await data.value
-            fetchedBytes = UInt64(fetched.count)
+            await gate.wait()
+            let fetched: [UInt8]
             do {
-                try await store?.storeChunks(fetched[...], from: request.chunks.lowerBound)
+                defer { tell { $0.arrived(request.id) } }
+                fetched = try await download(range)
+            } catch {
+                bytes.failed(error)
+                throw error
+            }
+            fetchedBytes = UInt64(fetched.count)
+            bytes.arrived(fetched)
+            guard let store else { return }
+            do {
+                let written = try store.writeChunks(fetched[...], from: request.chunks.lowerBound)
+                bytes.written()
+                try await store.commitChunks(written)
             } catch {
                 onStoreFailure(error)
                 throw error
             }
         }
-        return Fetch(chunks: request.chunks, gate: gate, data: data, stored: stored)
+        return Fetch(chunks: request.chunks, gate: gate, bytes: bytes, stored: stored)
     }
 
     /// The bytes of `range` of the disk: the source's bytes, then zeros for

@@ -101,26 +101,36 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         try await store(bytes, at: sector * UInt64(sectorSize))
     }
 
-    public func storeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) async throws {
-        try await store(bytes, at: chunkLayout.byteRange(ofChunk: chunk).lowerBound)
+    public func writeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) throws -> [Range<Int>] {
+        try write(bytes, at: chunkLayout.byteRange(ofChunk: chunk).lowerBound)
+    }
+
+    public func commitChunks(_ runs: [Range<Int>]) async throws {
+        guard !runs.isEmpty else { return }
+        try await dataSync.synchronize()
+        try commit(runs.flatMap { $0 })
     }
 
     private func store(_ bytes: ArraySlice<UInt8>, at start: UInt64) async throws {
+        try await commitChunks(try write(bytes, at: start))
+    }
+
+    /// Writes the whole chunks `bytes` (from disk byte `start`) covers that
+    /// are not cached yet; returns the runs written.
+    private func write(_ bytes: ArraySlice<UInt8>, at start: UInt64) throws -> [Range<Int>] {
         let end = min(start + UInt64(bytes.count), header.diskSize)
         let covered = chunkLayout.chunks(overlapping: start..<end).filter {
             let range = chunkLayout.byteRange(ofChunk: $0)
             return range.lowerBound >= start && range.upperBound <= end
         }
-        guard let first = covered.first, let last = covered.last else { return }
+        guard let first = covered.first, let last = covered.last else { return [] }
         let missing = try missingRuns(in: first..<last + 1)
-        guard !missing.isEmpty else { return }
         for run in missing {
             let range = chunkLayout.byteRange(ofChunks: run)
             let offset = bytes.startIndex + Int(range.lowerBound - start)
             try files.data.writeAll(bytes[offset..<offset + range.count], at: Int64(range.lowerBound))
         }
-        try await dataSync.synchronize()
-        try commit(missing.flatMap { $0 })
+        return missing
     }
 
     /// Makes the bitmap durable too; data is always durable before its bit.

@@ -11,9 +11,14 @@ public protocol ChunkStore: Sendable {
     func missingRuns(in chunks: Range<Int>) throws -> [Range<Int>]
     /// Copies `bytes`, which lie in chunks the store holds, into `target`.
     func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws
-    /// Stores the whole chunks `bytes` covers, starting at the first byte of
-    /// `chunk`, without overwriting any it holds.
-    func storeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) async throws
+    /// Writes the whole chunks `bytes` covers, starting at the first byte of
+    /// `chunk`, that the store does not hold yet, without marking them held:
+    /// from then on ``readHeld(_:into:)`` returns their bytes, so the caller
+    /// may let go of its copy. Returns the runs written, for
+    /// ``commitChunks(_:)``.
+    func writeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) throws -> [Range<Int>]
+    /// Makes written chunks durable, then marks them held.
+    func commitChunks(_ runs: [Range<Int>]) async throws
     /// Claims `chunks` for a fetch by this process, where other processes
     /// share the store, so that two fills split the work; nil when another
     /// process is fetching some of them now. Release it once they are stored.
@@ -27,6 +32,11 @@ public protocol ChunkStoreClaim: Sendable {
 }
 
 extension ChunkStore {
+    /// Writes and commits the whole chunks `bytes` covers, from `chunk`.
+    public func storeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) async throws {
+        try await commitChunks(try writeChunks(bytes, from: chunk))
+    }
+
     /// A store that no other process shares grants every claim.
     public func claim(_ chunks: Range<Int>) throws -> (any ChunkStoreClaim)? {
         UnsharedClaim()

@@ -65,4 +65,27 @@ struct FetchSchedulerTests {
         #expect(try await Self.read(0..<8192, from: scheduler) == source.bytes(0..<8192))
         #expect(source.requested == [0..<8192, 0..<8192])
     }
+
+    /// Once a request's bytes are written to the store, the scheduler lets go
+    /// of them: a read that joins the request while its commit is still on
+    /// its way reads the store, not memory.
+    @Test(.timeLimit(.minutes(1))) func bytesWrittenToTheStoreLeaveMemory() async throws {
+        let source = InMemorySource(size: Self.size)
+        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size)), holdsCommits: true)
+        let scheduler = Self.scheduler(source: source, store: store)
+        let fill = Task { try await scheduler.fill(0..<1) }
+        while store.waitingCommits == 0 {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(store.readCount == 0)
+        // The store holds the chunk's bytes but has not committed them: the
+        // read still joins the request, and gets its bytes from the store.
+        var buffer = SectorBuffer(sectors: 0..<8, sectorSize: 512)
+        try await scheduler.read(0..<4096, into: &buffer)
+        #expect(buffer.bytes == source.bytes(0..<4096))
+        #expect(store.readCount == 1)
+        #expect(source.requested.count == 1)
+        store.releaseCommits()
+        _ = try await fill.value
+    }
 }

@@ -29,20 +29,40 @@ final class InMemorySource: RangeSource {
 /// A chunk store in memory.
 final class InMemoryChunkStore: ChunkStore {
     let chunkLayout: ChunkLayout
+    /// Written chunks; readable at once.
     private let chunks = Mutex<[Int: [UInt8]]>([:])
+    /// Committed chunks; held, as a file cache's bits say.
+    private let committed = Mutex<Set<Int>>([])
+    private let reads = Mutex(0)
+    /// Commits wait here while held (nil: they do not wait).
+    private let heldCommits: Mutex<[CheckedContinuation<Void, Never>]?>
 
-    init(layout: ChunkLayout) {
+    init(layout: ChunkLayout, holdsCommits: Bool = false) {
         chunkLayout = layout
+        heldCommits = Mutex(holdsCommits ? [] : nil)
     }
 
-    var storedCount: Int { chunks.withLock { $0.count } }
+    var storedCount: Int { committed.withLock { $0.count } }
+    /// Reads answered from the store.
+    var readCount: Int { reads.withLock { $0 } }
+    var waitingCommits: Int { heldCommits.withLock { $0?.count ?? 0 } }
+
+    /// Lets held commits finish, and later ones go through.
+    func releaseCommits() {
+        let waiting = heldCommits.withLock { held in
+            defer { held = nil }
+            return held ?? []
+        }
+        waiting.forEach { $0.resume() }
+    }
 
     func missingRuns(in range: Range<Int>) throws -> [Range<Int>] {
-        let held = chunks.withLock { Set($0.keys) }
+        let held = committed.withLock { $0 }
         return ChunkLayout.runs(in: range) { !held.contains($0) }
     }
 
     func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws {
+        reads.withLock { $0 += 1 }
         let held = chunks.withLock { $0 }
         var written = 0
         for chunk in chunkLayout.chunks(overlapping: bytes) {
@@ -54,12 +74,30 @@ final class InMemoryChunkStore: ChunkStore {
         }
     }
 
-    func storeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) async throws {
+    /// Written chunks are readable at once and held once committed, as in
+    /// a file cache: a chunk written twice keeps its first bytes.
+    func writeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) throws -> [Range<Int>] {
         let size = chunkLayout.chunkBytes
-        chunks.withLock { chunks in
-            for (index, start) in stride(from: bytes.startIndex, to: bytes.endIndex, by: size).enumerated() {
-                chunks[chunk + index] = chunks[chunk + index] ?? Array(bytes[start..<min(start + size, bytes.endIndex)])
+        return chunks.withLock { chunks in
+            var written: [Range<Int>] = []
+            for (index, start) in stride(from: bytes.startIndex, to: bytes.endIndex, by: size).enumerated() where chunks[chunk + index] == nil {
+                chunks[chunk + index] = Array(bytes[start..<min(start + size, bytes.endIndex)])
+                written.append(chunk + index..<chunk + index + 1)
             }
+            return written
+        }
+    }
+
+    func commitChunks(_ runs: [Range<Int>]) async throws {
+        await withCheckedContinuation { continuation in
+            let held = heldCommits.withLock { held in
+                held?.append(continuation)
+                return held != nil
+            }
+            if !held { continuation.resume() }
+        }
+        committed.withLock { committed in
+            for run in runs { committed.formUnion(run) }
         }
     }
 }
