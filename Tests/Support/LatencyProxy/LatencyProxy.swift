@@ -1,8 +1,9 @@
 import ArgumentParser
 import HTTPTestServers
 
-/// `LatencyProxy --upstream PORT --delay-ms N`: puts an object store's
-/// first-byte latency in front of a loopback server, for `scripts/bench`.
+/// `LatencyProxy --upstream PORT --delay-ms N [--megabytes-per-second R]`:
+/// puts an object store's first-byte latency (and per-connection
+/// throughput) in front of a loopback server, for `scripts/bench`.
 @main
 struct LatencyProxy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,15 +15,20 @@ struct LatencyProxy: AsyncParsableCommand {
     @Option(help: "Milliseconds to hold back everything the upstream sends.")
     var delayMs: Int
 
+    @Option(help: "Megabytes (10^6 bytes) a second each connection delivers at most (default: no cap).")
+    var megabytesPerSecond: Int?
+
     @Option(help: "The loopback port to listen on (0 picks one).")
     var port = 0
 
     func validate() throws {
         guard delayMs >= 0 else { throw ValidationError("--delay-ms must not be negative") }
+        guard (megabytesPerSecond ?? 1) > 0 else { throw ValidationError("--megabytes-per-second must be positive") }
     }
 
     func run() async throws {
-        let proxy = try await DelayingProxy.start(upstreamPort: upstream, delay: .milliseconds(delayMs), port: port)
+        let proxy = try await DelayingProxy.start(
+            upstreamPort: upstream, delay: .milliseconds(delayMs), bytesPerSecond: megabytesPerSecond.map { $0 * 1_000_000 }, port: port)
         print(proxy.port)
         while true {
             try await Task.sleep(for: .seconds(3600))
