@@ -24,6 +24,7 @@ let package = Package(
         .target(name: "ImageModel"),
         .target(name: "Fetching", dependencies: ["LayeredDisk"]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "RemoteImage",
             dependencies: [
@@ -52,6 +53,7 @@ let package = Package(
         .executableTarget(
             name: "lazydisk",
             dependencies: [
+                "CMalloc",
                 "LayeredDisk",
                 "ImageModel",
                 "Fetching",
