@@ -9,11 +9,15 @@ import Foundation
 /// that starts it, which blocks most signals, and QEMU or nbdcopy stall or
 /// cannot be stopped with their signals blocked.
 enum ChildCommand {
-    /// Runs `command` with `sh -c` and returns its exit status (128 + signal
-    /// number when a signal ended it).
-    static func run(_ command: String, environment: [String: String]) async throws -> Int32 {
-        let pid = try spawn(["/bin/sh", "-c", command], environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
-        return await withCheckedContinuation { continuation in
+    /// Starts `command` with `sh -c`; returns its process id.
+    static func start(_ command: String, environment: [String: String]) throws -> pid_t {
+        try spawn(["/bin/sh", "-c", command], environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+    }
+
+    /// Waits for the child `pid` to end and returns its exit status (128 +
+    /// signal number when a signal ended it).
+    static func wait(for pid: pid_t) async -> Int32 {
+        await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) == -1 && errno == EINTR {}

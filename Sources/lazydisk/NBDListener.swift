@@ -19,10 +19,21 @@ struct NBDListener {
         }
         switch endpoint {
         case let .unixSocket(path):
-            let listener = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: configure)
+            try UnixSocketPath.prepare(path)
+            let listener: NIOAsyncChannel<NBDConnection, Never>
+            do {
+                listener = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false, childChannelInitializer: configure)
+            } catch {
+                throw CommandError("cannot listen on \(path): \(error)")
+            }
             return NBDListener(server: server, listener: listener, endpoint: endpoint)
         case let .tcp(host, port):
-            let listener = try await bootstrap.bind(host: host, port: port, childChannelInitializer: configure)
+            let listener: NIOAsyncChannel<NBDConnection, Never>
+            do {
+                listener = try await bootstrap.bind(host: host, port: port, childChannelInitializer: configure)
+            } catch {
+                throw CommandError("cannot listen on \(host) port \(port): \(error)")
+            }
             return NBDListener(server: server, listener: listener, endpoint: .tcp(host: host, port: listener.channel.localAddress?.port ?? port))
         }
     }

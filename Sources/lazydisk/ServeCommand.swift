@@ -11,22 +11,28 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the image over NBD (RAM overlay for writes, file cache, HTTP).",
         discussion: """
             Listens on a unix socket unless --port is given, and prints the NBD URI. With --run, starts the \
-            command with $uri (NBD URI) and $nbd (QEMU's nbd: form) set and stops serving when it exits, \
-            exiting with its status. SIGINT or SIGTERM stop the server.
+            command with $uri (NBD URI), $nbd (QEMU's nbd: form), $exportname and $unixsocket or $port set, \
+            stops serving when it exits, and exits with its status; SIGINT and SIGTERM go to the command. \
+            Otherwise SIGINT or SIGTERM stop the server (a second one at once). With NOTIFY_SOCKET set, \
+            READY=1 is sent once listening (systemd Type=notify).
             """
     )
 
     @OptionGroup var image: ImageArgument
 
-    @Flag(help: "Refuse writes instead of keeping them in a RAM overlay.")
+    @Flag(name: [.customShort("r"), .long], help: "Refuse writes instead of keeping them in a RAM overlay.")
     var readOnly = false
 
     @Option(help: ArgumentHelp(
         "Memory the RAM overlay may hold for the guest's writes; writes past it fail with ENOSPC.", valueName: "size"))
     var overlayMax = ByteCount(bytes: 1 << 30)
 
-    @Option(help: ArgumentHelp("Unix socket to listen on (default: one in $XDG_RUNTIME_DIR or /tmp).", valueName: "path"))
+    @Option(help: ArgumentHelp(
+        "Unix socket to listen on (default: one in $XDG_RUNTIME_DIR/lazydisk or /tmp/lazydisk-UID, both 0700).", valueName: "path"))
     var socket: String?
+
+    @Option(help: ArgumentHelp("Write the server's process id here once it listens; removed when it stops.", valueName: "path"))
+    var pidfile: String?
 
     @Option(help: ArgumentHelp("Listen on TCP instead, at this port (0: any free port).", valueName: "port"))
     var port: Int?
@@ -96,22 +102,48 @@ struct ServeCommand: AsyncParsableCommand {
             try StandardStream.output.write(Array((uri + "\n").utf8))
         }
 
+        if let pidfile {
+            do {
+                try Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: pidfile))
+            } catch {
+                throw CommandError("cannot write --pidfile \(pidfile): \(error.localizedDescription)")
+            }
+        }
+        ServiceNotification.ready()
+
         let background = hydration(of: stack).map { hydration in Task { await hydration.run() } }
+        let child = try run.map { try ChildCommand.start($0, environment: childEnvironment(endpoint, uri: uri)) }
         let status = try await withThrowingTaskGroup(of: Int32?.self) { group in
             group.addTask {
                 try await listener.run()
                 return nil
             }
-            group.addTask {
-                if let command = run {
-                    return try await ChildCommand.run(command, environment: [
-                        "uri": uri, "nbd": endpoint.qemuForm(exportName: exportName),
-                    ])
+            if let child {
+                group.addTask { await ChildCommand.wait(for: child) }
+                group.addTask {
+                    // The command decides how to stop; serving ends when it has.
+                    for await signal in StopSignal.signals() {
+                        kill(child, signal)
+                    }
+                    return nil
                 }
-                await StopSignal.wait()
-                return 0
+            } else {
+                group.addTask {
+                    var signals = StopSignal.signals().makeAsyncIterator()
+                    _ = await signals.next()
+                    StandardStream.error.writeLine("lazydisk: stopping; signal again to stop at once")
+                    Task.detached { [endpoint] in
+                        _ = await signals.next()
+                        Self.removeFiles(endpoint: endpoint, pidfile: pidfile)
+                        Foundation.exit(130)
+                    }
+                    return 0
+                }
             }
-            let status = try await group.next() ?? nil
+            var status: Int32?
+            while status == nil, let next = try await group.next() {
+                status = next
+            }
             await listener.close()
             group.cancelAll()
             return status ?? 0
@@ -120,11 +152,29 @@ struct ServeCommand: AsyncParsableCommand {
         await background?.value
         try await stack.disk.flush()
         try await stack.finish()
-        if case let .unixSocket(path) = endpoint {
-            try? FileManager.default.removeItem(atPath: path)
-        }
+        Self.removeFiles(endpoint: endpoint, pidfile: pidfile)
         if status != 0 {
             throw ExitCode(status)
+        }
+    }
+
+    /// What `--run` finds in its environment, as nbdkit's `--run` sets it.
+    private func childEnvironment(_ endpoint: NBDEndpoint, uri: String) -> [String: String] {
+        var environment = ["uri": uri, "nbd": endpoint.qemuForm(exportName: exportName), "exportname": exportName]
+        switch endpoint {
+        case let .unixSocket(path): environment["unixsocket"] = path
+        case let .tcp(_, port): environment["port"] = "\(port)"
+        }
+        return environment
+    }
+
+    /// The socket and the pid file, which must not outlive the server.
+    private static func removeFiles(endpoint: NBDEndpoint, pidfile: String?) {
+        if case let .unixSocket(path) = endpoint {
+            unlink(path)
+        }
+        if let pidfile {
+            unlink(pidfile)
         }
     }
 
@@ -146,7 +196,6 @@ struct ServeCommand: AsyncParsableCommand {
         if let socket {
             return .unixSocket(path: socket)
         }
-        let directory = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] ?? NSTemporaryDirectory()
-        return .unixSocket(path: URL(fileURLWithPath: directory).appending(path: "lazydisk-\(getpid()).sock").path)
+        return .unixSocket(path: try UnixSocketPath.defaultPath())
     }
 }

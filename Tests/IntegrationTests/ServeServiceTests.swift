@@ -1,0 +1,137 @@
+import Foundation
+import HTTPTestServers
+import Testing
+
+/// `serve` as a service on a fleet host: it never takes over a live socket,
+/// keeps its default socket private, tells a service manager when it is
+/// ready, passes signals to its `--run` command, and leaves nothing behind.
+@Suite("serve as a service")
+struct ServeServiceTests {
+    static let fixtures = NginxFixtures.directory
+
+    private static func waitFor(_ condition: () -> Bool) async throws {
+        while !condition() {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aSocketARunningServerHoldsIsRefusedAndAStaleOneReplaced() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let work = try TemporaryDirectory()
+        let socketPath = work.url.appending(path: "nbd.sock").path
+        let first = try LazyDiskRun.start(
+            ["serve", nginx.url("hello.img"), "--socket", socketPath, "--cache", work.url.path], errorLog: work.url.appending(path: "first"))
+        defer { first.stop() }
+        try await Self.waitFor { FileManager.default.fileExists(atPath: socketPath) }
+        let second = try await LazyDiskRun.run(["serve", nginx.url("hello.img"), "--socket", socketPath, "--run", "true"])
+        #expect(second.status != 0 && second.error.contains("belongs to a running server"), "\(second.error)")
+        #expect(try await LazyDiskRun.runTool("/usr/bin/nbdinfo", ["--size", "nbd+unix:///?socket=\(socketPath)"]) == 0)
+
+        // A socket file nobody listens on any more is replaced.
+        #expect(first.stop() == .exited(0))
+        let stale = work.url.appending(path: "stale.sock").path
+        try Self.makeStaleSocket(at: stale)
+        let third = try await LazyDiskRun.run([
+            "serve", nginx.url("hello.img"), "--socket", stale, "--cache", work.url.path, "--run", "nbdinfo --size \"$uri\"",
+        ])
+        #expect(third.status == 0, "\(third.error)")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+    }
+
+    @Test func theRunCommandFindsNbdkitsVariables() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let work = try TemporaryDirectory()
+        let socketPath = work.url.appending(path: "nbd.sock").path
+        let unix = try await LazyDiskRun.run([
+            "serve", nginx.url("hello.img"), "-r", "--socket", socketPath, "--export-name", "boot", "--cache", work.url.path,
+            "--run", "echo \"[$unixsocket][$exportname][$port]\"",
+        ])
+        #expect(String(decoding: unix.output, as: UTF8.self) == "[\(socketPath)][boot][]\n", "\(unix.error)")
+        let tcp = try await LazyDiskRun.run([
+            "serve", nginx.url("hello.img"), "--port", "0", "--cache", work.url.path, "--run", "echo \"[$unixsocket][$port]\"",
+        ])
+        let text = String(decoding: tcp.output, as: UTF8.self)
+        #expect(text.hasPrefix("[][") && Int(text.dropFirst(3).prefix { $0 != "]" }).map { $0 > 0 } == true, "\(text)")
+    }
+
+    /// SIGTERM to `serve --run` goes to the command, which decides how to
+    /// stop; `serve` exits with its status and removes its socket.
+    @Test(.timeLimit(.minutes(1))) func aSignalGoesToTheRunCommand() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let work = try TemporaryDirectory()
+        let socketPath = work.url.appending(path: "nbd.sock").path
+        let ready = work.url.appending(path: "ready").path
+        let output = work.url.appending(path: "output").path
+        let server = try LazyDiskRun.start([
+            "serve", nginx.url("hello.img"), "--socket", socketPath, "--cache", work.url.path, "--run",
+            "trap 'echo got-term > \(output); exit 7' TERM; touch \(ready); while :; do sleep 0.05; done",
+        ], errorLog: work.url.appending(path: "log"))
+        defer { server.stop() }
+        try await Self.waitFor { FileManager.default.fileExists(atPath: ready) }
+        server.send(SIGTERM)
+        #expect(await server.wait() == .exited(7))
+        #expect((try? String(contentsOfFile: output, encoding: .utf8)) == "got-term\n")
+        #expect(!FileManager.default.fileExists(atPath: socketPath))
+    }
+
+    /// systemd's readiness protocol, and a pid file for the rest: READY=1
+    /// arrives once the socket listens; the pid file names the server while
+    /// it runs and is gone after.
+    @Test(.timeLimit(.minutes(1))) func readinessAndPidFile() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let work = try TemporaryDirectory()
+        let notifyPath = work.url.appending(path: "notify").path
+        let listener = try Self.datagramSocket(at: notifyPath)
+        defer { close(listener) }
+        let socketPath = work.url.appending(path: "nbd.sock").path
+        let pidfile = work.url.appending(path: "serve.pid").path
+        let script = "cat \(pidfile) > \(work.url.path)/seen; nbdinfo --size \"$uri\""
+        let result = try await LazyDiskRun.run(
+            ["serve", nginx.url("hello.img"), "--socket", socketPath, "--pidfile", pidfile, "--cache", work.url.path, "--run", script],
+            environment: ["NOTIFY_SOCKET": notifyPath])
+        #expect(result.status == 0, "\(result.error)")
+        var message = [UInt8](repeating: 0, count: 64)
+        let received = recv(listener, &message, message.count, Int32(MSG_DONTWAIT))
+        #expect(received > 0 && String(decoding: message.prefix(max(0, received)), as: UTF8.self) == "READY=1")
+        let seen = try String(contentsOfFile: work.url.appending(path: "seen").path, encoding: .utf8)
+        #expect(Int32(seen.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 > 0 } == true, "\(seen)")
+        #expect(!FileManager.default.fileExists(atPath: pidfile))
+    }
+
+    @Test func theDefaultSocketIsInAPrivateDirectory() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let work = try TemporaryDirectory()
+        // A short runtime directory: a unix socket's path has room for 107 bytes.
+        let runtime = TestTemporaryRoot.url.appending(path: "rt\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+        let result = try await LazyDiskRun.run(
+            ["serve", nginx.url("hello.img"), "--cache", work.url.path, "--run", "echo \"$unixsocket\"; stat -c %a \"$(dirname \"$unixsocket\")\""],
+            environment: ["XDG_RUNTIME_DIR": runtime])
+        let lines = String(decoding: result.output, as: UTF8.self).split(separator: "\n")
+        #expect(lines.first?.hasPrefix(runtime + "/lazydisk/lazydisk-") == true, "\(lines) \(result.error)")
+        #expect(lines.last == "700")
+    }
+
+    /// A unix socket file with no server behind it, as a killed server leaves.
+    private static func makeStaleSocket(at path: String) throws {
+        let descriptor = try Self.boundSocket(at: path, type: SOCK_STREAM)
+        close(descriptor)
+    }
+
+    private static func datagramSocket(at path: String) throws -> Int32 {
+        try boundSocket(at: path, type: SOCK_DGRAM)
+    }
+
+    private static func boundSocket(at path: String, type: __socket_type) throws -> Int32 {
+        let descriptor = socket(AF_UNIX, Int32(type.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard descriptor >= 0, bound == 0 else { throw CocoaError(.fileWriteUnknown) }
+        return descriptor
+    }
+}
