@@ -90,6 +90,18 @@ struct LazyDiskRun {
         return try lazydisk(arguments, cacheHome: errorLog.deletingLastPathComponent(), output: output, error: .descriptor(errorFile))
     }
 
+    /// `lazydisk serve URL` on a unix socket in `work`, with its cache and
+    /// log there too, once the socket is there (or after ten seconds).
+    static func startServing(_ url: String, in work: TemporaryDirectory, extra: [String] = []) async throws -> (server: ChildProcess, socketPath: String) {
+        let socketPath = work.url.appending(path: "nbd.sock").path
+        let server = try start(
+            ["serve", url, "--socket", socketPath, "--cache", work.url.path] + extra, errorLog: work.url.appending(path: "serve.log"))
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socketPath) && server.isRunning {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return (server, socketPath)
+    }
+
     /// The executable with its default cache root moved under `cacheHome`, so
     /// a test never reads or leaves entries in the user's own cache.
     private static func lazydisk(

@@ -96,14 +96,7 @@ struct NBDServeTests {
     /// `lazydisk serve --read-only` of the fixture on a unix socket in `work`,
     /// once the socket is there.
     private static func startServer(_ nginx: NginxServer, in work: TemporaryDirectory) async throws -> (ChildProcess, socketPath: String) {
-        let socketPath = work.url.appending(path: "nbd.sock").path
-        let server = try LazyDiskRun.start(
-            ["serve", nginx.url("hello.img"), "--read-only", "--socket", socketPath, "--cache", work.url.path],
-            errorLog: work.url.appending(path: "serve.log"))
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socketPath) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return (server, socketPath)
+        try await LazyDiskRun.startServing(nginx.url("hello.img"), in: work, extra: ["--read-only"])
     }
 
     @Test func malformedFramesNeverTakeTheServerDown() async throws {

@@ -42,13 +42,8 @@ struct ServeBoundsTests {
     @Test func unknownClientFlagsEndTheHandshake() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
-        let socketPath = work.url.appending(path: "nbd.sock").path
-        let server = try LazyDiskRun.start(
-            ["serve", nginx.url("hello.img"), "--socket", socketPath, "--cache", work.url.path], errorLog: work.url.appending(path: "log"))
+        let (server, socketPath) = try await LazyDiskRun.startServing(nginx.url("hello.img"), in: work)
         defer { server.stop() }
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socketPath) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
         let connection = try RawNBDConnection(socketPath: socketPath)
         #expect(connection.receive(18).count == 18)
         _ = connection.send(RawNBDConnection.bigEndian(UInt32(3 | 1 << 5)))

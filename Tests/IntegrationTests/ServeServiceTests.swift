@@ -18,11 +18,8 @@ struct ServeServiceTests {
     @Test(.timeLimit(.minutes(1))) func aSocketARunningServerHoldsIsRefusedAndAStaleOneReplaced() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
-        let socketPath = work.url.appending(path: "nbd.sock").path
-        let first = try LazyDiskRun.start(
-            ["serve", nginx.url("hello.img"), "--socket", socketPath, "--cache", work.url.path], errorLog: work.url.appending(path: "first"))
+        let (first, socketPath) = try await LazyDiskRun.startServing(nginx.url("hello.img"), in: work)
         defer { first.stop() }
-        try await Self.waitFor { FileManager.default.fileExists(atPath: socketPath) }
         let second = try await LazyDiskRun.run(["serve", nginx.url("hello.img"), "--socket", socketPath, "--run", "true"])
         #expect(second.status != 0 && second.error.contains("belongs to a running server"), "\(second.error)")
         #expect(try await LazyDiskRun.runTool("/usr/bin/nbdinfo", ["--size", "nbd+unix:///?socket=\(socketPath)"]) == 0)
