@@ -25,7 +25,7 @@ public enum CacheFileError: Error, Sendable, Hashable, CustomStringConvertible {
         case let .unsupportedVersion(version): "cache format version \(version) is not supported (this build reads \(CacheHeader.currentVersion))"
         case .headerTooLarge: "the image's URL and validators do not fit in the cache header"
         case let .system(operation, errno): "cache \(operation) failed: \(errno)"
-        case let .notCached(sectors): "sectors \(sectors.lowerBound)..<\(sectors.upperBound) are not in the cache and --offline forbids fetching them"
+        case let .notCached(sectors): "sectors \(sectors.lowerBound) to \(sectors.upperBound - 1) are not in the cache, and --offline forbids fetching them"
         case let .missing(directory): "no cache at \(directory)"
         }
     }
