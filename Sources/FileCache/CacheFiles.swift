@@ -4,17 +4,22 @@ import SystemPackage
 /// The files of one image's cache directory:
 /// - `lock`: never replaced; `flock` on it serializes opening, rebuilding and
 ///   bitmap updates across processes.
+/// - `inuse`: shared-locked by every process that has the cache open; its
+///   modification time is the last use (see ``CacheUse``).
 /// - `meta`: the 4 KiB header, then the presence bitmap pages.
 /// - `data`: the disk's bytes at their own offsets, sparse where absent.
 final class CacheFiles: Sendable {
     let lock: FileDescriptor
     let meta: FileDescriptor
     let data: FileDescriptor
+    /// Held while the cache is open, so it is not pruned under its reader.
+    private let use: CacheUse
 
-    private init(lock: FileDescriptor, meta: FileDescriptor, data: FileDescriptor) {
+    private init(lock: FileDescriptor, meta: FileDescriptor, data: FileDescriptor, use: CacheUse) {
         self.lock = lock
         self.meta = meta
         self.data = data
+        self.use = use
     }
 
     deinit {
@@ -50,17 +55,17 @@ final class CacheFiles: Sendable {
     /// Opens the cache in `directory` as it is, for offline use and status;
     /// read-only where the files cannot be written (a read-only mount, a
     /// cache root of another user), since reading is all these need.
-    static func openExisting(_ directory: FilePath) throws(CacheFileError) -> FileCacheLayer {
+    static func openExisting(_ directory: FilePath, countsAsUse: Bool) throws(CacheFileError) -> FileCacheLayer {
         guard FileManager.default.fileExists(atPath: directory.appending("meta").string) else {
             throw .missing(directory.string)
         }
         do {
             return try whileLocked(directory) { lock throws(CacheFileError) in
-                try load(directory, lock: lock, expecting: nil)
+                try load(directory, lock: lock, expecting: nil, countsAsUse: countsAsUse)
             }
         } catch let .system(_, errno) where errno == .readOnlyFileSystem || errno == .permissionDenied {
             return try whileLocked(directory, access: .readOnly) { lock throws(CacheFileError) in
-                try load(directory, lock: lock, expecting: nil, access: .readOnly)
+                try load(directory, lock: lock, expecting: nil, access: .readOnly, countsAsUse: countsAsUse)
             }
         }
     }
@@ -86,7 +91,8 @@ final class CacheFiles: Sendable {
     /// `lock`; on failure `meta` and `data` are closed and `lock` stays the
     /// caller's.
     private static func load(
-        _ directory: FilePath, lock: FileDescriptor, expecting expected: CacheHeader?, access: FileDescriptor.AccessMode = .readWrite
+        _ directory: FilePath, lock: FileDescriptor, expecting expected: CacheHeader?, access: FileDescriptor.AccessMode = .readWrite,
+        countsAsUse: Bool = true
     ) throws(CacheFileError) -> FileCacheLayer {
         let meta = try openFile(directory.appending("meta"), access: access)
         var data: FileDescriptor?
@@ -108,7 +114,7 @@ final class CacheFiles: Sendable {
                     discarded += 1
                 }
             }
-            let files = CacheFiles(lock: lock, meta: meta, data: data!)
+            let files = CacheFiles(lock: lock, meta: meta, data: data!, use: CacheUse(directory: directory, countsAsUse: countsAsUse))
             return FileCacheLayer(header: header, directory: directory, files: files, bitmap: bitmap, discardedPages: discarded)
         } catch {
             try? meta.close()

@@ -62,7 +62,8 @@ public struct CacheLocation: Sendable, Hashable {
     /// Every image directory under the root.
     public func imageDirectories() -> [FilePath] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.string)) ?? []
-        return names.sorted().map { root.appending($0) }
+        // Names starting with a dot are caches being removed.
+        return names.filter { !$0.hasPrefix(".") }.sorted().map { root.appending($0) }
             .filter { FileManager.default.fileExists(atPath: $0.appending("meta").string) }
     }
 }

@@ -9,8 +9,9 @@ extension FileCacheLayer {
     }
 
     /// Opens the cache in `directory` as it is, without knowing the remote
-    /// image: for `--offline` and the `cache` commands.
-    public static func openExisting(at directory: FilePath) throws -> FileCacheLayer {
-        try CacheFiles.openExisting(directory)
+    /// image: for `--offline` and the `cache` commands. Only a use (not a
+    /// look, as `cache list` takes) counts as the cache's last use.
+    public static func openExisting(at directory: FilePath, countsAsUse: Bool = true) throws -> FileCacheLayer {
+        try CacheFiles.openExisting(directory, countsAsUse: countsAsUse)
     }
 }

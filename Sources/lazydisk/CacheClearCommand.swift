@@ -3,21 +3,37 @@ import FileCache
 import Foundation
 import RemoteImage
 
-/// `lazydisk cache clear URL`: forget an image's cache.
+/// `lazydisk cache clear URL` (or `--all`): forget caches no process uses.
 struct CacheClearCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "clear", abstract: "Remove an image's cache.")
 
     @OptionGroup var image: ImageArgument
 
+    @Flag(help: "Remove every cached image no running lazydisk uses.")
+    var all = false
+
     @OptionGroup var cache: CacheOptions
 
     func run() async throws {
+        if all {
+            let images = cache.location.inventory()
+            for image in images where cache.location.remove(image.directory) {
+                print("removed \(image.directory)")
+            }
+            let inUse = cache.location.inventory().count
+            if inUse > 0 {
+                print("\(inUse) cached image(s) in use were kept")
+            }
+            return
+        }
         let url = try image.imageURL()
         let directory = cache.location.existingDirectory(for: url)
         guard FileManager.default.fileExists(atPath: directory.string) else {
             throw CommandError("no cache for \(url) in \(cache.location.root)")
         }
-        try FileManager.default.removeItem(atPath: directory.string)
+        guard cache.location.remove(directory) else {
+            throw CommandError("the cache of \(url) is in use by a running lazydisk; stop it first")
+        }
         print("removed \(directory)")
     }
 }

@@ -13,7 +13,7 @@ struct CacheStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let directory = cache.location.existingDirectory(for: try image.imageURL())
-        let layer = try FileCacheLayer.openExisting(at: directory)
+        let layer = try FileCacheLayer.openExisting(at: directory, countsAsUse: false)
         let header = layer.header
         let rows: [(String, String)] = [
             ("url", header.identity.url),

@@ -16,7 +16,7 @@ struct CacheVerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let remoteLayer = try await remote.openLayer(try image.imageURL())
-        let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location, logger: remote.logger)
+        let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location, limit: try cache.maximumSize(), logger: remote.logger)
         let offline = try await LayeredDisk(readOnly: true, layers: [
             LayerConfiguration(cacheLayer),
             LayerConfiguration(OfflineLayer(sectorCount: cacheLayer.sectorCount, sectorSize: cacheLayer.sectorSize)),

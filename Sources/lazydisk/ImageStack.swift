@@ -56,7 +56,7 @@ struct ImageStack {
             let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [LayerConfiguration(remote)])
             return ImageStack(disk: ObservedDisk(disk, observers: []), cache: nil, remote: remote, traceRecorder: nil)
         }
-        let cache = try openCache(for: remote, location: cacheOptions.location, logger: logger)
+        let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.maximumSize(), logger: logger)
         let warned = Atomic<Bool>(false)
         let fetching = remote.storingChunks(in: cache) { error in
             // Reads go on from the server; say so once, log every failure.
@@ -89,8 +89,10 @@ struct ImageStack {
         }
     }
 
-    /// Opens the image's cache, warning when it had to be rebuilt.
-    static func openCache(for remote: HTTPRangeLayer, location: CacheLocation, logger: Logger) throws -> FileCacheLayer {
+    /// Opens the image's cache, warning when it had to be rebuilt. With a
+    /// `limit`, least recently used caches no process uses are removed first
+    /// to leave room for the whole of this image.
+    static func openCache(for remote: HTTPRangeLayer, location: CacheLocation, limit: UInt64?, logger: Logger) throws -> FileCacheLayer {
         let header = CacheHeader(
             sectorSize: UInt32(remote.sectorSize),
             diskSize: remote.sectorCount * UInt64(remote.sectorSize),
@@ -107,6 +109,15 @@ struct ImageStack {
             printWarning("the cache for \(remote.image.url) was discarded and rebuilt: \(reason)")
         }
         warnAboutDiscardedPages(cache)
+        if let limit {
+            let cached = min(UInt64(cache.presentChunkCount) * UInt64(cache.header.chunkSize), cache.header.diskSize)
+            let room = cache.header.diskSize - cached
+            for removed in location.prune(toAtMost: limit - min(limit, room), keeping: cache.directory) {
+                logger.info("removed a cached image to stay under the cache's size limit", metadata: [
+                    "url": "\(removed.url ?? removed.directory.string)", "bytes": "\(removed.bytesOnDisk)",
+                ])
+            }
+        }
         return cache
     }
 

@@ -29,7 +29,7 @@ struct PullCommand: AsyncParsableCommand {
 
     func run() async throws {
         let layer = try await remote.openLayer(try image.imageURL())
-        let cache = try ImageStack.openCache(for: layer, location: self.cache.location, logger: remote.logger)
+        let cache = try ImageStack.openCache(for: layer, location: self.cache.location, limit: try self.cache.maximumSize(), logger: remote.logger)
         let diskSize = cache.header.diskSize
         let range = try part.range(within: diskSize)
 
