@@ -23,7 +23,27 @@ public final class NginxServer: Sendable {
     /// Starts nginx serving `root`, and with `tls` a second server speaking
     /// TLS and HTTP/2 with a fresh self-signed certificate. Throws if nginx is
     /// missing or does not come up.
-    public init(root: URL, tls: Bool = false) throws {
+    public convenience init(root: URL, tls: Bool = false) throws {
+        try self.init(root: root, tls: tls) { port, tlsPort, work, certificate, key in
+            ("nginx-config", ["\(port)", root.path, work.path] + (tlsPort.map { ["\($0)", certificate.path, key.path] } ?? []))
+        }
+    }
+
+    /// Starts a regional cache (docker/nginx-tier.conf: `slice` and
+    /// `proxy_cache`) in front of `origin`; its access log shows what
+    /// reached it, the origin's what it passed on.
+    public convenience init(tierInFrontOf origin: NginxServer) throws {
+        try self.init(root: origin.root, tls: false) { port, _, work, _, _ in
+            ("nginx-tier-config", ["\(port)", "\(origin.port)", work.path])
+        }
+    }
+
+    /// Starts nginx with the configuration a script in scripts/lib prints
+    /// for the ports and work directory given: (script, arguments).
+    private init(
+        root: URL, tls: Bool,
+        configuration: (_ port: Int, _ tlsPort: Int?, _ work: URL, _ certificate: URL, _ key: URL) -> (String, [String])
+    ) throws {
         self.root = root
         workDirectory = TestTemporaryRoot.uniquePath("lazydisk-nginx")
         certificateFile = workDirectory.appending(path: "cert.pem")
@@ -38,11 +58,9 @@ public final class NginxServer: Sendable {
                 }
                 let port = try Self.freePort()
                 let tlsPort = tls ? try Self.freePort() : nil
-                var arguments = ["\(port)", root.path, workDirectory.path]
-                if let tlsPort {
-                    arguments += ["\(tlsPort)", certificateFile.path, key.path]
-                }
-                lifeline = try Self.launch(arguments, ports: [port] + (tlsPort.map { [$0] } ?? []), workDirectory: workDirectory)
+                let (script, arguments) = configuration(port, tlsPort, workDirectory, certificateFile, key)
+                lifeline = try Self.launch(
+                    script: script, arguments, ports: [port] + (tlsPort.map { [$0] } ?? []), workDirectory: workDirectory)
                 self.port = port
                 self.tlsPort = tlsPort
                 return
@@ -80,9 +98,9 @@ public final class NginxServer: Sendable {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Starts nginx and returns its lifeline.
-    private static func launch(_ configArguments: [String], ports: [Int], workDirectory: URL) throws -> Lifeline {
+    private static func launch(script: String, _ configArguments: [String], ports: [Int], workDirectory: URL) throws -> Lifeline {
         let config = workDirectory.appending(path: "nginx.conf")
-        try runTool(repositoryRoot.appending(path: "scripts/lib/nginx-config").path, configArguments).write(to: config)
+        try runTool(repositoryRoot.appending(path: "scripts/lib/\(script)").path, configArguments).write(to: config)
 
         let pipe = try closeOnExecPipe()
         defer { close(pipe.read) }
