@@ -86,3 +86,24 @@ struct UntrustedInputTests {
         #expect(cat.output == Data(Self.content.prefix(1000)) + Data(count: 24))
     }
 }
+
+/// A cache whose files the file system cannot make as large as the disk
+/// (ext4 stops at 16 TiB; a server may say 512 PiB) fails with the reason
+/// and leaves nothing half made.
+@Suite("A cache that cannot be made")
+struct UnmakeableCacheTests {
+    static let onExt4: Bool = {
+        let type = (try? runTool("/usr/bin/stat", ["-f", "-c", "%T", TestTemporaryRoot.url.path])).map { String(decoding: $0, as: UTF8.self) }
+        return type?.hasPrefix("ext2/ext3") == true
+    }()
+
+    @Test(.enabled(if: onExt4, "ext4 refuses files over 16 TiB; other file systems make them")) func aFailedResizeLeavesNoNewFiles() async throws {
+        let server = try await FaultServer.start(content: [1], fault: .reportsSize(1 << 59))
+        let caches = try TemporaryDirectory()
+        let result = try await LazyDiskRun.run(["cat", server.url, "--format", "raw", "--length", "1", "--cache", caches.url.path])
+        #expect(result.status == 1)
+        #expect(result.error.contains("resizing") && result.error.contains("too large"), "\(result.error)")
+        let left = FileManager.default.enumerator(atPath: caches.url.path)?.compactMap { $0 as? String } ?? []
+        #expect(!left.contains { $0.hasSuffix(".new") }, "\(left)")
+    }
+}
