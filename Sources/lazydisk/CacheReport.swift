@@ -4,9 +4,14 @@ import SystemPackage
 
 /// Coverage figures and the terminal coverage map for `cache` commands.
 enum CacheReport {
+    /// Bytes of the disk the cache holds.
+    static func cachedBytes(_ cache: FileCacheLayer) -> UInt64 {
+        min(UInt64(cache.presentChunkCount) * UInt64(cache.header.chunkSize), cache.header.diskSize)
+    }
+
     static func coverage(_ cache: FileCacheLayer) -> String {
         let percent = cache.chunkCount == 0 ? 100 : Double(cache.presentChunkCount) * 100 / Double(cache.chunkCount)
-        let bytes = min(UInt64(cache.presentChunkCount) * UInt64(cache.header.chunkSize), cache.header.diskSize)
+        let bytes = cachedBytes(cache)
         return "\(ByteFormat.rounded(percent))% (\(ByteFormat.size(bytes)) of \(ByteFormat.size(cache.header.diskSize)))"
     }
 

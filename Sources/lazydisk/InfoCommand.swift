@@ -11,12 +11,40 @@ struct InfoCommand: AsyncParsableCommand {
 
     @OptionGroup var image: ImageArgument
 
+    @Flag(help: "Print one JSON object instead, with the same facts.")
+    var json = false
+
     @OptionGroup var remote: RemoteOptions
+
+    /// The facts `--json` prints.
+    private struct Facts: Encodable {
+        var url: String
+        var finalUrl: String
+        var format: String
+        var objectSize: UInt64
+        var diskSize: UInt64
+        var sectorSize: Int
+        var diskId: String?
+        var etag: String?
+        var lastModified: String?
+        var rangesAdvertised: Bool
+        var httpVersion: String
+        var probeMilliseconds: Double
+    }
 
     func run() async throws {
         let layer = try await remote.openLayer(try image.imageURL())
         let image = layer.image
         let identity = image.identity
+        if json {
+            try printJSON(Facts(
+                url: image.url.description, finalUrl: image.pinnedURLDescription, format: layer.format.rawValue,
+                objectSize: identity.size, diskSize: layer.sectorCount * UInt64(layer.sectorSize), sectorSize: layer.sectorSize,
+                diskId: layer.diskID?.description, etag: identity.etag, lastModified: identity.lastModified,
+                rangesAdvertised: image.advertisesRanges, httpVersion: image.httpVersion,
+                probeMilliseconds: (image.probeDuration.seconds * 1_000_000).rounded() / 1000))
+            return
+        }
         var rows: [(String, String)] = [("url", image.url.description)]
         if image.pinnedURLDescription != image.url.description {
             rows.append(("final url", image.pinnedURLDescription))

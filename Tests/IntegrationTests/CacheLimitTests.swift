@@ -89,6 +89,12 @@ struct CacheLimitTests {
         #expect(setup.cachedNames() == ["b", "c"])
         let list = String(decoding: try await LazyDiskRun.run(["cache", "list", "--cache", setup.caches.url.path]).output, as: UTF8.self)
         #expect(list.contains("in 2 image(s)") && list.contains("c.img") && list.contains("last used"), "\(list)")
+        let json = try await LazyDiskRun.run(["cache", "list", "--json", "--cache", setup.caches.url.path])
+        let entries = try #require(try JSONSerialization.jsonObject(with: json.output) as? [[String: Any]])
+        #expect(entries.count == 2)
+        #expect(entries.allSatisfy { $0["in_use"] as? Bool == false && ($0["bytes_on_disk"] as? Int ?? 0) > 1 << 20 })
+        #expect(entries.allSatisfy { $0["cached_bytes"] as? Int == 1 << 20 && $0["last_use"] is String })
+        #expect((entries.first?["url"] as? String)?.hasSuffix("c.img") == true, "most recently used first")
         let bad = try await LazyDiskRun.run(
             ["pull", setup.nginx.url("d.img"), "--cache", setup.caches.url.path], environment: ["LAZYDISK_CACHE_MAX_SIZE": "lots"])
         #expect(bad.status != 0 && bad.error.contains("LAZYDISK_CACHE_MAX_SIZE=lots is not a size"), "\(bad.error)")

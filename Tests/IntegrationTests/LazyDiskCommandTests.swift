@@ -21,6 +21,18 @@ struct LazyDiskCommandTests {
         #expect(!(output + result.error).contains("SECRET"))
     }
 
+    @Test func infoAsJSON() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let result = try await LazyDiskRun.run(["info", nginx.url("hello.img?X-Amz-Signature=SECRET"), "--json"])
+        #expect(result.status == 0, "\(result.error)")
+        let facts = try #require(try JSONSerialization.jsonObject(with: result.output) as? [String: Any])
+        #expect(facts["url"] as? String == "http://127.0.0.1:\(nginx.port)/hello.img?…")
+        #expect(facts["disk_size"] as? Int == 65536 && facts["object_size"] as? Int == 65536)
+        #expect(facts["format"] as? String == "raw" && facts["ranges_advertised"] as? Bool == true)
+        #expect((facts["etag"] as? String)?.hasPrefix("\"") == true)
+        #expect(!String(decoding: result.output, as: UTF8.self).contains("SECRET"))
+    }
+
     @Test func catWritesExactlyTheImage() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let whole = try await LazyDiskRun.run(["cat", nginx.url("hello.img")])
