@@ -12,7 +12,7 @@ struct CacheClearCommand: AsyncParsableCommand {
     @Flag(help: "Remove every cached image no running lazydisk uses.")
     var all = false
 
-    @OptionGroup var cache: CacheOptions
+    @OptionGroup var cache: CacheRootOptions
 
     func run() async throws {
         if all {

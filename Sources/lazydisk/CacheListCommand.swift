@@ -10,7 +10,7 @@ struct CacheListCommand: AsyncParsableCommand {
     @Flag(help: "Print a JSON array instead: url, directory, bytes_on_disk, cached_bytes, disk_size, last_use, in_use.")
     var json = false
 
-    @OptionGroup var cache: CacheOptions
+    @OptionGroup var cache: CacheRootOptions
 
     /// One image in `--json` output.
     private struct Entry: Encodable {

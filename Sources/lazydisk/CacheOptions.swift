@@ -1,20 +1,47 @@
 import ArgumentParser
 import FileCache
 import Foundation
-import RemoteImage
 import SystemPackage
 
-/// Where the persistent cache lives and whether to use the network at all.
-struct CacheOptions: ParsableArguments {
+/// Where the persistent caches live: every command that touches them.
+struct CacheRootOptions: ParsableArguments {
     @Option(name: .customLong("cache"), help: ArgumentHelp(
         "Cache root (default: $XDG_CACHE_HOME/lazydisk, else ~/.cache/lazydisk); one directory per image inside.",
         valueName: "dir"))
     var cacheRoot: String?
 
+    var location: CacheLocation {
+        CacheLocation(root: cacheRoot.map { FilePath($0) } ?? CacheLocation.defaultRoot())
+    }
+}
+
+/// The bound on the cache root's size: the commands that fill it.
+struct CacheLimitOptions: ParsableArguments {
+    static let maxSizeVariable = "LAZYDISK_CACHE_MAX_SIZE"
+
     @Option(help: ArgumentHelp(
         "Keep all cached images under this size, removing the least recently used ones no process uses "
             + "(default: $\(Self.maxSizeVariable), else no limit).", valueName: "size"))
     var cacheMaxSize: ByteCount?
+
+    /// `--cache-max-size`, else `LAZYDISK_CACHE_MAX_SIZE`, else none.
+    func maximumSize(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> UInt64? {
+        if let cacheMaxSize {
+            return cacheMaxSize.bytes
+        }
+        guard let text = environment[Self.maxSizeVariable], !text.isEmpty else { return nil }
+        guard let size = ByteCount(argument: text) else {
+            throw CommandError("\(Self.maxSizeVariable)=\(text) is not a size (like 20G)")
+        }
+        return size.bytes
+    }
+}
+
+/// How a command that reads an image uses the cache: where it is, how
+/// large it may grow, and whether to use it or the network at all.
+struct CacheOptions: ParsableArguments {
+    @OptionGroup var root: CacheRootOptions
+    @OptionGroup var limit: CacheLimitOptions
 
     @Flag(help: "Read straight from the server; neither use nor fill the cache.")
     var noCache = false
@@ -28,22 +55,5 @@ struct CacheOptions: ParsableArguments {
         }
     }
 
-    static let maxSizeVariable = "LAZYDISK_CACHE_MAX_SIZE"
-
-    /// The limit on the cache root's size: `--cache-max-size`, else
-    /// `LAZYDISK_CACHE_MAX_SIZE`, else none.
-    func maximumSize(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> UInt64? {
-        if let cacheMaxSize {
-            return cacheMaxSize.bytes
-        }
-        guard let text = environment[Self.maxSizeVariable], !text.isEmpty else { return nil }
-        guard let size = ByteCount(argument: text) else {
-            throw CommandError("\(Self.maxSizeVariable)=\(text) is not a size (like 20G)")
-        }
-        return size.bytes
-    }
-
-    var location: CacheLocation {
-        CacheLocation(root: cacheRoot.map { FilePath($0) } ?? CacheLocation.defaultRoot())
-    }
+    var location: CacheLocation { root.location }
 }

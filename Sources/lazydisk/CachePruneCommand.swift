@@ -12,7 +12,7 @@ struct CachePruneCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The size to stay under (0 removes every image not in use).", valueName: "size"))
     var maxSize: ByteCount
 
-    @OptionGroup var cache: CacheOptions
+    @OptionGroup var cache: CacheRootOptions
 
     func run() async throws {
         let removed = cache.location.prune(toAtMost: maxSize.bytes)

@@ -9,7 +9,7 @@ struct CacheStatusCommand: AsyncParsableCommand {
 
     @OptionGroup var image: ImageArgument
 
-    @OptionGroup var cache: CacheOptions
+    @OptionGroup var cache: CacheRootOptions
 
     func run() async throws {
         let directory = cache.location.existingDirectory(for: try image.imageURL())

@@ -12,11 +12,11 @@ struct CacheVerifyCommand: AsyncParsableCommand {
     @OptionGroup var image: ImageArgument
 
     @OptionGroup var remote: RemoteOptions
-    @OptionGroup var cache: CacheOptions
+    @OptionGroup var cache: CacheRootOptions
 
     func run() async throws {
         let remoteLayer = try await remote.openLayer(try image.imageURL())
-        let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location, limit: try cache.maximumSize(), logger: remote.logger)
+        let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location, limit: nil, logger: remote.logger)
         let offline = try await LayeredDisk(readOnly: true, layers: [
             LayerConfiguration(cacheLayer),
             LayerConfiguration(OfflineLayer(sectorCount: cacheLayer.sectorCount, sectorSize: cacheLayer.sectorSize)),

@@ -56,7 +56,7 @@ struct ImageStack {
             let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [LayerConfiguration(remote)])
             return ImageStack(disk: ObservedDisk(disk, observers: []), cache: nil, remote: remote, traceRecorder: nil)
         }
-        let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.maximumSize(), logger: logger)
+        let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
         let warned = Atomic<Bool>(false)
         let fetching = remote.storingChunks(in: cache) { error in
             // Reads go on from the server; say so once, log every failure.

@@ -19,17 +19,13 @@ struct PullCommand: AsyncParsableCommand {
 
     @OptionGroup var part: ByteRangeOptions
     @OptionGroup var remote: RemoteOptions
-    @OptionGroup var cache: CacheOptions
+    @OptionGroup var cache: CacheRootOptions
+    @OptionGroup var limit: CacheLimitOptions
 
-    func validate() throws {
-        if cache.noCache || cache.offline {
-            throw ValidationError("pull fills the cache from the server; --no-cache and --offline do not apply")
-        }
-    }
 
     func run() async throws {
         let layer = try await remote.openLayer(try image.imageURL())
-        let cache = try ImageStack.openCache(for: layer, location: self.cache.location, limit: try self.cache.maximumSize(), logger: remote.logger)
+        let cache = try ImageStack.openCache(for: layer, location: self.cache.location, limit: try limit.maximumSize(), logger: remote.logger)
         let diskSize = cache.header.diskSize
         let range = try part.range(within: diskSize)
 

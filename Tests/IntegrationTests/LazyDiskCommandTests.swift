@@ -81,6 +81,21 @@ struct LazyDiskCommandTests {
         let help = String(decoding: try await LazyDiskRun.run(["--help"]).output, as: UTF8.self)
         #expect(help.contains("info") && help.contains("cat"))
     }
+
+    /// A command's help names only the options that do something for it.
+    @Test func helpShowsOnlyOptionsThatApply() async throws {
+        let help = { (command: [String]) in String(decoding: try await LazyDiskRun.run(command + ["--help"]).output, as: UTF8.self) }
+        for command in [["cache", "list"], ["cache", "status"], ["cache", "prune"], ["cache", "clear"], ["cache", "verify"]] {
+            let text = try await help(command)
+            #expect(text.contains("--cache <dir>") && !text.contains("--no-cache") && !text.contains("--offline"), "\(command)")
+            #expect(!text.contains("--cache-max-size"), "\(command)")
+        }
+        let pull = try await help(["pull"])
+        #expect(pull.contains("--cache-max-size") && !pull.contains("--no-cache") && !pull.contains("--offline"))
+        let cat = try await help(["cat"])
+        #expect(cat.contains("--no-cache") && cat.contains("--offline") && cat.contains("--cache-max-size"))
+        #expect(!(try await help(["info"])).contains("--cache"))
+    }
 }
 
 /// Runs the built `lazydisk` executable and collects what it printed.
