@@ -72,22 +72,6 @@ public final class FetchScheduler: ReadObserver {
         state.withLock(\.planner.counters)
     }
 
-    /// What one ``fill(_:purpose:)`` call fetched itself.
-    public struct FillOutcome: Sendable {
-        public var requests = 0
-        public var bytesFetched: UInt64 = 0
-
-        public init(requests: Int = 0, bytesFetched: UInt64 = 0) {
-            self.requests = requests
-            self.bytesFetched = bytesFetched
-        }
-
-        public mutating func add(_ other: FillOutcome) {
-            requests += other.requests
-            bytesFetched += other.bytesFetched
-        }
-    }
-
     // MARK: Reads
 
     /// Reads `bytes` (sector-aligned, within the disk) into `buffer`, which
@@ -134,27 +118,31 @@ public final class FetchScheduler: ReadObserver {
     // MARK: Fills
 
     /// Fetches every chunk in `chunks` the store lacks, waiting for fetches
-    /// already covering some, and returns once all are stored. Throws when
-    /// a fetch or storing fails.
-    public func fill(_ chunks: Range<Int>, purpose: FetchPurpose = .fill) async throws -> FillOutcome {
+    /// already covering some, and returns once all are stored: what it
+    /// wanted, what it fetched itself, and the rest as already cached (or
+    /// fetched by another request it waited for). Throws when a fetch or
+    /// storing fails.
+    public func fill(_ chunks: Range<Int>, purpose: FetchPurpose = .fill) async throws -> FillProgress {
         try await fill([chunks], purpose: purpose)
     }
 
     /// The same for several runs of chunks at once, which may be merged into
     /// shared requests across small gaps.
-    public func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillOutcome {
+    public func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillProgress {
         let missing = try runs.flatMap { try store?.missingRuns(in: $0) ?? [$0] }
         let (plan, fetches) = perform { $0.fill(missing, purpose: purpose) }
-        var outcome = FillOutcome()
+        var progress = FillProgress()
+        progress.bytesWanted = runs.reduce(0) { $0 + UInt64(layout.byteRange(ofChunks: $1).count) }
         for request in plan.created {
             try await fetches[request.id]?.stored.value
-            outcome.requests += 1
-            outcome.bytesFetched += UInt64(layout.byteRange(ofChunks: request.chunks).count)
+            progress.requests += 1
+            progress.bytesFetched += UInt64(layout.byteRange(ofChunks: request.chunks).count)
         }
         for id in plan.joined {
             try await fetches[id]?.stored.value
         }
-        return outcome
+        progress.bytesAlreadyCached = progress.bytesWanted - min(progress.bytesWanted, progress.bytesFetched)
+        return progress
     }
 
     /// Returns once every request made so far has been stored (or failed),

@@ -81,8 +81,7 @@ public struct FillEngine: Sendable {
             try await rateLimiter?.admit(batch.reduce(0) { $0 + span($1) })
             return try await scheduler.fill(batch)
         } collect: { outcome in
-            totals.bytesFetched += outcome.bytesFetched
-            totals.requests += outcome.requests
+            totals.add(outcome)
             return []
         }
         return totals
@@ -90,7 +89,7 @@ public struct FillEngine: Sendable {
 
     /// What one request found and did.
     private struct RequestOutcome: Sendable {
-        var fetched = FetchScheduler.FillOutcome()
+        var fetched = FillProgress()
         var foundCached: UInt64 = 0
         /// Runs another process was fetching; to look at again.
         var busy: [Range<Int>] = []

@@ -13,4 +13,12 @@ public struct FillProgress: Sendable, Hashable {
 
     /// The bytes the fill has accounted for: fetched or found cached.
     public var bytesDone: UInt64 { bytesAlreadyCached + bytesFetched }
+
+    /// Adds another fill's figures to these.
+    public mutating func add(_ other: FillProgress) {
+        bytesWanted += other.bytesWanted
+        bytesAlreadyCached += other.bytesAlreadyCached
+        bytesFetched += other.bytesFetched
+        requests += other.requests
+    }
 }

@@ -32,11 +32,6 @@ public protocol ChunkStoreClaim: Sendable {
 }
 
 extension ChunkStore {
-    /// Writes and commits the whole chunks `bytes` covers, from `chunk`.
-    public func storeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) async throws {
-        try await commitChunks(try writeChunks(bytes, from: chunk))
-    }
-
     /// A store that no other process shares grants every claim.
     public func claim(_ chunks: Range<Int>) throws -> (any ChunkStoreClaim)? {
         UnsharedClaim()
