@@ -9,12 +9,37 @@ struct CacheStatusCommand: AsyncParsableCommand {
 
     @OptionGroup var image: ImageArgument
 
+    @Flag(help: "Print one JSON object instead (without the map).")
+    var json = false
+
+    /// What `--json` prints.
+    private struct Status: Encodable {
+        var url: String
+        var directory: String
+        var objectSize: UInt64
+        var etag: String?
+        var lastModified: String?
+        var format: String
+        var diskSize: UInt64
+        var chunkSize: UInt32
+        var cachedBytes: UInt64
+        var bytesOnDisk: UInt64
+    }
+
     @OptionGroup var cache: CacheRootOptions
 
     func run() async throws {
         let directory = cache.location.existingDirectory(for: try image.imageURL())
         let layer = try FileCacheLayer.openExisting(at: directory, countsAsUse: false)
         let header = layer.header
+        if json {
+            try printJSON(Status(
+                url: header.identity.url, directory: directory.string, objectSize: header.identity.size, etag: header.identity.etag,
+                lastModified: header.identity.lastModified, format: header.format, diskSize: header.diskSize,
+                chunkSize: header.chunkSize, cachedBytes: CacheReport.cachedBytes(layer),
+                bytesOnDisk: CacheReport.allocatedBytes(of: directory.appending("data"))))
+            return
+        }
         let rows: [(String, String)] = [
             ("url", header.identity.url),
             ("directory", directory.string),

@@ -17,6 +17,23 @@ struct PullCommand: AsyncParsableCommand {
     @Flag(help: "Fetch the chunks the cache's boot trace names first, in the order a boot read them.")
     var trace = false
 
+    @Flag(help: "Print the summary as one JSON object (the fill's figures and the fetch counters) instead.")
+    var json = false
+
+    /// The summary `--json` prints.
+    private struct Summary: Encodable {
+        var url: String
+        var seconds: Double
+        var bytesWanted: UInt64
+        var bytesFetched: UInt64
+        var bytesAlreadyCached: UInt64
+        var requests: Int
+        var requestsByPurpose: [String: Int]
+        var bytesFetchedByPurpose: [String: UInt64]
+        var mergedRequests: Int
+        var joinedChunks: Int
+    }
+
     @OptionGroup var part: ByteRangeOptions
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var cache: CacheRootOptions
@@ -50,6 +67,15 @@ struct PullCommand: AsyncParsableCommand {
         totals.bytesAlreadyCached = totals.bytesWanted - min(totals.bytesWanted, totals.bytesFetched)
         progress.finish(totals)
         let elapsed = progress.elapsed
+        if json {
+            try printJSON(Summary(
+                url: layer.image.url.description, seconds: elapsed.seconds, bytesWanted: totals.bytesWanted,
+                bytesFetched: totals.bytesFetched, bytesAlreadyCached: totals.bytesAlreadyCached, requests: totals.requests,
+                requestsByPurpose: Dictionary(uniqueKeysWithValues: counters.requests.map { ("\($0.key)", $0.value) }),
+                bytesFetchedByPurpose: Dictionary(uniqueKeysWithValues: counters.bytesFetched.map { ("\($0.key)", $0.value) }),
+                mergedRequests: counters.mergedRequests, joinedChunks: counters.joinedChunks))
+            return
+        }
         print("""
             pulled \(ByteFormat.size(totals.bytesWanted)) of \(layer.image.url) in \(ByteFormat.rounded(elapsed.seconds)) s: \
             fetched \(ByteFormat.size(totals.bytesFetched)) in \(totals.requests) requests \

@@ -36,6 +36,18 @@ struct PullAndCacheTests {
         }
     }
 
+    @Test func pullSummaryAsJSON() async throws {
+        let setup = try Setup(imageSize: 4 << 20)
+        _ = try await setup.run(["pull", setup.url(), "--length", "1M"])
+        let pull = try await setup.run(["pull", setup.url(), "--json"])
+        #expect(pull.status == 0, "\(pull.error)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: pull.output) as? [String: Any])
+        #expect(summary["bytes_wanted"] as? Int == 4 << 20 && summary["bytes_fetched"] as? Int == 3 << 20, "\(summary)")
+        #expect(summary["bytes_already_cached"] as? Int == 1 << 20)
+        #expect((summary["requests_by_purpose"] as? [String: Int])?["fill"] == summary["requests"] as? Int)
+        #expect(!String(decoding: pull.output, as: UTF8.self).contains("SECRET"))
+    }
+
     @Test func pulledImageReadsBackOffline() async throws {
         let setup = try Setup()
         let pull = try await setup.run(["pull", setup.url()])
@@ -180,6 +192,10 @@ struct PullAndCacheTests {
         let list = String(decoding: try await setup.run(["cache", "list"]).output, as: UTF8.self)
         #expect(list.contains("on disk  50.0% (512.0 KiB of 1.0 MiB)  last used "), "\(list)")
         #expect(list.contains("  \(setup.nginx.url("disk.img"))\ntotal "), "\(list)")
+        let statusJSON = try await setup.run(["cache", "status", setup.url(), "--json"])
+        let fields = try #require(try JSONSerialization.jsonObject(with: statusJSON.output) as? [String: Any])
+        #expect(fields["cached_bytes"] as? Int == 512 << 10 && fields["disk_size"] as? Int == 1 << 20, "\(fields)")
+        #expect(!String(decoding: statusJSON.output, as: UTF8.self).contains("SECRET"))
         let status = String(decoding: try await setup.run(["cache", "status", setup.url()]).output, as: UTF8.self)
         #expect(status.contains("coverage       50.0%"))
         #expect(status.contains("########........"))
