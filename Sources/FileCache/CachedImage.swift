@@ -17,14 +17,10 @@ public struct CachedImage: Sendable, Hashable {
         self.directory = directory
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.string)) ?? []
         bytesOnDisk = files.reduce(0) { total, name in
-            var status = stat()
-            guard lstat(directory.appending(name).string, &status) == 0 else { return total }
-            return total + UInt64(status.st_blocks) * 512
+            total + UInt64((try? directory.appending(name).stat(followTargetSymlink: false).sizeAllocated) ?? 0)
         }
-        var status = stat()
-        let marker = [CacheUse.fileName, "meta"].map { directory.appending($0).string }.first { stat($0, &status) == 0 }
-        lastUse = marker == nil ? .distantPast
-            : Date(timeIntervalSince1970: TimeInterval(status.st_mtim.tv_sec) + TimeInterval(status.st_mtim.tv_nsec) / 1e9)
+        let modified = [CacheUse.fileName, "meta"].lazy.compactMap { try? directory.appending($0).stat().st_mtim }.first
+        lastUse = modified.map { Date(timeIntervalSince1970: TimeInterval($0.tv_sec) + TimeInterval($0.tv_nsec) / 1e9) } ?? .distantPast
         inUse = CacheUse.isUsed(directory)
         url = (try? CacheFiles.contents(of: directory.appending("meta")))
             .flatMap { try? CacheHeader(decoding: Array($0.prefix(CacheHeader.size))) }?.identity.url

@@ -49,6 +49,11 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     public var chunkCount: Int { chunkLayout.chunkCount }
     public var presentChunkCount: Int { bitmap.withLock(\.presentCount) }
 
+    /// Bytes of the disk the cache holds (the last chunk may be short).
+    public var presentBytes: UInt64 {
+        min(UInt64(presentChunkCount) * UInt64(header.chunkSize), header.diskSize)
+    }
+
     /// Whether `chunk` is cached, as far as this process knows.
     public func isPresent(_ chunk: Int) -> Bool {
         bitmap.withLock { $0.contains(chunk) }

@@ -30,7 +30,7 @@ struct CacheListCommand: AsyncParsableCommand {
                 let layer = try? FileCacheLayer.openExisting(at: image.directory, countsAsUse: false)
                 return Entry(
                     url: image.url, directory: image.directory.string, bytesOnDisk: image.bytesOnDisk,
-                    cachedBytes: layer.map(CacheReport.cachedBytes), diskSize: layer?.header.diskSize,
+                    cachedBytes: layer?.presentBytes, diskSize: layer?.header.diskSize,
                     lastUse: image.lastUse, inUse: image.inUse)
             })
             return

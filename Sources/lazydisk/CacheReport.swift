@@ -1,25 +1,10 @@
 import FileCache
-import Foundation
-import SystemPackage
 
 /// Coverage figures and the terminal coverage map for `cache` commands.
 enum CacheReport {
-    /// Bytes of the disk the cache holds.
-    static func cachedBytes(_ cache: FileCacheLayer) -> UInt64 {
-        min(UInt64(cache.presentChunkCount) * UInt64(cache.header.chunkSize), cache.header.diskSize)
-    }
-
     static func coverage(_ cache: FileCacheLayer) -> String {
         let percent = cache.chunkCount == 0 ? 100 : Double(cache.presentChunkCount) * 100 / Double(cache.chunkCount)
-        let bytes = cachedBytes(cache)
-        return "\(ByteFormat.rounded(percent))% (\(ByteFormat.size(bytes)) of \(ByteFormat.size(cache.header.diskSize)))"
-    }
-
-    /// Bytes the file actually occupies; the data file is sparse.
-    static func allocatedBytes(of path: FilePath) -> UInt64 {
-        var status = stat()
-        guard stat(path.string, &status) == 0 else { return 0 }
-        return UInt64(status.st_blocks) * 512
+        return "\(ByteFormat.rounded(percent))% (\(ByteFormat.size(cache.presentBytes)) of \(ByteFormat.size(cache.header.diskSize)))"
     }
 
     /// The disk as rows of cells, each a run of chunks: `#` all cached,

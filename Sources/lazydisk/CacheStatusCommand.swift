@@ -32,12 +32,14 @@ struct CacheStatusCommand: AsyncParsableCommand {
         let directory = cache.location.existingDirectory(for: try image.imageURL())
         let layer = try FileCacheLayer.openExisting(at: directory, countsAsUse: false)
         let header = layer.header
+        // The data file is sparse: what it takes on disk is what is cached.
+        let onDisk = UInt64((try? directory.appending("data").stat().sizeAllocated) ?? 0)
         if json {
             try printJSON(Status(
                 url: header.identity.url, directory: directory.string, objectSize: header.identity.size, etag: header.identity.etag,
                 lastModified: header.identity.lastModified, format: header.format, diskSize: header.diskSize,
-                chunkSize: header.chunkSize, cachedBytes: CacheReport.cachedBytes(layer),
-                bytesOnDisk: CacheReport.allocatedBytes(of: directory.appending("data"))))
+                chunkSize: header.chunkSize, cachedBytes: layer.presentBytes,
+                bytesOnDisk: onDisk))
             return
         }
         let rows: [(String, String)] = [
@@ -50,7 +52,7 @@ struct CacheStatusCommand: AsyncParsableCommand {
             ("disk size", "\(header.diskSize) bytes"),
             ("chunk size", ByteFormat.size(UInt64(header.chunkSize))),
             ("coverage", CacheReport.coverage(layer)),
-            ("on disk", ByteFormat.size(CacheReport.allocatedBytes(of: directory.appending("data")))),
+            ("on disk", ByteFormat.size(onDisk)),
         ]
         printLabeledRows(rows)
         print()

@@ -110,8 +110,7 @@ struct ImageStack {
         }
         warnAboutDiscardedPages(cache)
         if let limit {
-            let cached = min(UInt64(cache.presentChunkCount) * UInt64(cache.header.chunkSize), cache.header.diskSize)
-            let room = cache.header.diskSize - cached
+            let room = cache.header.diskSize - cache.presentBytes
             for removed in location.prune(toAtMost: limit - min(limit, room), keeping: cache.directory) {
                 logger.info("removed a cached image to stay under the cache's size limit", metadata: [
                     "url": "\(removed.url ?? removed.directory.string)", "bytes": "\(removed.bytesOnDisk)",
