@@ -15,7 +15,8 @@ struct Exchange: Sendable {
     /// where reads go.
     func probe(_ url: ImageURL) async throws -> Probe {
         let display = url.description
-        let (head, headURL) = try await following(HTTPRequest(method: .head, url: url.absoluteString), from: url)
+        let start = target(url.absoluteString, for: url)
+        let (head, headTarget) = try await following(start.request(.head), from: url)
         let headRefused = [403, 405, 501].contains(head.status)
         guard headRefused || (200..<300).contains(head.status) else {
             throw RemoteImageError.httpStatus(url: display, status: head.status)
@@ -24,12 +25,11 @@ struct Exchange: Sendable {
 
         let clock = ContinuousClock()
         let started = clock.now
-        let byteZero = HTTPRequest(
-            method: .get, url: headRefused ? url.absoluteString : headURL, byteRange: 0...0,
-            headers: headIdentity?.readPrecondition.map { [$0] } ?? [])
-        let (probe, finalURL) = headRefused
+        let byteZero = (headRefused ? start : headTarget)
+            .request(.get, byteRange: 0...0, headers: headIdentity?.readPrecondition.map { [$0] } ?? [])
+        let (probe, finalTarget) = headRefused
             ? try await following(byteZero, from: url)
-            : (try await retrying(display) { try await send(byteZero, for: url) }, headURL)
+            : (try await retrying(display) { try await send(byteZero, display: display) }, headTarget)
         let duration = clock.now - started
         switch probe.status {
         case 206:
@@ -60,7 +60,7 @@ struct Exchange: Sendable {
         }
         return Probe(
             identity: identity,
-            finalURL: finalURL,
+            target: finalTarget,
             httpVersion: probe.httpVersion,
             duration: duration,
             advertisesRanges: (headRefused ? probe : head)[header: "accept-ranges"]?.lowercased() == "bytes"
@@ -70,39 +70,46 @@ struct Exchange: Sendable {
     /// Sends `request` and follows the redirects it meets, at most
     /// ``maximumRedirects``: a hop from https to plain http is refused, and
     /// a hop to another origin carries none of the user's headers unless
-    /// they were trusted across redirects. Returns the answer and the URL
-    /// that gave it.
-    private func following(_ request: HTTPRequest, from image: ImageURL) async throws -> (HTTPResponse, String) {
+    /// they were trusted across redirects. Returns the answer and the
+    /// target that gave it.
+    private func following(_ request: HTTPRequest, from image: ImageURL) async throws -> (HTTPResponse, RequestTarget) {
         let display = image.description
         var request = request
+        var current = target(request.url, for: image)
         for _ in 0...Self.maximumRedirects {
-            let response = try await retrying(display) { try await send(request, for: image) }
+            let response = try await retrying(display) { try await send(request, display: display) }
             guard Self.redirectStatuses.contains(response.status), let location = response[header: "location"] else {
-                return (response, request.url)
+                return (response, current)
             }
-            guard let next = ImageURL.resolve(location, against: request.url), let origin = Origin(next)
-            else {
+            guard let next = ImageURL.resolve(location, against: request.url), let origin = Origin(next) else {
                 throw RemoteImageError.redirectRefused(url: display, reason: "it leads to '\(ImageURL.redact(location))', not an http(s) URL")
             }
             if Origin(request.url)?.scheme == "https" && origin.scheme == "http" {
                 throw RemoteImageError.redirectRefused(url: display, reason: "it leads from https to plain http")
             }
-            request.url = next
+            current = target(next, for: image)
+            request.url = current.url
+            request.carriesCredentials = current.carriesCredentials
         }
         throw RemoteImageError.redirectRefused(url: display, reason: "more than \(Self.maximumRedirects) redirects")
+    }
+
+    /// Where `url`'s requests go for `image`, with the user's headers or not.
+    private func target(_ url: String, for image: ImageURL) -> RequestTarget {
+        RequestTarget(url, for: image, trustingRedirects: client.configuration.sendsHeadersAcrossRedirects)
     }
 
     static let maximumRedirects = 10
     private static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
 
-    /// One single-range GET of `range` on `url`, retried while transient; only
-    /// an exact 206 of the unchanged object is accepted.
-    func read(_ range: Range<UInt64>, from url: String, identity: RemoteIdentity, image: ImageURL) async throws -> [UInt8] {
+    /// One single-range GET of `range` on `target`, retried while transient;
+    /// only an exact 206 of the unchanged object is accepted.
+    func read(_ range: Range<UInt64>, from target: RequestTarget, identity: RemoteIdentity, image: ImageURL) async throws -> [UInt8] {
         let display = image.description
         let wanted = range.lowerBound...(range.upperBound - 1)
-        let request = HTTPRequest(method: .get, url: url, byteRange: wanted, headers: identity.readPrecondition.map { [$0] } ?? [])
+        let request = target.request(.get, byteRange: wanted, headers: identity.readPrecondition.map { [$0] } ?? [])
         return try await retrying(display) {
-            let response = try await send(request, for: image)
+            let response = try await send(request, display: display)
             switch response.status {
             case 206:
                 return try accept(response, for: wanted, identity: identity, display: display)
@@ -160,23 +167,19 @@ struct Exchange: Sendable {
         throw RemoteImageError.contentEncoded(url: display, coding: coding)
     }
 
-    /// Sends a request for `image`, with the user's headers only where its
-    /// origin is the image URL's (or redirects are trusted); a transport
-    /// failure or a 429/5xx answer becomes a ``RetryableFailure`` when it is
-    /// worth another try.
-    private func send(_ request: HTTPRequest, for image: ImageURL) async throws -> HTTPResponse {
-        var request = request
-        request.carriesCredentials = client.configuration.sendsHeadersAcrossRedirects || Origin(request.url) == Origin(image.absoluteString)
+    /// Sends a request; a transport failure or a 429/5xx answer becomes a
+    /// ``RetryableFailure`` when it is worth another try.
+    private func send(_ request: HTTPRequest, display: String) async throws -> HTTPResponse {
         let response: HTTPResponse
         do {
             response = try await client.send(request)
         } catch let error as CurlError {
-            let failure = RemoteImageError.transport(url: image.description, error)
+            let failure = RemoteImageError.transport(url: display, error)
             throw error.isTransient ? RetryableFailure(error: failure) : failure
         }
         if response.status == 429 || (500...599).contains(response.status) {
             throw RetryableFailure(
-                error: .httpStatus(url: image.description, status: response.status),
+                error: .httpStatus(url: display, status: response.status),
                 retryAfter: RetryPolicy.retryAfter(response[header: "retry-after"]))
         }
         return response

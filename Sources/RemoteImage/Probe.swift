@@ -4,7 +4,7 @@ import ImageModel
 struct Probe: Sendable {
     var identity: RemoteIdentity
     /// The URL that answered after redirects; reads go there.
-    var finalURL: String
+    var target: RequestTarget
     var httpVersion: String
     var duration: Duration
     var advertisesRanges: Bool

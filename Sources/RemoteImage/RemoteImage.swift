@@ -26,7 +26,7 @@ public final class RemoteImage: RangeSource {
     private let client: CurlClient
     private let retryPolicy: RetryPolicy
     private let logger: Logger
-    private let pinnedURL: Mutex<String>
+    private let pinned: Mutex<RequestTarget>
 
     private init(url: ImageURL, probe: Probe, client: CurlClient, retryPolicy: RetryPolicy, logger: Logger) {
         self.url = url
@@ -34,7 +34,7 @@ public final class RemoteImage: RangeSource {
         httpVersion = probe.httpVersion
         probeDuration = probe.duration
         advertisesRanges = probe.advertisesRanges
-        pinnedURL = Mutex(probe.finalURL)
+        pinned = Mutex(probe.target)
         self.client = client
         self.retryPolicy = retryPolicy
         self.logger = logger
@@ -57,7 +57,7 @@ public final class RemoteImage: RangeSource {
 
     /// The final URL after redirects, redacted, for display.
     public var pinnedURLDescription: String {
-        ImageURL.redact(pinnedURL.withLock { $0 })
+        ImageURL.redact(pinned.withLock(\.url))
     }
 
     /// Reads the bytes `range` of the object, which must lie within its size.
@@ -66,19 +66,19 @@ public final class RemoteImage: RangeSource {
         precondition(!range.isEmpty && range.upperBound <= identity.size, "read \(range) outside 0..<\(identity.size)")
         let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger)
         do {
-            return try await exchange.read(range, from: pinnedURL.withLock { $0 }, identity: identity, image: url)
+            return try await exchange.read(range, from: pinned.withLock { $0 }, identity: identity, image: url)
         } catch let RemoteImageError.httpStatus(_, status) where [403, 404, 410].contains(status) && isPinnedElsewhere {
             logger.info("pinned URL expired; re-opening", metadata: ["url": "\(url)", "status": "\(status)"])
             let probe = try await exchange.probe(url)
             guard probe.identity.matches(identity) else {
                 throw RemoteImageError.imageChanged(url: url.description, reason: "re-opening found \(probe.identity.changes(from: identity))")
             }
-            pinnedURL.withLock { $0 = probe.finalURL }
-            return try await exchange.read(range, from: probe.finalURL, identity: identity, image: url)
+            pinned.withLock { $0 = probe.target }
+            return try await exchange.read(range, from: probe.target, identity: identity, image: url)
         }
     }
 
     private var isPinnedElsewhere: Bool {
-        pinnedURL.withLock { $0 } != url.absoluteString
+        pinned.withLock(\.url) != url.absoluteString
     }
 }
