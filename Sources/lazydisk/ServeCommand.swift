@@ -81,19 +81,15 @@ struct ServeCommand: AsyncParsableCommand {
         if socket?.isEmpty == true {
             throw ValidationError("--socket needs a path")
         }
-        if let port, !allowRemote {
-            let (_, addresses) = try NBDEndpoint.resolving(host: address, port: port)
-            if let remote = addresses.first(where: { !NBDEndpoint.tcp(host: $0, port: port).isLocal }) {
-                throw ValidationError("--address \(address) is reachable from other machines (it means \(remote)); add --allow-remote to mean it")
-            }
-        }
     }
 
     func run() async throws {
+        // Resolved once, before anything is opened: checked and bound alike.
+        let requested = try requestedEndpoint()
         let stack = try await ImageStack.open(try image.imageURL(), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         let server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk))
-        let listener = try await NBDListener.bind(try requestedEndpoint(), server: server)
+        let listener = try await NBDListener.bind(requested, server: server)
         let endpoint = listener.endpoint
         let uri = endpoint.uri(exportName: exportName)
         StandardStream.error.writeLine("lazydisk: serving \(description) at \(uri)")
@@ -189,9 +185,16 @@ struct ServeCommand: AsyncParsableCommand {
         return Hydration(engine: engine, diskBytes: cache.header.diskSize, trace: trace, fillsImage: fill, logger: self.remote.logger)
     }
 
+    /// Where to listen. `--address` is resolved here, and every address it
+    /// means must be loopback unless `--allow-remote`: a name is checked by
+    /// what it means, and the server binds the address that was checked.
     private func requestedEndpoint() throws -> NBDEndpoint {
         if let port {
-            return try NBDEndpoint.resolving(host: address, port: port).endpoint
+            let (endpoint, addresses) = try NBDEndpoint.resolving(host: address, port: port)
+            if !allowRemote, let remote = addresses.first(where: { !NBDEndpoint.tcp(host: $0, port: port).isLocal }) {
+                throw CommandError("--address \(address) is reachable from other machines (it means \(remote)); add --allow-remote to mean it")
+            }
+            return endpoint
         }
         if let socket {
             return .unixSocket(path: socket)
