@@ -78,8 +78,10 @@ public struct FillEngine: Sendable {
         }
         var totals = FillProgress()
         try await withBoundedConcurrency(batches.filter { !$0.isEmpty }, limit: connections) { batch in
-            try await rateLimiter?.admit(batch.reduce(0) { $0 + span($1) })
-            return try await scheduler.fill(batch)
+            // The rate is for what is fetched: chunks already cached cost none.
+            let missing = try batch.flatMap { try store.missingRuns(in: $0) }
+            try await rateLimiter?.admit(missing.reduce(0) { $0 + span($1) })
+            return try await scheduler.fill(missing)
         } collect: { outcome in
             totals.add(outcome)
             return []

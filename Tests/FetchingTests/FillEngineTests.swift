@@ -50,4 +50,17 @@ struct FillEngineTests {
         #expect(progress.requests == 3)
         #expect(source.requested.map { $0.lowerBound / chunk } == [40, 3, 900])
     }
+
+    /// Replaying a trace over a warm cache fetches nothing, so even a rate
+    /// of one byte a second makes it wait for nothing.
+    @Test(.timeLimit(.minutes(1))) func chunksAlreadyCachedCostNothingUnderTheRate() async throws {
+        let (engine, source, _) = Self.engine(size: 1 << 20, connections: 2)
+        _ = try await engine.fill(0..<(1 << 20))
+        var capped = engine
+        capped.rateLimiter = RateLimiter(bytesPerSecond: 1)
+        let requests = source.requested.count
+        let replay = try await capped.fill(inOrder: [0..<(1 << 20)])
+        #expect(replay.requests == 0)
+        #expect(source.requested.count == requests)
+    }
 }
