@@ -219,7 +219,7 @@ public struct FetchPlanner: Sendable {
     private mutating func create(_ chunks: Range<Int>, for purpose: FetchPurpose) -> Request {
         nextID += 1
         let request = Request(id: nextID, chunks: chunks, purpose: purpose)
-        let bytes = UInt64(layout.byteRange(ofChunks: chunks).count)
+        let bytes = layout.byteCount(ofChunks: chunks)
         entries[request.id] = Entry(request: request, stage: .queued, bytes: bytes)
         for chunk in chunks where inFlight[chunk] == nil {
             inFlight[chunk] = request.id

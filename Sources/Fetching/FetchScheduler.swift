@@ -132,11 +132,11 @@ public final class FetchScheduler: ReadObserver {
         let missing = try runs.flatMap { try store?.missingRuns(in: $0) ?? [$0] }
         let (plan, fetches) = perform { $0.fill(missing, purpose: purpose) }
         var progress = FillProgress()
-        progress.bytesWanted = runs.reduce(0) { $0 + UInt64(layout.byteRange(ofChunks: $1).count) }
+        progress.bytesWanted = runs.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
         for request in plan.created {
             try await fetches[request.id]?.stored.value
             progress.requests += 1
-            progress.bytesFetched += UInt64(layout.byteRange(ofChunks: request.chunks).count)
+            progress.bytesFetched += layout.byteCount(ofChunks: request.chunks)
         }
         for id in plan.joined {
             try await fetches[id]?.stored.value

@@ -47,8 +47,8 @@ public struct FillEngine: Sendable {
         let chunks = layout.chunks(overlapping: bytes)
         let queue = try store.missingRuns(in: chunks).flatMap(requests(for:)).map { (chunks: $0, wasBusy: false) }
         var totals = FillProgress()
-        totals.bytesWanted = span(chunks)
-        totals.bytesAlreadyCached = totals.bytesWanted - queue.reduce(0) { $0 + span($1.chunks) }
+        totals.bytesWanted = layout.byteCount(ofChunks: chunks)
+        totals.bytesAlreadyCached = totals.bytesWanted - queue.reduce(0) { $0 + layout.byteCount(ofChunks: $1.chunks) }
         progress(totals)
         try await withBoundedConcurrency(queue, limit: requestsUnderWay) { next in
             try await fillRequest(next.chunks, afterWaiting: next.wasBusy)
@@ -80,7 +80,7 @@ public struct FillEngine: Sendable {
         try await withBoundedConcurrency(batches.filter { !$0.isEmpty }, limit: connections) { batch in
             // The rate is for what is fetched: chunks already cached cost none.
             let missing = try batch.flatMap { try store.missingRuns(in: $0) }
-            try await rateLimiter?.admit(missing.reduce(0) { $0 + span($1) })
+            try await rateLimiter?.admit(missing.reduce(0) { $0 + layout.byteCount(ofChunks: $1) })
             return try await scheduler.fill(missing)
         } collect: { outcome in
             totals.add(outcome)
@@ -108,13 +108,13 @@ public struct FillEngine: Sendable {
                 continue
             }
             defer { claim.release() }
-            try await rateLimiter?.admit(span(run))
+            try await rateLimiter?.admit(layout.byteCount(ofChunks: run))
             // Another process may have finished these just before we claimed them.
             outcome.fetched.add(try await scheduler.fill(run))
         }
         // Whatever was neither fetched here nor left to another process is cached.
-        let busy = outcome.busy.reduce(0) { $0 + span($1) }
-        outcome.foundCached = span(chunks) - busy - outcome.fetched.bytesFetched
+        let busy = outcome.busy.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
+        outcome.foundCached = layout.byteCount(ofChunks: chunks) - busy - outcome.fetched.bytesFetched
         return outcome
     }
 
@@ -124,9 +124,5 @@ public struct FillEngine: Sendable {
         return stride(from: run.lowerBound, to: run.upperBound, by: perRequest).map {
             $0..<min($0 + perRequest, run.upperBound)
         }
-    }
-
-    private func span(_ chunks: Range<Int>) -> UInt64 {
-        UInt64(layout.byteRange(ofChunks: chunks).count)
     }
 }

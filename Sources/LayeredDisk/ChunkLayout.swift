@@ -28,6 +28,11 @@ public struct ChunkLayout: Sendable, Hashable {
         return UInt64(chunks.lowerBound) * size..<min(UInt64(chunks.upperBound) * size, diskBytes)
     }
 
+    /// How many bytes of the disk a run of chunks covers.
+    public func byteCount(ofChunks chunks: Range<Int>) -> UInt64 {
+        UInt64(byteRange(ofChunks: chunks).count)
+    }
+
     /// The chunks that overlap `bytes`.
     public func chunks(overlapping bytes: Range<UInt64>) -> Range<Int> {
         guard !bytes.isEmpty else { return 0..<0 }
