@@ -7,6 +7,15 @@ public enum FetchPurpose: Sendable, CaseIterable {
     /// Filling the cache: `pull`, background fill while serving, trace replay.
     case fill
 
+    /// The purpose as metrics and logs name it.
+    public var label: String {
+        switch self {
+        case .read: "read"
+        case .readahead: "readahead"
+        case .fill: "fill"
+        }
+    }
+
     /// Reads go first; everything else uses what connections reads leave.
     var isForeground: Bool { self == .read }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import LayeredDisk
 import Synchronization
 
@@ -24,6 +25,8 @@ public final class FetchScheduler: ReadObserver {
     private let store: (any ChunkStore)?
     private let onStoreFailure: @Sendable (any Error) -> Void
     private let state: Mutex<State>
+    /// Requests downloading now (started, not yet arrived), for the metrics.
+    private let downloading = Meter(label: "lazydisk_fetches_in_flight")
 
     private struct State {
         var planner: FetchPlanner
@@ -202,8 +205,12 @@ public final class FetchScheduler: ReadObserver {
             await gate.wait()
             let fetched: [UInt8]
             do {
-                defer { tell { $0.arrived(request.id) } }
-                fetched = try await download(range)
+                downloading.increment()
+                defer {
+                    downloading.decrement()
+                    tell { $0.arrived(request.id) }
+                }
+                fetched = try await download(range, for: request.purpose)
             } catch {
                 bytes.failed(error)
                 throw error
@@ -225,9 +232,9 @@ public final class FetchScheduler: ReadObserver {
 
     /// The bytes of `range` of the disk: the source's bytes, then zeros for
     /// any padding past its end.
-    private func download(_ range: Range<UInt64>) async throws -> [UInt8] {
+    private func download(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8] {
         let available = range.lowerBound..<max(range.lowerBound, min(range.upperBound, contentSize))
-        var bytes = available.isEmpty ? [] : try await source.read(available)
+        var bytes = available.isEmpty ? [] : try await source.read(available, for: purpose)
         if bytes.count < range.count {
             bytes.append(contentsOf: repeatElement(0, count: range.count - bytes.count))
         }

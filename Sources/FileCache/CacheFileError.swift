@@ -1,3 +1,4 @@
+import LayeredDisk
 import SystemPackage
 
 /// Why a cache's files cannot be used as they are. Opening a cache turns
@@ -28,5 +29,12 @@ public enum CacheFileError: Error, Sendable, Hashable, CustomStringConvertible {
         case let .notCached(sectors): "sectors \(sectors.lowerBound) to \(sectors.upperBound - 1) are not in the cache, and --offline forbids fetching them"
         case let .missing(directory): "no cache at \(directory)"
         }
+    }
+}
+
+extension CacheFileError: CausedFailure {
+    public var cause: FailureCause {
+        if case .notCached = self { return .notCached }
+        return .cacheStorage
     }
 }

@@ -15,6 +15,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = NBDServerMessage
 
     private let export: NBDExport
+    private let metrics: NBDMetrics
     private var handshake: NBDHandshake
     private var transmission: NBDTransmission?
     private var flow: NBDRequestFlow
@@ -31,8 +32,9 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
 
     /// - Parameter finished: Succeeded once the connection is closed and no
     ///   task of it runs any more.
-    init(export: NBDExport, maximumInFlight: Int, finished: EventLoopPromise<Void>) {
+    init(export: NBDExport, maximumInFlight: Int, metrics: NBDMetrics, finished: EventLoopPromise<Void>) {
         self.export = export
+        self.metrics = metrics
         handshake = NBDHandshake(export: export)
         flow = NBDRequestFlow(maximumInFlight: maximumInFlight)
         self.finished = finished
@@ -40,6 +42,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         executor = EventLoopExecutor(context.eventLoop)
+        metrics.connectionOpened()
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -50,6 +53,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     /// The channel closed (this comes even for one that never became
     /// active): what is still running is cancelled.
     func handlerRemoved(context: ChannelHandlerContext) {
+        metrics.connectionClosed()
         isClosed = true
         for task in tasks.values {
             task.cancel()
@@ -104,7 +108,8 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         case .close:
             context.close(promise: nil)
         case let .transmission(structuredReplies, baseAllocation):
-            transmission = NBDTransmission(disk: export.disk, structuredReplies: structuredReplies, baseAllocation: baseAllocation)
+            transmission = NBDTransmission(
+                disk: export.disk, structuredReplies: structuredReplies, baseAllocation: baseAllocation, metrics: metrics)
         }
     }
 

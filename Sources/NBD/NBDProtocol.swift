@@ -80,7 +80,7 @@ struct NBDCommandFlags: OptionSet, Sendable {
 }
 
 /// Transmission commands (`NBD_CMD_*`).
-public enum NBDCommand: UInt16, Sendable {
+public enum NBDCommand: UInt16, Sendable, CaseIterable {
     case read = 0
     case write = 1
     case disconnect = 2
@@ -109,4 +109,20 @@ enum NBDReplyType: UInt16 {
     case offsetData = 1
     case blockStatus = 5
     case error = 0x8001
+}
+
+extension NBDCommand {
+    /// The command's name as metrics and logs show it.
+    var label: String {
+        switch self {
+        case .read: "read"
+        case .write: "write"
+        case .disconnect: "disconnect"
+        case .flush: "flush"
+        case .trim: "trim"
+        case .cache: "cache"
+        case .writeZeroes: "write_zeroes"
+        case .blockStatus: "block_status"
+        }
+    }
 }

@@ -15,6 +15,8 @@ public struct NBDServer: Sendable {
     /// Reply bytes a connection may have queued for its socket before it
     /// stops starting requests: enough for a queue depth of large reads.
     public var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
+    /// Made with the server, so a metrics backend bootstrapped before it counts.
+    private let metrics = NBDMetrics()
 
     public init(export: NBDExport) {
         self.export = export
@@ -28,7 +30,7 @@ public struct NBDServer: Sendable {
         try channel.pipeline.syncOperations.addHandlers(
             ByteToMessageHandler(NBDServerDecoder()),
             NBDServerEncoder(),
-            NBDConnectionHandler(export: export, maximumInFlight: maximumInFlight, finished: finished)
+            NBDConnectionHandler(export: export, maximumInFlight: maximumInFlight, metrics: metrics, finished: finished)
         )
         return NBDConnection(channel: channel, finished: finished.futureResult)
     }

@@ -8,12 +8,14 @@ struct NBDTransmission: Sendable {
     let disk: any BlockDevice
     let structuredReplies: Bool
     let baseAllocation: Bool
+    let metrics: NBDMetrics
 
     /// The replies to `request`, in order.
     func reply(to request: NBDRequest) async -> [NBDServerMessage] {
         let flags = NBDCommandFlags(rawValue: request.flags)
         guard flags.isSubset(of: .known) else { return failure(.invalid, request, "unknown command flags") }
         guard let command = request.command else { return failure(.invalid, request, "unknown command \(request.type)") }
+        metrics.received(command)
         let range = exportRange(of: request)
         do {
             switch command {
@@ -21,7 +23,9 @@ struct NBDTransmission: Sendable {
                 guard let range = readRange(of: request) else {
                     return failure(.invalid, request, "read outside the export or too large")
                 }
-                return readReply(request, bytes: try await disk.readBytes(range))
+                let bytes = try await disk.readBytes(range)
+                metrics.succeeded(.read, length: request.length)
+                return readReply(request, bytes: bytes)
             case .write:
                 guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
                 guard range != nil else { return failure(.noSpace, request, "write past the end of the export") }
@@ -50,6 +54,7 @@ struct NBDTransmission: Sendable {
             case .disconnect:
                 return []
             }
+            metrics.succeeded(command, length: request.length)
             return [success(request)]
         } catch DiskError.readOnly {
             return failure(.permission, request, "the export is read-only")
@@ -59,7 +64,7 @@ struct NBDTransmission: Sendable {
             }
             return failure(.invalid, request, "\(error)")
         } catch {
-            return failure(.io, request, "\(error)")
+            return failure(.io, request, "\(error)", cause: FailureCause(of: error))
         }
     }
 
@@ -77,6 +82,8 @@ struct NBDTransmission: Sendable {
             try disk.readBytesImmediately(range, into: UnsafeMutableRawBufferPointer(rebasing: target[..<length])) ? length : 0
         }
         guard read == length else { return nil }
+        metrics.received(.read)
+        metrics.succeeded(.read, length: request.length)
         return [dataReply(request, data: data)]
     }
 
@@ -156,13 +163,27 @@ struct NBDTransmission: Sendable {
             : .simpleReply(error: 0, cookie: request.cookie, data: nil)
     }
 
-    private func failure(_ errno: NBDErrno, _ request: NBDRequest, _ message: String) -> [NBDServerMessage] {
+    /// An error reply, counted under `cause`: by default the one its errno
+    /// implies, as the checks above use them.
+    private func failure(
+        _ errno: NBDErrno, _ request: NBDRequest, _ message: String, cause: FailureCause? = nil
+    ) -> [NBDServerMessage] {
+        metrics.failed(cause ?? Self.cause(of: errno))
         guard structuredReplies else { return [.simpleReply(error: errno.rawValue, cookie: request.cookie, data: nil)] }
         var chunk = ByteBuffer()
         chunk.writeInteger(errno.rawValue)
         chunk.writeInteger(UInt16(message.utf8.count))
         chunk.writeString(message)
         return [.structuredReply(flags: Self.done, type: NBDReplyType.error.rawValue, cookie: request.cookie, data: chunk)]
+    }
+
+    private static func cause(of errno: NBDErrno) -> FailureCause {
+        switch errno {
+        case .permission: .readOnly
+        case .noSpace: .noSpace
+        case .io: .other
+        default: .invalidRequest
+        }
     }
 
     /// `NBD_REPLY_FLAG_DONE`: the last chunk of a reply.

@@ -1,4 +1,5 @@
 import CCurl
+import Fetching
 import ImageModel
 import Logging
 
@@ -29,7 +30,7 @@ struct Exchange: Sendable {
             .request(.get, byteRange: 0...0, headers: headIdentity?.readPrecondition.map { [$0] } ?? [])
         let (probe, finalTarget) = headRefused
             ? try await following(byteZero, from: url)
-            : (try await retrying(display) { try await send(byteZero, display: display) }, headTarget)
+            : (try await retrying(display) { try await send(byteZero, display: display, purpose: HTTPMetrics.probe) }, headTarget)
         let duration = clock.now - started
         switch probe.status {
         case 206:
@@ -77,7 +78,7 @@ struct Exchange: Sendable {
         var request = request
         var current = target(request.url, for: image)
         for _ in 0...Self.maximumRedirects {
-            let response = try await retrying(display) { try await send(request, display: display) }
+            let response = try await retrying(display) { try await send(request, display: display, purpose: HTTPMetrics.probe) }
             guard Self.redirectStatuses.contains(response.status), let location = response[header: "location"] else {
                 return (response, current)
             }
@@ -104,12 +105,14 @@ struct Exchange: Sendable {
 
     /// One single-range GET of `range` on `target`, retried while transient;
     /// only an exact 206 of the unchanged object is accepted.
-    func read(_ range: Range<UInt64>, from target: RequestTarget, identity: RemoteIdentity, image: ImageURL) async throws -> [UInt8] {
+    func read(
+        _ range: Range<UInt64>, from target: RequestTarget, identity: RemoteIdentity, image: ImageURL, purpose: FetchPurpose
+    ) async throws -> [UInt8] {
         let display = image.description
         let wanted = range.lowerBound...(range.upperBound - 1)
         let request = target.request(.get, byteRange: wanted, headers: identity.readPrecondition.map { [$0] } ?? [])
         return try await retrying(display) {
-            let response = try await send(request, display: display)
+            let response = try await send(request, display: display, purpose: purpose.label)
             switch response.status {
             case 206:
                 return try accept(response, for: wanted, identity: identity, display: display)
@@ -167,16 +170,21 @@ struct Exchange: Sendable {
         throw RemoteImageError.contentEncoded(url: display, coding: coding)
     }
 
-    /// Sends a request; a transport failure or a 429/5xx answer becomes a
-    /// ``RetryableFailure`` when it is worth another try.
-    private func send(_ request: HTTPRequest, display: String) async throws -> HTTPResponse {
+    /// Sends a request, counted under `purpose`; a transport failure or a
+    /// 429/5xx answer becomes a ``RetryableFailure`` when it is worth
+    /// another try.
+    private func send(_ request: HTTPRequest, display: String, purpose: String) async throws -> HTTPResponse {
         let response: HTTPResponse
+        let clock = ContinuousClock()
+        let started = clock.now
         do {
             response = try await client.send(request)
         } catch let error as CurlError {
+            HTTPMetrics.record(purpose: purpose, status: nil, bodyBytes: 0, duration: clock.now - started)
             let failure = RemoteImageError.transport(url: display, error)
             throw error.isTransient ? RetryableFailure(error: failure) : failure
         }
+        HTTPMetrics.record(purpose: purpose, status: response.status, bodyBytes: response.body.count, duration: clock.now - started)
         if response.status == 429 || (500...599).contains(response.status) {
             throw RetryableFailure(
                 error: .httpStatus(url: display, status: response.status),

@@ -60,13 +60,14 @@ public final class RemoteImage: RangeSource {
         ImageURL.redact(pinned.withLock(\.url))
     }
 
-    /// Reads the bytes `range` of the object, which must lie within its size.
-    /// Throws ``RemoteImageError`` (or `CancellationError`).
-    public func read(_ range: Range<UInt64>) async throws -> [UInt8] {
+    /// Reads the bytes `range` of the object, which must lie within its size;
+    /// `purpose` labels its requests in the metrics. Throws
+    /// ``RemoteImageError`` (or `CancellationError`).
+    public func read(_ range: Range<UInt64>, for purpose: FetchPurpose = .read) async throws -> [UInt8] {
         precondition(!range.isEmpty && range.upperBound <= identity.size, "read \(range) outside 0..<\(identity.size)")
         let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger)
         do {
-            return try await exchange.read(range, from: pinned.withLock { $0 }, identity: identity, image: url)
+            return try await exchange.read(range, from: pinned.withLock { $0 }, identity: identity, image: url, purpose: purpose)
         } catch let RemoteImageError.httpStatus(_, status) where [403, 404, 410].contains(status) && isPinnedElsewhere {
             logger.info("pinned URL expired; re-opening", metadata: ["url": "\(url)", "status": "\(status)"])
             let probe = try await exchange.probe(url)
@@ -74,7 +75,7 @@ public final class RemoteImage: RangeSource {
                 throw RemoteImageError.imageChanged(url: url.description, reason: "re-opening found \(probe.identity.changes(from: identity))")
             }
             pinned.withLock { $0 = probe.target }
-            return try await exchange.read(range, from: probe.target, identity: identity, image: url)
+            return try await exchange.read(range, from: probe.target, identity: identity, image: url, purpose: purpose)
         }
     }
 

@@ -1,4 +1,5 @@
 import ImageModel
+import LayeredDisk
 
 /// Why a remote image could not be opened or read. Every URL in these errors
 /// is redacted (see ``ImageURL``).
@@ -52,6 +53,17 @@ extension RemoteImageError: CustomStringConvertible {
             "\(url): the server sent the image with Content-Encoding '\(coding)' although lazydisk asks for the bytes as they are (Accept-Encoding: identity)"
         case let .tooLarge(url, size):
             "\(url): the server reports \(size) bytes; lazydisk serves images of at most \(RemoteIdentity.largestSize) bytes (1 EiB)"
+        }
+    }
+}
+
+extension RemoteImageError: CausedFailure {
+    public var cause: FailureCause {
+        switch self {
+        case .imageChanged: .imageChanged
+        case .httpStatus(_, 401), .httpStatus(_, 403): .credentialsRejected
+        case .transport, .retriesExhausted, .retryTimeSpent: .serverUnreachable
+        case .httpStatus, .rangesNotSupported, .malformedResponse, .redirectRefused, .contentEncoded, .tooLarge: .serverRefused
         }
     }
 }

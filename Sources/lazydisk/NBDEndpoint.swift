@@ -31,17 +31,17 @@ enum NBDEndpoint: Equatable {
         }
     }
 
-    /// A TCP endpoint at the first address `host` resolves to, with every
-    /// address it resolves to: a name is checked by what it means, not by
-    /// how it is spelled, and the server listens where it was checked.
-    static func resolving(host: String, port: Int) throws -> (endpoint: NBDEndpoint, addresses: [String]) {
+    /// Every numeric address `host` (given as `option`) resolves to, at
+    /// least one: a name is checked by what it means, not by how it is
+    /// spelled, and the server listens where it was checked.
+    static func addresses(of host: String, option: String) throws -> [String] {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = AI_PASSIVE
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, nil, &hints, &list)
         guard status == 0, let list else {
-            throw CommandError("cannot resolve --address \(host): \(String(cString: gai_strerror(status)))")
+            throw CommandError("cannot resolve \(option) \(host): \(String(cString: gai_strerror(status)))")
         }
         defer { freeaddrinfo(list) }
         var addresses: [String] = []
@@ -54,8 +54,8 @@ enum NBDEndpoint: Equatable {
                 }
             }
         }
-        guard let first = addresses.first else { throw CommandError("--address \(host) resolves to no address") }
-        return (.tcp(host: first, port: port), addresses)
+        guard !addresses.isEmpty else { throw CommandError("\(option) \(host) resolves to no address") }
+        return addresses
     }
 
     private static func isLoopback(numericHost host: String) -> Bool {

@@ -2,7 +2,9 @@ import ArgumentParser
 import Fetching
 import Foundation
 import LayeredDisk
+import Metrics
 import NBD
+import Prometheus
 
 /// `lazydisk serve URL`: the image as an NBD export, for QEMU or nbd-client.
 struct ServeCommand: AsyncParsableCommand {
@@ -40,8 +42,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address for --port.", valueName: "address"))
     var address = "127.0.0.1"
 
-    @Flag(help: "Allow --address to be reachable from other machines.")
+    @Flag(help: "Allow --address and --metrics to be reachable from other machines.")
     var allowRemote = false
+
+    @Option(help: ArgumentHelp(
+        "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (port 0: any free port; the URL is printed).",
+        valueName: "address:port"))
+    var metrics: HostAndPort?
 
     @Option(help: ArgumentHelp("Export name clients ask for.", valueName: "name"))
     var exportName = ""
@@ -86,13 +93,30 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // Resolved once, before anything is opened: checked and bound alike.
         let requested = try requestedEndpoint()
+        let metricsAddress = try metrics.map { try checkedAddress($0.host, port: $0.port, option: "--metrics") }
+        // Before anything counts: every metric made from here on is exported.
+        let registry = PrometheusCollectorRegistry()
+        if metricsAddress != nil {
+            MetricsSystem.bootstrap(DescribedPrometheusFactory(registry: registry))
+        }
         let stack = try await ImageStack.open(try image.imageURL(), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         let server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk))
         let listener = try await NBDListener.bind(requested, server: server)
+        var metricsEndpoint: MetricsEndpoint?
+        if let metricsAddress {
+            let scraped = ScrapedMetrics(stack: stack)
+            metricsEndpoint = try await MetricsEndpoint.bind(host: metricsAddress.host, port: metricsAddress.port) {
+                scraped.update()
+                return registry.emitToBuffer()
+            }
+        }
         let endpoint = listener.endpoint
         let uri = endpoint.uri(exportName: exportName)
         StandardStream.error.writeLine("lazydisk: serving \(description) at \(uri)")
+        if let metricsEndpoint {
+            StandardStream.error.writeLine("lazydisk: metrics at \(metricsEndpoint.url)")
+        }
         if run == nil {
             // Unbuffered: a script reading a pipe gets the URI at once.
             try StandardStream.output.write(Array((uri + "\n").utf8))
@@ -141,6 +165,7 @@ struct ServeCommand: AsyncParsableCommand {
                 status = next
             }
             await listener.close()
+            await metricsEndpoint?.close()
             group.cancelAll()
             return status ?? 0
         }
@@ -185,16 +210,22 @@ struct ServeCommand: AsyncParsableCommand {
         return Hydration(engine: engine, diskBytes: cache.header.diskSize, trace: trace, fillsImage: fill, logger: self.remote.logger)
     }
 
-    /// Where to listen. `--address` is resolved here, and every address it
-    /// means must be loopback unless `--allow-remote`: a name is checked by
-    /// what it means, and the server binds the address that was checked.
+    /// `host` resolved, when every address it means is loopback or
+    /// `--allow-remote` says otherwise: a name is checked by what it means,
+    /// and the server binds the address that was checked.
+    private func checkedAddress(_ host: String, port: Int, option: String) throws -> (host: String, port: Int) {
+        let addresses = try NBDEndpoint.addresses(of: host, option: option)
+        if !allowRemote, let remote = addresses.first(where: { !NBDEndpoint.tcp(host: $0, port: port).isLocal }) {
+            throw CommandError("\(option) \(host) is reachable from other machines (it means \(remote)); add --allow-remote to mean it")
+        }
+        return (addresses[0], port)
+    }
+
+    /// Where to listen for NBD clients.
     private func requestedEndpoint() throws -> NBDEndpoint {
         if let port {
-            let (endpoint, addresses) = try NBDEndpoint.resolving(host: address, port: port)
-            if !allowRemote, let remote = addresses.first(where: { !NBDEndpoint.tcp(host: $0, port: port).isLocal }) {
-                throw CommandError("--address \(address) is reachable from other machines (it means \(remote)); add --allow-remote to mean it")
-            }
-            return endpoint
+            let (host, port) = try checkedAddress(address, port: port, option: "--address")
+            return .tcp(host: host, port: port)
         }
         if let socket {
             return .unixSocket(path: socket)

@@ -19,7 +19,7 @@ final class InMemorySource: RangeSource {
         range.map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
     }
 
-    func read(_ range: Range<UInt64>) async throws -> [UInt8] {
+    func read(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8] {
         log.withLock { $0.append(range) }
         await Task.yield()
         return bytes(Int(range.lowerBound)..<Int(range.upperBound))
