@@ -83,6 +83,14 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    /// ``NBDConnection/DrainEvent``: answer what was read, then close.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is NBDConnection.DrainEvent else { return context.fireUserInboundEventTriggered(event) }
+        guard transmission != nil else { return context.close(promise: nil) }
+        flow.drain()
+        startRequests(context: context)
+    }
+
     func read(context: ChannelHandlerContext) {
         if flow.wantsRequests {
             context.read()

@@ -9,12 +9,14 @@ import NIOCore
 /// memory. The socket is read only when no request waits, so a client that
 /// sends faster than it takes replies is held back by the socket, not by our
 /// memory. After NBD_CMD_DISC nothing more starts, and the connection closes
-/// once the requests in flight are answered.
+/// once the requests in flight are answered. A server that stops drains:
+/// it reads no more, answers every request it has read, then closes.
 struct NBDRequestFlow {
     let maximumInFlight: Int
     private var waiting = CircularBuffer<NBDRequest>()
     private(set) var inFlight = 0
     private(set) var isDisconnecting = false
+    private(set) var isDraining = false
 
     init(maximumInFlight: Int) {
         self.maximumInFlight = maximumInFlight
@@ -47,9 +49,16 @@ struct NBDRequestFlow {
         inFlight -= 1
     }
 
-    /// Whether to read more requests from the socket.
-    var wantsRequests: Bool { waiting.isEmpty && !isDisconnecting }
+    /// The server is stopping: the requests read so far are answered, and
+    /// no more are read.
+    mutating func drain() {
+        isDraining = true
+    }
 
-    /// Whether the client has disconnected and every request is answered.
-    var isFinished: Bool { isDisconnecting && inFlight == 0 }
+    /// Whether to read more requests from the socket.
+    var wantsRequests: Bool { waiting.isEmpty && !isDisconnecting && !isDraining }
+
+    /// Whether the client disconnected, or the server drained, and every
+    /// request is answered.
+    var isFinished: Bool { (isDisconnecting || isDraining && waiting.isEmpty) && inFlight == 0 }
 }

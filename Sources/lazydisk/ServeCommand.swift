@@ -15,7 +15,8 @@ struct ServeCommand: AsyncParsableCommand {
             Listens on a unix socket unless --port is given, and prints the NBD URI. With --run, starts the \
             command with $uri (NBD URI), $nbd (QEMU's nbd: form), $exportname and $unixsocket or $port set, \
             stops serving when it exits, and exits with its status; SIGINT and SIGTERM go to the command. \
-            Otherwise SIGINT or SIGTERM stop the server (a second one at once). With NOTIFY_SOCKET set, \
+            Otherwise SIGINT or SIGTERM stop the server: it accepts no more connections, answers the requests \
+            clients already sent, then exits (a second signal exits at once). With NOTIFY_SOCKET set, \
             READY=1 is sent once listening (systemd Type=notify).
             """
     )
@@ -151,7 +152,8 @@ struct ServeCommand: AsyncParsableCommand {
                 group.addTask {
                     var signals = StopSignal.signals().makeAsyncIterator()
                     _ = await signals.next()
-                    StandardStream.error.writeLine("lazydisk: stopping; signal again to stop at once")
+                    StandardStream.error.writeLine(
+                        "lazydisk: stopping: no new connections; answering the requests clients already sent (signal again to stop at once)")
                     Task.detached { [endpoint] in
                         _ = await signals.next()
                         Self.removeFiles(endpoint: endpoint, pidfile: pidfile)

@@ -71,6 +71,34 @@ struct ServeServiceTests {
         #expect(!FileManager.default.fileExists(atPath: socketPath))
     }
 
+    /// A first SIGTERM without `--run` takes no new connections but answers
+    /// what clients already sent: a read waiting on the origin gets its
+    /// bytes, then `serve` exits 0 and removes its socket.
+    @Test(.timeLimit(.minutes(1))) func aFirstSignalAnswersRequestsAlreadySent() async throws {
+        let content = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 / 7) }
+        let origin = try await FaultServer.start(content: content, fault: .heldUntilReleased)
+        let work = try TemporaryDirectory()
+        let (server, socketPath) = try await LazyDiskRun.startServing(origin.url, in: work, extra: ["-r", "--format", "raw"])
+        defer { server.stop() }
+        let connection = try RawNBDConnection(socketPath: socketPath)
+        #expect(connection.handshake())
+        #expect(connection.send(RawNBDConnection.request(type: 0, cookie: 7, offset: 4096, length: 4096)))
+        try await Self.waitFor { origin.requests.contains { $0.method == "GET" && $0.range != "bytes=0-0" } }
+
+        server.send(SIGTERM)
+        let log = work.url.appending(path: "serve.log")
+        try await Self.waitFor { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("lazydisk: stopping") }
+        try await Self.waitFor { (try? RawNBDConnection(socketPath: socketPath)) == nil }
+        #expect(server.isRunning)
+        origin.releaseHeld()
+        let reply = connection.receive(16 + 4096)
+        #expect(reply.count == 16 + 4096)
+        let exact = reply.dropFirst(16).elementsEqual(content[4096..<8192])
+        #expect(exact, "the read's bytes are not the image's")
+        #expect(await server.wait() == .exited(0))
+        #expect(!FileManager.default.fileExists(atPath: socketPath))
+    }
+
     /// systemd's readiness protocol, and a pid file for the rest: READY=1
     /// arrives once the socket listens; the pid file names the server while
     /// it runs and is gone after.
