@@ -7,9 +7,13 @@ public struct CurlError: Error, Sendable, Hashable {
     /// libcurl's message for it, with details when it gave any. It names hosts
     /// and ports, never a URL's query.
     public var message: String
+    /// Bytes of the response body that arrived before the failure: where a
+    /// body cut short was cut.
+    public var bodyBytesReceived: Int
 
-    init(_ code: CURLcode, detail: String) {
+    init(_ code: CURLcode, detail: String, bodyBytesReceived: Int = 0) {
         self.code = Int(code.rawValue)
+        self.bodyBytesReceived = bodyBytesReceived
         let summary = String(cString: curl_easy_strerror(code))
         message = detail.isEmpty ? summary : detail
     }
@@ -18,6 +22,10 @@ public struct CurlError: Error, Sendable, Hashable {
     public var isTransient: Bool {
         Self.transientCodes.contains(code)
     }
+
+    /// The connection closed before the body was whole: a network fault,
+    /// or a server (or a cache tier) that found the object changed mid-body.
+    public var isCutShort: Bool { code == Int(CURLE_PARTIAL_FILE.rawValue) }
 
     /// A timeout (connect or low speed).
     public var isTimeout: Bool { code == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }

@@ -43,7 +43,7 @@ final class CurlTransfer {
     func finish(_ result: CURLcode) {
         let cutOnPurpose = result == CURLE_WRITE_ERROR && bodyWasCut
         guard result == CURLE_OK || cutOnPurpose else {
-            finish(throwing: CurlError(result, detail: String(cString: errorBuffer)))
+            finish(throwing: CurlError(result, detail: String(cString: errorBuffer), bodyBytesReceived: body.count))
             return
         }
         var status = 0

@@ -1,5 +1,6 @@
 import CCurl
 import Fetching
+import LayeredDisk
 import ImageModel
 import Logging
 
@@ -112,7 +113,16 @@ struct Exchange: Sendable {
         let wanted = range.lowerBound...(range.upperBound - 1)
         let request = target.request(.get, byteRange: wanted, headers: identity.readPrecondition.map { [$0] } ?? [])
         return try await retrying(display) {
-            let response = try await send(request, display: display, purpose: purpose.label)
+            let response: HTTPResponse
+            do {
+                response = try await send(request, display: display, purpose: purpose.label)
+            } catch let failure as RetryableFailure {
+                if case let .transport(_, error) = failure.error, error.isCutShort {
+                    let cut = min(wanted.upperBound, wanted.lowerBound + UInt64(error.bodyBytesReceived))
+                    try await confirmUnchanged(at: cut, on: target, identity: identity, display: display)
+                }
+                throw failure
+            }
             switch response.status {
             case 206:
                 return try accept(response, for: wanted, identity: identity, display: display)
@@ -126,6 +136,31 @@ struct Exchange: Sendable {
             default:
                 throw RemoteImageError.httpStatus(url: display, status: response.status)
             }
+        }
+    }
+
+    /// A body cut short may be a cache tier that found the origin's object
+    /// changed between the slices it joins (nginx's slice module does so):
+    /// the byte where the body was cut, asked for on the same conditions,
+    /// says which, so the error names the real cause instead of a broken
+    /// transfer.
+    /// Throws ``RemoteImageError/imageChanged(url:reason:)`` when the object
+    /// changed, and nothing when that byte does not tell.
+    private func confirmUnchanged(at offset: UInt64, on target: RequestTarget, identity: RemoteIdentity, display: String) async throws {
+        let request = target.request(.get, byteRange: offset...offset, headers: identity.readPrecondition.map { [$0] } ?? [])
+        guard let response = try? await send(request, display: display, purpose: HTTPMetrics.probe) else { return }
+        switch response.status {
+        case 206:
+            do {
+                _ = try accept(response, for: offset...offset, identity: identity, display: display)
+            } catch let error as RemoteImageError where error.cause == .imageChanged {
+                throw error
+            } catch {}
+        case 412:
+            throw RemoteImageError.imageChanged(
+                url: display, reason: "a read was cut short, and its last byte fails the image's validators (412 Precondition Failed)")
+        default:
+            break
         }
     }
 
