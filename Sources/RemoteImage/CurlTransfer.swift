@@ -16,6 +16,9 @@ final class CurlTransfer {
     /// never zeroed first: each byte is written once.
     private var body: [UInt8] = []
     private var bodyWasCut = false
+    /// Whether the response is an error, whose body (an S3 error document)
+    /// may be longer than the range asked for and says why.
+    private var isErrorResponse = false
 
     init(_ submission: CurlEventLoop.Submission, handle: UnsafeMutableRawPointer, configuration: HTTPClientConfiguration) throws {
         self.handle = handle
@@ -94,8 +97,9 @@ final class CurlTransfer {
         try set(CURLOPT_BUFFERSIZE, min(max(request.bodyLimit, 16 << 10), Self.largestReceiveBuffer))
         // Content codings would make the bytes on the wire differ from the
         // disk's; ask for none (``Exchange`` refuses any that still comes).
-        let headers = [HTTPHeader(name: "Accept-Encoding", value: "identity")]
-            + (request.carriesCredentials ? configuration.headers : []) + request.headers
+        let credentials = request.carriesCredentials ? request.credentials : Credentials()
+        let headers = [HTTPHeader(name: "Accept-Encoding", value: "identity")] + credentials.headers
+            + (credentials.awsSigning.map(Self.signingHeaders) ?? []) + request.headers
         for header in headers {
             guard header.isSafeToSend else {
                 throw CurlError(CURLE_BAD_FUNCTION_ARGUMENT, detail: "the header '\(header.name)' cannot be sent: it holds a line break")
@@ -103,6 +107,11 @@ final class CurlTransfer {
             headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
         }
         try check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+        if let signing = credentials.awsSigning {
+            try set(CURLOPT_AWS_SIGV4, signing.curlProvider)
+            try set(CURLOPT_USERNAME, signing.accessKeyID)
+            try set(CURLOPT_PASSWORD, signing.secretAccessKey)
+        }
 
         let context = Unmanaged.passUnretained(self).toOpaque()
         try set(CURLOPT_HEADERDATA, pointer: context)
@@ -117,11 +126,21 @@ final class CurlTransfer {
         })
     }
 
+    /// Headers a SigV4-signed S3 request needs besides the signature: the
+    /// session token of temporary keys, and the payload hash S3 demands,
+    /// which libcurl 7.88 does not send by itself.
+    private static func signingHeaders(_ signing: AWSSigning) -> [HTTPHeader] {
+        [HTTPHeader(name: "x-amz-content-sha256", value: "UNSIGNED-PAYLOAD")]
+            + (signing.sessionToken.map { [HTTPHeader(name: "x-amz-security-token", value: $0)] } ?? [])
+    }
+
     /// A status line starts a new response (an interim 1xx answer has one
     /// too); the headers kept are those of the last.
     private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
         if line.starts(with: "HTTP/".utf8) {
             headers = [:]
+            let status = line.split(separator: UInt8(ascii: " ")).dropFirst().first.flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+            isErrorResponse = (status ?? 0) >= 400
         } else if let header = HTTPHeader(utf8: line) {
             headers[header.name.lowercased()] = header.value
         }
@@ -130,7 +149,8 @@ final class CurlTransfer {
 
     /// Returning less than was offered makes curl abort the transfer.
     private func receiveBody(_ chunk: UnsafeRawBufferPointer) -> Int {
-        guard body.count + chunk.count <= request.bodyLimit else {
+        let limit = isErrorResponse ? max(request.bodyLimit, Self.errorBodyLimit) : request.bodyLimit
+        guard body.count + chunk.count <= limit else {
             bodyWasCut = true
             return 0
         }
@@ -153,6 +173,9 @@ final class CurlTransfer {
     private func check(_ code: CURLcode) throws {
         guard code == CURLE_OK else { throw CurlError(code, detail: "") }
     }
+
+    /// Enough of an error document to find its code.
+    private static let errorBodyLimit = 16 << 10
 
     /// curl's receive buffer for large bodies (its default is 16 KiB).
     private static let largestReceiveBuffer = 256 << 10

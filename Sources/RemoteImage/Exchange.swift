@@ -10,6 +10,8 @@ struct Exchange: Sendable {
     let client: CurlClient
     let retryPolicy: RetryPolicy
     let logger: Logger
+    /// What every request to the image's origin carries.
+    let credentials: Credentials
 
     /// HEAD for size and validators (a one-byte GET where HEAD is refused),
     /// then a one-byte range GET to prove the server honours ranges.
@@ -21,7 +23,7 @@ struct Exchange: Sendable {
         let (head, headTarget) = try await following(start.request(.head), from: url)
         let headRefused = [403, 405, 501].contains(head.status)
         guard headRefused || (200..<300).contains(head.status) else {
-            throw RemoteImageError.httpStatus(url: display, status: head.status)
+            throw RemoteImageError.refusal(head, url: display)
         }
         let headIdentity = headRefused ? nil : try identity(of: head, url: url)
 
@@ -42,7 +44,7 @@ struct Exchange: Sendable {
         case 416:
             throw RemoteImageError.malformedResponse(url: display, reason: "the image is empty (416 to Range: bytes=0-0)")
         default:
-            throw RemoteImageError.httpStatus(url: display, status: probe.status)
+            throw RemoteImageError.refusal(probe, url: display)
         }
         try refuseContentCoding(of: probe, display: display)
         guard let contentRange = ContentRange(probe[header: "content-range"]), contentRange.range == 0...0,
@@ -134,7 +136,7 @@ struct Exchange: Sendable {
             case 416:
                 throw RemoteImageError.imageChanged(url: display, reason: "416 Range Not Satisfiable: it is smaller than when opened")
             default:
-                throw RemoteImageError.httpStatus(url: display, status: response.status)
+                throw RemoteImageError.refusal(response, url: display)
             }
         }
     }
@@ -209,6 +211,8 @@ struct Exchange: Sendable {
     /// 429/5xx answer becomes a ``RetryableFailure`` when it is worth
     /// another try.
     private func send(_ request: HTTPRequest, display: String, purpose: String) async throws -> HTTPResponse {
+        var request = request
+        request.credentials = credentials
         let response: HTTPResponse
         let clock = ContinuousClock()
         let started = clock.now

@@ -1,12 +1,8 @@
-/// How the curl client connects: connection count, timeouts, TLS and the
-/// headers every request carries.
+/// How the curl client connects: connection count, timeouts, TLS.
 public struct HTTPClientConfiguration: Sendable {
     /// Connections kept open to the origin at most; transfers beyond wait.
     public var connections = 8
-    /// Headers added to every request to the image's own origin
-    /// (credentials, for instance).
-    public var headers: [HTTPHeader] = []
-    /// Whether ``headers`` also go to the other origins a redirect leads to,
+    /// Whether the user's credentials also go to the other origins a redirect leads to,
     /// as curl's `--location-trusted` does. Off: a redirect to another host,
     /// port or scheme gets none of them.
     public var sendsHeadersAcrossRedirects = false

@@ -16,9 +16,12 @@ public struct HTTPRequest: Sendable {
     public var byteRange: ClosedRange<UInt64>?
     /// Headers sent in addition to the client's configured ones.
     public var headers: [HTTPHeader]
-    /// Whether the client's configured headers (the user's credentials) go
-    /// with this request: only to the origin they were given for.
+    /// Whether ``credentials`` go with this request: only to the origin
+    /// they were given for.
     public var carriesCredentials: Bool
+    /// The user's credentials (headers, AWS signing), sent when
+    /// ``carriesCredentials``.
+    public var credentials: Credentials
     /// The transfer is cut off once the body grows past this many bytes, so a
     /// server that ignores the range cannot make us download a whole image.
     /// Defaults to the range's length, or 64 KiB without one.
@@ -30,6 +33,7 @@ public struct HTTPRequest: Sendable {
         byteRange: ClosedRange<UInt64>? = nil,
         headers: [HTTPHeader] = [],
         carriesCredentials: Bool = true,
+        credentials: Credentials = Credentials(),
         bodyLimit: Int? = nil
     ) {
         self.method = method
@@ -37,6 +41,7 @@ public struct HTTPRequest: Sendable {
         self.byteRange = byteRange
         self.headers = headers
         self.carriesCredentials = carriesCredentials
+        self.credentials = credentials
         self.bodyLimit = bodyLimit ?? byteRange.map { Int($0.count) } ?? 64 * 1024
     }
 }

@@ -26,30 +26,43 @@ public final class RemoteImage: RangeSource {
     private let client: CurlClient
     private let retryPolicy: RetryPolicy
     private let logger: Logger
-    private let pinned: Mutex<RequestTarget>
+    private let credentials: CredentialRefresher
+    private let pinned: Mutex<Pinned>
 
-    private init(url: ImageURL, probe: Probe, client: CurlClient, retryPolicy: RetryPolicy, logger: Logger) {
+    /// Where reads go: the URL after redirects, reached from the image's URL
+    /// or, once credentials of a later generation carried one, from theirs.
+    private struct Pinned {
+        var target: RequestTarget
+        var openedFrom: ImageURL
+        var generation: Int
+    }
+
+    private init(url: ImageURL, probe: Probe, client: CurlClient, credentials: CredentialRefresher, retryPolicy: RetryPolicy, logger: Logger) {
         self.url = url
         identity = probe.identity
         httpVersion = probe.httpVersion
         probeDuration = probe.duration
         advertisesRanges = probe.advertisesRanges
-        pinned = Mutex(probe.target)
+        pinned = Mutex(Pinned(target: probe.target, openedFrom: url, generation: credentials.current.generation))
         self.client = client
+        self.credentials = credentials
         self.retryPolicy = retryPolicy
         self.logger = logger
     }
 
-    /// Opens the image at `url`, probing it with a one-byte range read.
+    /// Opens the image at `url`, probing it with a one-byte range read, with
+    /// `credentials` on every request (refreshed when the server refuses
+    /// them).
     public static func open(
         _ url: ImageURL,
         client: CurlClient,
+        credentials: CredentialRefresher = .fixed(),
         retryPolicy: RetryPolicy = RetryPolicy(),
         logger: Logger = Logger(label: "lazydisk.http")
     ) async throws -> RemoteImage {
-        let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger)
+        let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger, credentials: credentials.current.credentials)
         let probe = try await exchange.probe(url)
-        return RemoteImage(url: url, probe: probe, client: client, retryPolicy: retryPolicy, logger: logger)
+        return RemoteImage(url: url, probe: probe, client: client, credentials: credentials, retryPolicy: retryPolicy, logger: logger)
     }
 
     /// Requests the client runs at once at most.
@@ -57,29 +70,65 @@ public final class RemoteImage: RangeSource {
 
     /// The final URL after redirects, redacted, for display.
     public var pinnedURLDescription: String {
-        ImageURL.redact(pinned.withLock(\.url))
+        ImageURL.redact(pinned.withLock(\.target.url))
     }
 
     /// Reads the bytes `range` of the object, which must lie within its size;
-    /// `purpose` labels its requests in the metrics. Throws
-    /// ``RemoteImageError`` (or `CancellationError`).
+    /// `purpose` labels its requests in the metrics. A read the server
+    /// refuses for its credentials is tried once more with fresh ones.
+    /// Throws ``RemoteImageError`` (or `CancellationError`).
     public func read(_ range: Range<UInt64>, for purpose: FetchPurpose = .read) async throws -> [UInt8] {
         precondition(!range.isEmpty && range.upperBound <= identity.size, "read \(range) outside 0..<\(identity.size)")
-        let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger)
+        let snapshot = credentials.current
         do {
-            return try await exchange.read(range, from: pinned.withLock { $0 }, identity: identity, image: url, purpose: purpose)
-        } catch let RemoteImageError.httpStatus(_, status) where [403, 404, 410].contains(status) && isPinnedElsewhere {
-            logger.info("pinned URL expired; re-opening", metadata: ["url": "\(url)", "status": "\(status)"])
-            let probe = try await exchange.probe(url)
-            guard probe.identity.matches(identity) else {
-                throw RemoteImageError.imageChanged(url: url.description, reason: "re-opening found \(probe.identity.changes(from: identity))")
+            return try await read(range, for: purpose, with: snapshot)
+        } catch let rejection as RemoteImageError where rejection.rejectsCredentials && credentials.isRefreshable {
+            logger.notice("the server refused the credentials; refreshing them", metadata: ["error": "\(rejection)"])
+            let fresh: CredentialRefresher.Snapshot
+            do {
+                fresh = try await credentials.refresh(after: snapshot.generation)
+            } catch {
+                throw RemoteImageError.refreshFailed(url: url.description, rejection: rejection.statusSummary, failure: "\(error)")
             }
-            pinned.withLock { $0 = probe.target }
-            return try await exchange.read(range, from: probe.target, identity: identity, image: url, purpose: purpose)
+            return try await read(range, for: purpose, with: fresh)
         }
     }
 
-    private var isPinnedElsewhere: Bool {
-        pinned.withLock(\.url) != url.absoluteString
+    private func read(_ range: Range<UInt64>, for purpose: FetchPurpose, with snapshot: CredentialRefresher.Snapshot) async throws -> [UInt8] {
+        let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger, credentials: snapshot.credentials)
+        let current = try await pinnedTarget(for: snapshot, exchange: exchange)
+        do {
+            return try await exchange.read(range, from: current.target, identity: identity, image: current.openedFrom, purpose: purpose)
+        } catch let RemoteImageError.httpStatus(_, status)
+            where [403, 404, 410].contains(status) && current.target.url != current.openedFrom.absoluteString
+        {
+            logger.info("pinned URL expired; re-opening", metadata: ["url": "\(current.openedFrom)", "status": "\(status)"])
+            let reopened = try await reopen(current.openedFrom, exchange: exchange, generation: snapshot.generation)
+            return try await exchange.read(range, from: reopened.target, identity: identity, image: reopened.openedFrom, purpose: purpose)
+        }
+    }
+
+    /// The target for `snapshot`'s requests: the pinned one, unless newer
+    /// credentials carry a URL of their own, which is opened first.
+    private func pinnedTarget(for snapshot: CredentialRefresher.Snapshot, exchange: Exchange) async throws -> Pinned {
+        let current = pinned.withLock { $0 }
+        guard snapshot.generation > current.generation, let text = snapshot.credentials.url else { return current }
+        return try await reopen(try ImageURL(text), exchange: exchange, generation: snapshot.generation)
+    }
+
+    /// Probes `url` again and pins where it leads, provided the object is
+    /// still the one opened (same size and validators).
+    private func reopen(_ url: ImageURL, exchange: Exchange, generation: Int) async throws -> Pinned {
+        let probe = try await exchange.probe(url)
+        guard probe.identity.matches(identity) else {
+            throw RemoteImageError.imageChanged(url: url.description, reason: "re-opening found \(probe.identity.changes(from: identity))")
+        }
+        let reopened = Pinned(target: probe.target, openedFrom: url, generation: generation)
+        pinned.withLock { pinned in
+            if pinned.generation <= generation {
+                pinned = reopened
+            }
+        }
+        return reopened
     }
 }

@@ -9,6 +9,13 @@ public enum RemoteImageError: Error, Sendable {
     /// The server answered with a status that means "no" (404, 401, 500 after
     /// every retry, …).
     case httpStatus(url: String, status: Int)
+    /// The same with an S3-style error document naming the cause (`code`:
+    /// SignatureDoesNotMatch, ExpiredToken, NoSuchKey, …).
+    case serviceError(url: String, status: Int, code: String)
+    /// The server refused the credentials (`rejection` says how), and
+    /// getting new ones failed (`failure` says why, naming the command or
+    /// file, never a secret).
+    case refreshFailed(url: String, rejection: String, failure: String)
     /// The server does not serve byte ranges; `answer` says what it did.
     case rangesNotSupported(url: String, answer: String)
     /// The object behind the URL is not the one opened: 412, a new size, a new
@@ -37,6 +44,10 @@ extension RemoteImageError: CustomStringConvertible {
             "\(url): \(error)"
         case let .httpStatus(url, status):
             "\(url): server answered \(status) \(HTTPStatus.reason(status))"
+        case let .serviceError(url, status, code):
+            "\(url): server answered \(status) \(HTTPStatus.reason(status)) (\(code)\(Self.explanations[code].map { ": \($0)" } ?? ""))"
+        case let .refreshFailed(url, rejection, failure):
+            "\(url): the server refused the credentials (\(rejection)), and refreshing them failed: \(failure)"
         case let .rangesNotSupported(url, answer):
             "\(url): the server does not support range requests (\(answer))"
         case let .imageChanged(url, reason):
@@ -61,9 +72,58 @@ extension RemoteImageError: CausedFailure {
     public var cause: FailureCause {
         switch self {
         case .imageChanged: .imageChanged
-        case .httpStatus(_, 401), .httpStatus(_, 403): .credentialsRejected
+        case .refreshFailed: .credentialsRejected
+        case _ where rejectsCredentials: .credentialsRejected
         case .transport, .retriesExhausted, .retryTimeSpent: .serverUnreachable
-        case .httpStatus, .rangesNotSupported, .malformedResponse, .redirectRefused, .contentEncoded, .tooLarge: .serverRefused
+        case .httpStatus, .serviceError, .rangesNotSupported, .malformedResponse, .redirectRefused, .contentEncoded, .tooLarge:
+            .serverRefused
         }
+    }
+
+    /// Whether the server refused the request's credentials: 401, 403, or
+    /// an S3 error code that says so; new credentials may succeed.
+    public var rejectsCredentials: Bool {
+        switch self {
+        case .httpStatus(_, 401), .httpStatus(_, 403): true
+        case let .serviceError(_, status, code): status == 401 || status == 403 || Self.credentialCodes.contains(code)
+        default: false
+        }
+    }
+
+    /// The status (and code) of a refusal, for a message that goes on.
+    var statusSummary: String {
+        switch self {
+        case let .httpStatus(_, status): "\(status) \(HTTPStatus.reason(status))"
+        case let .serviceError(_, status, code): "\(status) \(HTTPStatus.reason(status)), \(code)"
+        default: "\(self)"
+        }
+    }
+
+    private static let credentialCodes: Set<String> = [
+        "ExpiredToken", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "TokenRefreshRequired", "AccessDenied",
+        "AuthenticationFailed", "AuthorizationFailure",
+    ]
+
+    /// What an S3 (or Azure) error code means for a user of lazydisk.
+    private static let explanations = [
+        "SignatureDoesNotMatch": "the signature was refused; check the secret key",
+        "InvalidAccessKeyId": "the access key is unknown to the server",
+        "ExpiredToken": "the session token has expired",
+        "InvalidToken": "the session token is not valid",
+        "AccessDenied": "these credentials may not read this object",
+        "NoSuchKey": "no object has this key",
+        "NoSuchBucket": "no bucket has this name",
+        "AuthenticationFailed": "the signature or token was refused",
+    ]
+
+    /// The error for a refusing `response`: with the error code its body
+    /// names, when it is an S3 or Azure error document.
+    static func refusal(_ response: HTTPResponse, url: String) -> RemoteImageError {
+        let text = String(decoding: response.body.prefix(16 << 10), as: UTF8.self)
+        guard let start = text.range(of: "<Code>"), let end = text.range(of: "</Code>", range: start.upperBound..<text.endIndex) else {
+            return .httpStatus(url: url, status: response.status)
+        }
+        let code = text[start.upperBound..<end.lowerBound].filter { $0.isLetter || $0.isNumber }
+        return code.isEmpty ? .httpStatus(url: url, status: response.status) : .serviceError(url: url, status: response.status, code: String(code))
     }
 }

@@ -26,7 +26,7 @@ struct CacheClearCommand: AsyncParsableCommand {
             }
             return
         }
-        let url = try image.imageURL()
+        let url = try await image.source().url
         let directory = cache.location.existingDirectory(for: url)
         guard FileManager.default.fileExists(atPath: directory.string) else {
             throw CommandError("no cache for \(url) in \(cache.location.root)")

@@ -29,7 +29,7 @@ struct CacheStatusCommand: AsyncParsableCommand {
     @OptionGroup var cache: CacheRootOptions
 
     func run() async throws {
-        let directory = cache.location.existingDirectory(for: try image.imageURL())
+        let directory = cache.location.existingDirectory(for: try await image.source().url)
         let layer = try FileCacheLayer.openExisting(at: directory, countsAsUse: false)
         let header = layer.header
         // The data file is sparse: what it takes on disk is what is cached.

@@ -10,32 +10,47 @@ struct ImageArgument: ParsableArguments {
     static let environmentVariable = "LAZYDISK_URL"
 
     @Argument(help: ArgumentHelp(
-        "The image's http(s) URL (or --url-file, or $LAZYDISK_URL, to keep a signed URL out of ps).", valueName: "url"))
+        "The image's http(s) or s3://BUCKET/KEY URL (or --url-file, or $LAZYDISK_URL, to keep a signed URL out of ps).",
+        valueName: "url"))
     var url: String?
 
     @Option(help: ArgumentHelp("Read the image's URL from the first line of this file.", valueName: "file"))
     var urlFile: String?
 
+    @Option(help: ArgumentHelp(
+        "Run this shell command for the image's URL (a new presigned or SAS URL), at start and again when the server refuses it.",
+        valueName: "command"))
+    var urlCommand: String?
+
     func validate() throws {
-        if url != nil && urlFile != nil {
-            throw ValidationError("give the URL as an argument or with --url-file, not both")
+        if [url != nil, urlFile != nil, urlCommand != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give the URL one way: as an argument, with --url-file or with --url-command")
         }
     }
 
+    /// The image: from the command if there is one, else the argument, the
+    /// file or `LAZYDISK_URL`.
+    func source(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ImageSource {
+        guard let urlCommand else { return try ImageSource(text(environment: environment), environment: environment) }
+        var source = try ImageSource(try await ImageSource.url(from: urlCommand).absoluteString, environment: environment)
+        source.urlCommand = urlCommand
+        return source
+    }
+
     /// The URL from the argument, else the file, else `LAZYDISK_URL`.
-    func imageURL(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ImageURL {
+    private func text(environment: [String: String]) throws -> String {
         if let url {
-            return try ImageURL(url)
+            return url
         }
         if let urlFile {
             guard let line = try readOptionFile(urlFile, option: "--url-file").split(whereSeparator: \.isNewline).first else {
                 throw CommandError("--url-file \(urlFile) is empty")
             }
-            return try ImageURL(line.trimmingCharacters(in: .whitespaces))
+            return line.trimmingCharacters(in: .whitespaces)
         }
         if let url = environment[Self.environmentVariable], !url.isEmpty {
-            return try ImageURL(url)
+            return url
         }
-        throw CommandError("no image URL: give it as an argument, with --url-file, or in \(Self.environmentVariable)")
+        throw CommandError("no image URL: give it as an argument, with --url-file or --url-command, or in \(Self.environmentVariable)")
     }
 }

@@ -24,16 +24,17 @@ struct ImageStack {
     /// boot trace by ``finish()``.
     let traceRecorder: TraceRecorder?
 
-    /// Builds the stack for `url`. With an `overlayLimit`, a RAM layer on top
+    /// Builds the stack for `source`. With an `overlayLimit`, a RAM layer on top
     /// takes up to that many bytes of writes (and is thrown away); without
     /// one the disk is read-only.
     /// With `recordsTrace`, the order of first reads is kept as the cache's
     /// boot trace when the stack finishes.
     static func open(
-        _ imageURL: ImageURL, remote options: RemoteOptions, cache cacheOptions: CacheOptions,
+        _ source: ImageSource, remote options: RemoteOptions, cache cacheOptions: CacheOptions,
         overlayLimit: Int? = nil, recordsTrace: Bool = false
     ) async throws -> ImageStack {
         let logger = options.logger
+        let imageURL = source.url
         let writableOverlay = overlayLimit != nil
         let overlay = overlayLimit.map { [LayerConfiguration(RAMLayer.sizedToLowerLayer(limitBytes: $0))] } ?? []
         if cacheOptions.offline {
@@ -51,7 +52,7 @@ struct ImageStack {
             return ImageStack(
                 disk: ObservedDisk(disk, observers: recorder.map { [$0] } ?? []), cache: cache, remote: nil, traceRecorder: recorder)
         }
-        let remote = try await options.openLayer(imageURL)
+        let remote = try await options.openLayer(source)
         guard !cacheOptions.noCache else {
             let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [LayerConfiguration(remote)])
             return ImageStack(disk: ObservedDisk(disk, observers: []), cache: nil, remote: remote, traceRecorder: nil)

@@ -33,7 +33,7 @@ struct InfoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let layer = try await remote.openLayer(try image.imageURL())
+        let layer = try await remote.openLayer(try await image.source())
         let image = layer.image
         let identity = image.identity
         if json {

@@ -16,6 +16,19 @@ struct RemoteOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Read extra headers, one 'Name: value' a line, from a file (keeps tokens out of ps).", valueName: "file"))
     var headerFile: String?
 
+    @Option(help: ArgumentHelp(
+        "Run this shell command for headers ('Name: value' lines: a bearer token), at start and again when the server refuses them.",
+        valueName: "command"))
+    var headerCommand: String?
+
+    @Option(help: ArgumentHelp(
+        "Also renew credentials (--url-command, --header-command, --header-file, AWS keys) every this many seconds.",
+        valueName: "seconds"))
+    var refreshInterval: Double?
+
+    @Flag(help: "Sign requests with AWS SigV4 (an S3-compatible https URL); keys as for s3:// URLs.")
+    var awsSigv4 = false
+
     @Option(help: ArgumentHelp("Trust the CA certificates in this PEM file.", valueName: "file"))
     var cacert: String?
 
@@ -56,18 +69,17 @@ struct RemoteOptions: ParsableArguments {
         guard Self.retryRange.contains(retries) else {
             throw ValidationError("--retries must be between 0 and \(Self.retryRange.upperBound)")
         }
-        for (name, seconds) in [("--connect-timeout", connectTimeout), ("--low-speed-timeout", lowSpeedTimeout), ("--retry-max-time", retryMaxTime)]
+        for (name, seconds) in [("--connect-timeout", connectTimeout), ("--low-speed-timeout", lowSpeedTimeout), ("--retry-max-time", retryMaxTime),
+                                ("--refresh-interval", refreshInterval ?? 1)]
         where !Self.secondsRange.contains(seconds) {
             throw ValidationError("\(name) must be a number of seconds from 0.001 to 86400 (a day)")
         }
     }
 
-    /// The client configuration these options describe, reading the header
-    /// file if one was given.
-    func clientConfiguration() throws -> HTTPClientConfiguration {
+    /// The client configuration these options describe.
+    func clientConfiguration() -> HTTPClientConfiguration {
         var configuration = HTTPClientConfiguration()
         configuration.connections = connections
-        configuration.headers = try requestHeaders()
         configuration.verifiesTLS = !insecure
         configuration.caCertificatesFile = cacert
         configuration.connectTimeout = .seconds(connectTimeout)
@@ -76,35 +88,35 @@ struct RemoteOptions: ParsableArguments {
         return configuration
     }
 
-    /// Opens the image at `url` and wraps it as the bottom layer.
-    func openLayer(_ url: ImageURL) async throws -> HTTPRangeLayer {
-        let client = CurlClient(configuration: try clientConfiguration())
+    /// Opens the image and wraps it as the bottom layer; its credentials
+    /// are renewed as these options say.
+    func openLayer(_ source: ImageSource) async throws -> HTTPRangeLayer {
+        let credentials = try await credentials(for: source)
+        if let refreshInterval, credentials.isRefreshable {
+            CredentialRenewal.start(credentials, every: .seconds(refreshInterval), logger: logger)
+        }
         let image = try await RemoteImage.open(
-            url, client: client, retryPolicy: RetryPolicy(retries: retries, maximumTime: .seconds(retryMaxTime)), logger: logger)
+            source.url, client: CurlClient(configuration: clientConfiguration()), credentials: credentials,
+            retryPolicy: RetryPolicy(retries: retries, maximumTime: .seconds(retryMaxTime)), logger: logger)
         return try await HTTPRangeLayer.open(image, format: format)
+    }
+
+    /// The credentials for `source`'s requests, loaded: fixed when nothing
+    /// about them can change.
+    func credentials(for source: ImageSource) async throws -> CredentialRefresher {
+        let commandLine = CommandLineCredentials(
+            headers: try HeaderLines.parse(headers, from: "--header"), headerFile: headerFile, headerCommand: headerCommand,
+            urlCommand: source.urlCommand, aws: source.signsForAWS || awsSigv4 ? AWSCredentialChain() : nil)
+        guard commandLine.changes else {
+            return .fixed(try await commandLine.load())
+        }
+        return try await CredentialRefresher.loading(from: commandLine)
     }
 
     var logger: Logger {
         var logger = Logger(label: "lazydisk") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = verbose ? .debug : .error
         return logger
-    }
-
-    private func requestHeaders() throws -> [HTTPHeader] {
-        var lines = headers
-        if let headerFile {
-            let text = try readOptionFile(headerFile, option: "--header-file")
-            lines += text.split(whereSeparator: \.isNewline).map(String.init).filter {
-                !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#")
-            }
-        }
-        return try lines.enumerated().map { index, line in
-            // Only the position is named: the line may hold a token.
-            guard let header = HTTPHeader(line: line) else {
-                throw ValidationError("header \(index + 1) (from --header, then --header-file) is not of the form 'Name: value'")
-            }
-            return header
-        }
     }
 }
 

@@ -100,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         if metricsAddress != nil {
             MetricsSystem.bootstrap(DescribedPrometheusFactory(registry: registry))
         }
-        let stack = try await ImageStack.open(try image.imageURL(), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
+        let stack = try await ImageStack.open(try await image.source(), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         let server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk))
         let listener = try await NBDListener.bind(requested, server: server)

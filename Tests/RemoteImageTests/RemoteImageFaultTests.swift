@@ -214,9 +214,8 @@ extension Range<UInt64> {
 struct RequestHeaderTests {
     @Test func configuredHeadersReachTheServer() async throws {
         let server = try await FaultServer.start(content: testBytes(count: 4096))
-        let image = try await openImage(server.url) { configuration in
-            configuration.headers = [HTTPHeader(name: "Authorization", value: "Bearer SECRET-TOKEN")]
-        }
+        let image = try await openImage(
+            server.url, credentials: .fixed(Credentials(headers: [HTTPHeader(name: "Authorization", value: "Bearer SECRET-TOKEN")])))
         _ = try await image.read(0..<512)
         #expect(server.requests.allSatisfy { $0.authorization == "Bearer SECRET-TOKEN" })
     }

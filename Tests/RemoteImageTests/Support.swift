@@ -32,11 +32,13 @@ func quickRetries(_ retries: Int = 3) -> RetryPolicy {
 func openImage(
     _ url: String,
     retries: Int = 3,
+    credentials: CredentialRefresher = .fixed(),
     configure: (inout HTTPClientConfiguration) -> Void = { _ in }
 ) async throws -> RemoteImage {
     var configuration = HTTPClientConfiguration()
     configure(&configuration)
-    return try await RemoteImage.open(try ImageURL(url), client: CurlClient(configuration: configuration), retryPolicy: quickRetries(retries))
+    return try await RemoteImage.open(
+        try ImageURL(url), client: CurlClient(configuration: configuration), credentials: credentials, retryPolicy: quickRetries(retries))
 }
 
 extension FaultServer {

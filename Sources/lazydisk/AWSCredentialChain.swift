@@ -1,0 +1,52 @@
+import Foundation
+import RemoteImage
+
+/// AWS keys and region from where the AWS CLI and SDKs look, in their
+/// order, read again on every load (so rotated keys are picked up when the
+/// old ones are refused): `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+/// `AWS_SESSION_TOKEN`; else the profile (`AWS_PROFILE`, or `default`) in
+/// `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`. The region is
+/// `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's in `AWS_CONFIG_FILE` or
+/// `~/.aws/config`, else us-east-1.
+struct AWSCredentialChain: Sendable {
+    var environment: [String: String] = ProcessInfo.processInfo.environment
+
+    /// The region requests are signed for.
+    var region: String {
+        environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"]
+            ?? configFile.flatMap { INIFile.values(in: $0, section: profile == "default" ? "default" : "profile \(profile)")["region"] }
+            ?? "us-east-1"
+    }
+
+    func load() throws -> AWSSigning {
+        let region = region
+        if let key = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"], !key.isEmpty {
+            return AWSSigning(
+                accessKeyID: key, secretAccessKey: secret, sessionToken: environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 },
+                region: region, source: "environment (AWS_ACCESS_KEY_ID)")
+        }
+        let path = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CommandError("no AWS credentials: AWS_ACCESS_KEY_ID is not set and \(path) cannot be read")
+        }
+        let values = INIFile.values(in: text, section: profile)
+        guard let key = values["aws_access_key_id"], let secret = values["aws_secret_access_key"] else {
+            throw CommandError("no AWS credentials for profile \(profile) in \(path)")
+        }
+        return AWSSigning(
+            accessKeyID: key, secretAccessKey: secret, sessionToken: values["aws_session_token"],
+            region: region, source: "profile \(profile) in \(path)")
+    }
+
+    private var profile: String {
+        environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+    }
+
+    private var home: String {
+        environment["HOME"] ?? NSHomeDirectory()
+    }
+
+    private var configFile: String? {
+        try? String(contentsOfFile: environment["AWS_CONFIG_FILE"] ?? "\(home)/.aws/config", encoding: .utf8)
+    }
+}

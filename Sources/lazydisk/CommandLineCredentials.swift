@@ -1,0 +1,37 @@
+import RemoteImage
+
+/// The credentials the command line describes, loaded afresh on every
+/// refresh: `--header` lines, the `--header-file` as it is now, what
+/// `--header-command` prints, the URL `--url-command` prints, and AWS keys
+/// from their chain.
+struct CommandLineCredentials: CredentialSource {
+    var headers: [HTTPHeader] = []
+    var headerFile: String?
+    var headerCommand: String?
+    var urlCommand: String?
+    var aws: AWSCredentialChain?
+
+    func load() async throws -> Credentials {
+        var loaded = headers
+        if let headerFile {
+            loaded += try HeaderLines.parse(text: try readOptionFile(headerFile, option: "--header-file"), from: "--header-file")
+        }
+        if let headerCommand {
+            let (status, output) = try await ChildCommand.output(of: headerCommand, name: "--header-command")
+            guard status == 0 else {
+                throw CommandError("--header-command '\(headerCommand)' exited with status \(status)")
+            }
+            loaded += try HeaderLines.parse(text: output, from: "--header-command")
+        }
+        var url: String?
+        if let urlCommand {
+            url = try await ImageSource.url(from: urlCommand).absoluteString
+        }
+        return Credentials(headers: loaded, awsSigning: try aws?.load(), url: url)
+    }
+
+    /// Whether anything here can change after start.
+    var changes: Bool {
+        headerFile != nil || headerCommand != nil || urlCommand != nil || aws != nil
+    }
+}

@@ -1,0 +1,18 @@
+/// The `key = value` lines of one `[section]` of an INI file, as AWS's
+/// credentials and config files are written.
+enum INIFile {
+    static func values(in text: String, section wanted: String) -> [String: String] {
+        var values: [String: String] = [:]
+        var inSection = false
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                inSection = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces) == wanted
+            } else if inSection, !line.hasPrefix("#"), !line.hasPrefix(";"), let equals = line.firstIndex(of: "=") {
+                values[line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()] =
+                    line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return values
+    }
+}
