@@ -16,6 +16,9 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
 
     private let export: NBDExport
     private let metrics: NBDMetrics
+    private let events: (any NBDServerEvents)?
+    /// Who the client is, once it connected (told to ``events``).
+    private var peer: String?
     private var handshake: NBDHandshake
     private var transmission: NBDTransmission?
     private var flow: NBDRequestFlow
@@ -32,9 +35,12 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
 
     /// - Parameter finished: Succeeded once the connection is closed and no
     ///   task of it runs any more.
-    init(export: NBDExport, maximumInFlight: Int, metrics: NBDMetrics, finished: EventLoopPromise<Void>) {
+    init(
+        export: NBDExport, maximumInFlight: Int, metrics: NBDMetrics, events: (any NBDServerEvents)?, finished: EventLoopPromise<Void>
+    ) {
         self.export = export
         self.metrics = metrics
+        self.events = events
         handshake = NBDHandshake(export: export)
         flow = NBDRequestFlow(maximumInFlight: maximumInFlight)
         self.finished = finished
@@ -46,6 +52,9 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        let peer = context.channel.remoteAddress.map { "\($0)" } ?? "a client"
+        self.peer = peer
+        events?.clientConnected(peer)
         context.writeAndFlush(wrapOutboundOut(.greeting), promise: nil)
         context.fireChannelActive()
     }
@@ -54,6 +63,9 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     /// active): what is still running is cancelled.
     func handlerRemoved(context: ChannelHandlerContext) {
         metrics.connectionClosed()
+        if let peer {
+            events?.clientDisconnected(peer)
+        }
         isClosed = true
         for task in tasks.values {
             task.cancel()
@@ -117,7 +129,8 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
         case let .transmission(structuredReplies, baseAllocation):
             transmission = NBDTransmission(
-                disk: export.disk, structuredReplies: structuredReplies, baseAllocation: baseAllocation, metrics: metrics)
+                disk: export.disk, structuredReplies: structuredReplies, baseAllocation: baseAllocation, metrics: metrics,
+                events: events)
         }
     }
 

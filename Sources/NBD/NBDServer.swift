@@ -17,6 +17,8 @@ public struct NBDServer: Sendable {
     public var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
     /// Made with the server, so a metrics backend bootstrapped before it counts.
     private let metrics = NBDMetrics()
+    /// Told of connections and failed requests.
+    public var events: (any NBDServerEvents)?
 
     public init(export: NBDExport) {
         self.export = export
@@ -30,7 +32,8 @@ public struct NBDServer: Sendable {
         try channel.pipeline.syncOperations.addHandlers(
             ByteToMessageHandler(NBDServerDecoder()),
             NBDServerEncoder(),
-            NBDConnectionHandler(export: export, maximumInFlight: maximumInFlight, metrics: metrics, finished: finished)
+            NBDConnectionHandler(
+                export: export, maximumInFlight: maximumInFlight, metrics: metrics, events: events, finished: finished)
         )
         return NBDConnection(channel: channel, finished: finished.futureResult)
     }

@@ -9,6 +9,7 @@ struct NBDTransmission: Sendable {
     let structuredReplies: Bool
     let baseAllocation: Bool
     let metrics: NBDMetrics
+    let events: (any NBDServerEvents)?
 
     /// The replies to `request`, in order.
     func reply(to request: NBDRequest) async -> [NBDServerMessage] {
@@ -168,7 +169,9 @@ struct NBDTransmission: Sendable {
     private func failure(
         _ errno: NBDErrno, _ request: NBDRequest, _ message: String, cause: FailureCause? = nil
     ) -> [NBDServerMessage] {
-        metrics.failed(cause ?? Self.cause(of: errno))
+        let cause = cause ?? Self.cause(of: errno)
+        metrics.failed(cause)
+        events?.requestFailed(request.command?.label ?? "command \(request.type)", cause: cause, message: message)
         guard structuredReplies else { return [.simpleReply(error: errno.rawValue, cookie: request.cookie, data: nil)] }
         var chunk = ByteBuffer()
         chunk.writeInteger(errno.rawValue)

@@ -102,7 +102,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let stack = try await ImageStack.open(try await image.source(), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
-        let server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk))
+        var server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk))
+        server.events = ServeEvents(verbose: remote.verbose)
         let listener = try await NBDListener.bind(requested, server: server)
         var metricsEndpoint: MetricsEndpoint?
         if let metricsAddress {
@@ -175,6 +176,9 @@ struct ServeCommand: AsyncParsableCommand {
         await background?.value
         try await stack.disk.flush()
         try await stack.finish()
+        if let counters = stack.remote?.scheduler.counters {
+            StandardStream.error.writeLine("lazydisk: " + CounterReport(counters).line)
+        }
         Self.removeFiles(endpoint: endpoint, pidfile: pidfile)
         if status != 0 {
             throw ExitCode(status)

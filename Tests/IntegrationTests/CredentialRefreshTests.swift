@@ -1,0 +1,136 @@
+import Foundation
+import HTTPTestServers
+import Testing
+
+/// Credentials that expire while `serve` runs: nginx's `secure_link`
+/// (docker/nginx.conf) refuses a link or a bearer token once its time has
+/// passed, as object stores refuse an expired presigned URL or token, and
+/// a command mints new ones, as a user's script would.
+@Suite("Credentials renewed while serving")
+struct CredentialRefreshTests {
+    static let size = 1 << 20
+    static let readSize = 64 << 10
+
+    /// A served image, and a script in `work` that prints a link (or with
+    /// `bearer`, an Authorization header) that nginx accepts for about a
+    /// second: `sh mint.sh PATH [bearer]`.
+    struct Origin {
+        let work: TemporaryDirectory
+        let nginx: NginxServer
+        let image: Data
+        let mint: String
+
+        init() throws {
+            work = try TemporaryDirectory()
+            try randomFile(at: work.url.appending(path: "disk.img"), size: CredentialRefreshTests.size)
+            image = try Data(contentsOf: work.url.appending(path: "disk.img"))
+            nginx = try NginxServer(root: work.url)
+            mint = work.url.appending(path: "mint.sh").path
+            try Data("""
+                expires=$(( $(date +%s) + 1 ))
+                hash=$(printf '%s' "$expires$1 lazydisk-test-secret" | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =)
+                if [ "$2" = bearer ]; then echo "Authorization: Bearer $hash,$expires"; else echo "http://127.0.0.1:\(nginx.port)$1?md5=$hash&expires=$expires"; fi
+                echo "$hash" >> \(work.url.appending(path: "minted").path)
+
+                """.utf8).write(to: URL(fileURLWithPath: mint))
+        }
+
+        /// Every hash the script handed out: secrets that must not leak.
+        var minted: [String] {
+            ((try? String(contentsOf: work.url.appending(path: "minted"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+
+        var refusals: Int { nginx.accessLog.filter { $0.contains(" 403 ") || $0.contains(" 401 ") }.count }
+    }
+
+    /// `serve` with `arguments` on a socket in `origin.work`, once it listens.
+    private static func serve(_ arguments: [String], in origin: Origin) async throws -> (ChildProcess, String) {
+        let socket = origin.work.url.appending(path: "nbd.sock").path
+        let server = try LazyDiskRun.start(
+            ["serve", "-r", "--format", "raw", "--socket", socket] + arguments, errorLog: origin.work.url.appending(path: "serve.log"))
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) && server.isRunning {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return (server, socket)
+    }
+
+    /// Reads the image in turn, 64 KiB at a time, until the origin has
+    /// refused `expiries` expired credentials; every read must be exact.
+    private static func readThrough(_ expiries: Int, socket: String, origin: Origin) throws -> Int {
+        let connection = try RawNBDConnection(socketPath: socket)
+        #expect(connection.handshake())
+        var reads = 0
+        while origin.refusals < expiries {
+            let offset = (reads * readSize) % size
+            #expect(connection.send(RawNBDConnection.request(type: 0, cookie: UInt64(reads), offset: UInt64(offset), length: UInt32(readSize))))
+            let reply = connection.receive(16 + readSize, timeout: 30_000)
+            let exact = reply.count == 16 + readSize && reply[4..<8].allSatisfy { $0 == 0 }
+                && reply.dropFirst(16).elementsEqual(origin.image[offset..<offset + readSize])
+            #expect(exact, "read \(reads) at \(offset) was not the image's bytes")
+            guard exact else { break }
+            reads += 1
+        }
+        return reads
+    }
+
+    /// No hash the script minted, and not the signing secret, in `text`.
+    private static func expectNoSecret(in text: String, origin: Origin, _ what: String) {
+        #expect(!origin.minted.contains { text.contains($0) } && !text.contains("lazydisk-test-secret"), "a secret in \(what)")
+    }
+
+    @Test(.timeLimit(.minutes(2))) func aServeOutlivesTenExpiriesOfItsURL() async throws {
+        let origin = try Origin()
+        let (server, socket) = try await Self.serve(["--url-command", "sh \(origin.mint) /signed/disk.img", "--no-cache"], in: origin)
+        defer { server.stop() }
+        let arguments = try String(contentsOfFile: "/proc/\(server.pid)/cmdline", encoding: .utf8)
+        _ = try Self.readThrough(10, socket: socket, origin: origin)
+        #expect(origin.refusals >= 10)
+        #expect(origin.minted.count > 10)
+        #expect(server.stop() == .exited(0))
+        let log = try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8)
+        Self.expectNoSecret(in: log, origin: origin, "serve's output")
+        Self.expectNoSecret(in: arguments, origin: origin, "serve's arguments")
+        #expect(log.contains("requests: read"), "serve prints its counters at exit: \(log)")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aHeaderCommandFollowsARotatingBearerToken() async throws {
+        let origin = try Origin()
+        let cache = origin.work.url.appending(path: "cache")
+        let (server, socket) = try await Self.serve([
+            origin.nginx.url("bearer/disk.img"), "--header-command", "sh \(origin.mint) /bearer/disk.img bearer", "--cache", cache.path,
+            "--connections", "1",
+        ], in: origin)
+        defer { server.stop() }
+        // The cache fills as it reads; wait out a token first, so a miss meets an expired one.
+        try await Task.sleep(for: .seconds(2.5))
+        let reads = try Self.readThrough(1, socket: socket, origin: origin)
+        #expect(reads > 0 && origin.minted.count >= 2, "the token was not renewed")
+        #expect(server.stop() == .exited(0))
+        Self.expectNoSecret(in: try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8), origin: origin, "output")
+        for file in FileManager.default.enumerator(at: cache, includingPropertiesForKeys: nil)?.compactMap({ $0 as? URL }) ?? [] {
+            let bytes = (try? Data(contentsOf: file)) ?? Data()
+            Self.expectNoSecret(in: String(decoding: bytes, as: UTF8.self), origin: origin, file.lastPathComponent)
+        }
+    }
+
+    /// A refresh that fails is one clear line naming the command and its
+    /// status, never its output, and the guest's read fails with EIO.
+    @Test(.timeLimit(.minutes(1))) func aFailedRefreshSaysWhichCommandFailed() async throws {
+        let origin = try Origin()
+        let counter = origin.work.url.appending(path: "runs").path
+        // Two runs at start (the URL, then the credentials); later ones fail.
+        let command = "echo x >> \(counter); [ $(wc -l < \(counter)) -le 2 ] || exit 3; sh \(origin.mint) /signed/disk.img"
+        let (server, socket) = try await Self.serve(["--url-command", command, "--no-cache"], in: origin)
+        defer { server.stop() }
+        try await Task.sleep(for: .seconds(2.5))
+        let connection = try RawNBDConnection(socketPath: socket)
+        #expect(connection.handshake())
+        #expect(connection.send(RawNBDConnection.request(type: 0, cookie: 1, offset: 0, length: 4096)))
+        let reply = connection.receive(16)
+        #expect(reply.count == 16 && reply[4..<8] != [0, 0, 0, 0], "the read succeeded with an expired link")
+        #expect(server.stop() == .exited(0))
+        let log = try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8)
+        #expect(log.contains("(credentials_rejected)") && log.contains("exited with status 3"), "\(log)")
+        Self.expectNoSecret(in: log, origin: origin, "serve's output")
+    }
+}
