@@ -68,6 +68,23 @@ public final class RemoteImage: RangeSource {
     /// Requests the client runs at once at most.
     public var connections: Int { client.configuration.connections }
 
+    /// What requests carry to prove themselves, without a secret: where AWS
+    /// keys came from, the names of the headers.
+    public var credentialSummary: String {
+        let credentials = credentials.current.credentials
+        var parts: [String] = []
+        if let signing = credentials.awsSigning {
+            parts.append("AWS SigV4 for \(signing.region), keys from \(signing.source)" + (signing.sessionToken == nil ? "" : " with a session token"))
+        }
+        if !credentials.headers.isEmpty {
+            parts.append("headers " + credentials.headers.map(\.name).joined(separator: ", "))
+        }
+        if credentials.url != nil {
+            parts.append("a URL from a command")
+        }
+        return parts.isEmpty ? "none" : parts.joined(separator: "; ")
+    }
+
     /// The final URL after redirects, redacted, for display.
     public var pinnedURLDescription: String {
         ImageURL.redact(pinned.withLock(\.target.url))

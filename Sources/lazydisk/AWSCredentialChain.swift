@@ -13,19 +13,19 @@ struct AWSCredentialChain: Sendable {
 
     /// The region requests are signed for.
     var region: String {
-        environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"]
+        variable("AWS_REGION") ?? variable("AWS_DEFAULT_REGION")
             ?? configFile.flatMap { INIFile.values(in: $0, section: profile == "default" ? "default" : "profile \(profile)")["region"] }
             ?? "us-east-1"
     }
 
     func load() throws -> AWSSigning {
         let region = region
-        if let key = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"], !key.isEmpty {
+        if let key = variable("AWS_ACCESS_KEY_ID"), let secret = variable("AWS_SECRET_ACCESS_KEY") {
             return AWSSigning(
-                accessKeyID: key, secretAccessKey: secret, sessionToken: environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 },
+                accessKeyID: key, secretAccessKey: secret, sessionToken: variable("AWS_SESSION_TOKEN"),
                 region: region, source: "environment (AWS_ACCESS_KEY_ID)")
         }
-        let path = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials"
+        let path = variable("AWS_SHARED_CREDENTIALS_FILE") ?? "\(home)/.aws/credentials"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw CommandError("no AWS credentials: AWS_ACCESS_KEY_ID is not set and \(path) cannot be read")
         }
@@ -39,14 +39,20 @@ struct AWSCredentialChain: Sendable {
     }
 
     private var profile: String {
-        environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        variable("AWS_PROFILE") ?? "default"
     }
 
     private var home: String {
-        environment["HOME"] ?? NSHomeDirectory()
+        variable("HOME") ?? NSHomeDirectory()
     }
 
     private var configFile: String? {
-        try? String(contentsOfFile: environment["AWS_CONFIG_FILE"] ?? "\(home)/.aws/config", encoding: .utf8)
+        try? String(contentsOfFile: variable("AWS_CONFIG_FILE") ?? "\(home)/.aws/config", encoding: .utf8)
+    }
+
+    /// An environment variable, unless unset or empty (as the AWS tools
+    /// treat an empty one).
+    private func variable(_ name: String) -> String? {
+        environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 }

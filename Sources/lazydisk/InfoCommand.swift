@@ -30,6 +30,7 @@ struct InfoCommand: AsyncParsableCommand {
         var rangesAdvertised: Bool
         var httpVersion: String
         var probeMilliseconds: Double
+        var credentials: String
     }
 
     func run() async throws {
@@ -42,7 +43,7 @@ struct InfoCommand: AsyncParsableCommand {
                 objectSize: identity.size, diskSize: layer.sectorCount * UInt64(layer.sectorSize), sectorSize: layer.sectorSize,
                 diskId: layer.diskID?.description, etag: identity.etag, lastModified: identity.lastModified,
                 rangesAdvertised: image.advertisesRanges, httpVersion: image.httpVersion,
-                probeMilliseconds: (image.probeDuration.seconds * 1_000_000).rounded() / 1000))
+                probeMilliseconds: (image.probeDuration.seconds * 1_000_000).rounded() / 1000, credentials: image.credentialSummary))
             return
         }
         var rows: [(String, String)] = [("url", image.url.description)]
@@ -59,6 +60,7 @@ struct InfoCommand: AsyncParsableCommand {
             ("ranges", image.advertisesRanges ? "yes (Accept-Ranges: bytes)" : "yes (probed; not advertised)"),
             ("http version", image.httpVersion),
             ("probe read", "\((image.probeDuration.seconds * 1_000_000).rounded() / 1000) ms"),
+            ("credentials", image.credentialSummary),
         ]
         printLabeledRows(rows)
     }

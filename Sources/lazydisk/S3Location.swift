@@ -26,7 +26,7 @@ struct S3Location {
         let encodedKey = key.split(separator: "/", omittingEmptySubsequences: false)
             .map { $0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? String($0) }
             .joined(separator: "/")
-        if let endpoint = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !endpoint.isEmpty {
+        if let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].lazy.compactMap({ environment[$0] }).first(where: { !$0.isEmpty }) {
             let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
             return try ImageURL("\(base)/\(bucket)/\(encodedKey)")
         }

@@ -29,6 +29,15 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Makes a Python virtual environment at DIR holding moto_server (PyPI
+# moto[server]) unless it has one already: ensure_moto DIR
+ensure_moto() {
+    [ -x "$1/bin/moto_server" ] && return 0
+    echo "installing moto[server] into $1" >&2
+    python3 -m venv "$1" 2>/dev/null || { ensure_packages python3-venv && python3 -m venv "$1"; }
+    "$1/bin/pip" install -q --disable-pip-version-check "moto[server]"
+}
+
 # Runs CMD (a string for eval) when the script exits, after any registered
 # before it; scripts use this instead of their own EXIT trap so that helpers
 # here can clean up too: on_exit 'rm -rf "$dir"'

@@ -56,8 +56,8 @@ public final class NginxServer: Sendable {
                 if tls {
                     try Self.makeCertificate(certificate: certificateFile, key: key)
                 }
-                let port = try Self.freePort()
-                let tlsPort = tls ? try Self.freePort() : nil
+                let port = try LoopbackPort.free()
+                let tlsPort = tls ? try LoopbackPort.free() : nil
                 let (script, arguments) = configuration(port, tlsPort, workDirectory, certificateFile, key)
                 lifeline = try Self.launch(
                     script: script, arguments, ports: [port] + (tlsPort.map { [$0] } ?? []), workDirectory: workDirectory)
@@ -120,7 +120,7 @@ public final class NginxServer: Sendable {
         // check a port another test's nginx took would pass for ours.
         let pidFile = workDirectory.appending(path: "nginx.pid").path
         for _ in 0..<200 {
-            if FileManager.default.fileExists(atPath: pidFile) && ports.allSatisfy(canConnect) {
+            if FileManager.default.fileExists(atPath: pidFile) && ports.allSatisfy(LoopbackPort.accepts) {
                 return lifeline
             }
             guard watcher.isRunning else { break }
@@ -142,32 +142,6 @@ public final class NginxServer: Sendable {
             return candidate
         }
         throw NginxError.didNotStart("nginx is not installed (scripts/test installs it)")
-    }
-
-    /// A port the kernel just handed out, free a moment ago.
-    private static func freePort() throws -> Int {
-        let descriptor = tcpSocket()
-        defer { close(descriptor) }
-        var address = sockaddr_in.loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        guard bound else { throw NginxError.didNotStart("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    private static func canConnect(port: Int) -> Bool {
-        let descriptor = tcpSocket()
-        defer { close(descriptor) }
-        var address = sockaddr_in.loopback(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
     }
 }
 
@@ -191,19 +165,5 @@ public enum NginxError: Error, CustomStringConvertible {
         switch self {
         case let .didNotStart(reason): "test nginx did not start: \(reason)"
         }
-    }
-}
-
-private func tcpSocket() -> Int32 {
-    socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-}
-
-extension sockaddr_in {
-    fileprivate static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
     }
 }
