@@ -25,5 +25,6 @@ enum MetricHelp {
         "lazydisk_cache_bytes": "Bytes of the image the file cache holds.",
         "lazydisk_cache_coverage_ratio": "Share of the image the file cache holds, from 0 to 1.",
         "lazydisk_disk_size_bytes": "Size of the served disk.",
+        "lazydisk_credential_refreshes_total": "Credential refreshes (--url-command, --header-command, AWS keys), by result (ok, failed).",
     ]
 }
