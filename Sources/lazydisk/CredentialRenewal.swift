@@ -1,15 +1,31 @@
+import Foundation
 import Logging
 import RemoteImage
 
-/// `--refresh-interval`: credentials renewed on a schedule, before they
-/// expire, rather than only when the server refuses them.
+/// Credentials renewed before the server refuses them: every
+/// `--refresh-interval`, and as soon as the `--header-file` changes (a
+/// secret that an agent rotates in place or renames into place).
 enum CredentialRenewal {
-    /// Refreshes `credentials` every `interval` until the process ends; a
-    /// failed refresh is logged and the old credentials stay in use.
-    static func start(_ credentials: CredentialRefresher, every interval: Duration, logger: Logger) {
+    /// How often the header file is looked at.
+    static let watchInterval: Duration = .seconds(1)
+
+    /// Refreshes `credentials` every `interval` and whenever `file`
+    /// changes, until the process ends; a failed refresh is logged and the
+    /// old credentials stay in use.
+    static func start(_ credentials: CredentialRefresher, every interval: Duration?, watching file: String?, logger: Logger) {
         Task.detached {
+            let clock = ContinuousClock()
+            var lastScheduled = clock.now
+            var lastSeen = file.map(FileVersion.init)
             while true {
-                try? await Task.sleep(for: interval)
+                try? await Task.sleep(for: file == nil ? interval ?? watchInterval : min(interval ?? watchInterval, watchInterval))
+                let seen = file.map(FileVersion.init)
+                let due = interval.map { clock.now - lastScheduled >= $0 } ?? false
+                guard due || seen != lastSeen else { continue }
+                lastSeen = seen
+                if due {
+                    lastScheduled = clock.now
+                }
                 do {
                     _ = try await credentials.refresh(after: credentials.current.generation)
                 } catch {
@@ -17,5 +33,16 @@ enum CredentialRenewal {
                 }
             }
         }
+    }
+}
+
+/// What tells one version of a file from the next: its inode (a file
+/// renamed into place), size and modification time.
+private struct FileVersion: Equatable {
+    let attributes: [String]
+
+    init(_ path: String) {
+        let values = (try? FileManager.default.attributesOfItem(atPath: path)) ?? [:]
+        attributes = [FileAttributeKey.systemFileNumber, .size, .modificationDate].map { "\(values[$0] ?? "none")" }
     }
 }

@@ -13,7 +13,9 @@ struct RemoteOptions: ParsableArguments {
     @Option(name: .customLong("header"), help: ArgumentHelp("Extra request header, repeatable.", valueName: "name: value"))
     var headers: [String] = []
 
-    @Option(help: ArgumentHelp("Read extra headers, one 'Name: value' a line, from a file (keeps tokens out of ps).", valueName: "file"))
+    @Option(help: ArgumentHelp(
+        "Read extra headers, one 'Name: value' a line, from a file (keeps tokens out of ps); read again when it changes.",
+        valueName: "file"))
     var headerFile: String?
 
     @Option(help: ArgumentHelp(
@@ -92,8 +94,8 @@ struct RemoteOptions: ParsableArguments {
     /// are renewed as these options say.
     func openLayer(_ source: ImageSource) async throws -> HTTPRangeLayer {
         let credentials = try await credentials(for: source)
-        if let refreshInterval, credentials.isRefreshable {
-            CredentialRenewal.start(credentials, every: .seconds(refreshInterval), logger: logger)
+        if credentials.isRefreshable && (refreshInterval != nil || headerFile != nil) {
+            CredentialRenewal.start(credentials, every: refreshInterval.map { .seconds($0) }, watching: headerFile, logger: logger)
         }
         let image = try await RemoteImage.open(
             source.url, client: CurlClient(configuration: clientConfiguration()), credentials: credentials,

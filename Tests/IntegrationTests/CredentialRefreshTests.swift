@@ -113,6 +113,54 @@ struct CredentialRefreshTests {
         }
     }
 
+    /// A header file that an agent rewrites is read again once it changed,
+    /// before any request is refused: later requests carry the new token.
+    @Test(.timeLimit(.minutes(1))) func aChangedHeaderFileIsReadAgain() async throws {
+        let content = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let server = try await FaultServer.start(content: content)
+        let origin = try Origin()
+        let headerFile = origin.work.url.appending(path: "token")
+        try Data("Authorization: Bearer first-SECRET\n".utf8).write(to: headerFile)
+        let (serve, socket) = try await Self.serve([server.url, "--header-file", headerFile.path, "--no-cache"], in: origin)
+        defer { serve.stop() }
+        let connection = try RawNBDConnection(socketPath: socket)
+        #expect(connection.handshake())
+        let temporary = origin.work.url.appending(path: "token.new")
+        try Data("Authorization: Bearer second-SECRET\n".utf8).write(to: temporary)
+        #expect(rename(temporary.path, headerFile.path) == 0)
+        var cookie: UInt64 = 0
+        while !server.requests.contains(where: { $0.authorization == "Bearer second-SECRET" }) {
+            cookie += 1
+            #expect(connection.send(RawNBDConnection.request(type: 0, cookie: cookie, offset: 0, length: 4096)))
+            let reply = connection.receive(16 + 4096)
+            #expect(reply.count == 16 + 4096 && reply.dropFirst(16).elementsEqual(content[0..<4096]))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(server.requests.allSatisfy { $0.status != 401 && $0.status != 403 })
+    }
+
+    /// A refreshed URL must name the object that was opened: one that leads
+    /// to another is refused, and the guest's read fails rather than mixing.
+    @Test(.timeLimit(.minutes(1))) func aRefreshToAnotherObjectIsRefused() async throws {
+        let origin = try Origin()
+        try randomFile(at: origin.work.url.appending(path: "other.img"), size: Self.size / 2)
+        let counter = origin.work.url.appending(path: "runs").path
+        // Two runs at start; later ones mint links to another object.
+        let command = "echo x >> \(counter); if [ $(wc -l < \(counter)) -le 2 ]; then sh \(origin.mint) /signed/disk.img; "
+            + "else sh \(origin.mint) /signed/other.img; fi"
+        let (server, socket) = try await Self.serve(["--url-command", command, "--no-cache"], in: origin)
+        defer { server.stop() }
+        try await Task.sleep(for: .seconds(2.5))
+        let connection = try RawNBDConnection(socketPath: socket)
+        #expect(connection.handshake())
+        #expect(connection.send(RawNBDConnection.request(type: 0, cookie: 1, offset: 0, length: 4096)))
+        let reply = connection.receive(16)
+        #expect(reply.count == 16 && reply[4..<8] != [0, 0, 0, 0], "a read was served from another object")
+        #expect(server.stop() == .exited(0))
+        let log = try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8)
+        #expect(log.contains("(image_changed)"), "\(log)")
+    }
+
     /// A refresh that fails is one clear line naming the command and its
     /// status, never its output, and the guest's read fails with EIO.
     @Test(.timeLimit(.minutes(1))) func aFailedRefreshSaysWhichCommandFailed() async throws {

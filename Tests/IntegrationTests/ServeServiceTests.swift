@@ -99,6 +99,13 @@ struct ServeServiceTests {
         #expect(!FileManager.default.fileExists(atPath: socketPath))
     }
 
+    @Test func verboseServeNamesClientsComingAndGoing() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let result = try await LazyDiskRun.run(["serve", nginx.url("hello.img"), "-v", "--run", "nbdinfo --size \"$uri\""])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.error.contains("client connected") && result.error.contains("client disconnected"), "\(result.error)")
+    }
+
     /// systemd's readiness protocol, and a pid file for the rest: READY=1
     /// arrives once the socket listens; the pid file names the server while
     /// it runs and is gone after.
