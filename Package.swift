@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "RemoteImage", targets: ["RemoteImage"]),
         .library(name: "FileCache", targets: ["FileCache"]),
         .library(name: "NBD", targets: ["NBD"]),
+        .library(name: "Qcow2", targets: ["Qcow2"]),
         .executable(name: "lazydisk", targets: ["lazydisk"]),
     ],
     dependencies: [
@@ -27,6 +28,9 @@ let package = Package(
         .target(name: "Fetching", dependencies: ["LayeredDisk", .product(name: "CoreMetrics", package: "swift-metrics")]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "Qcow2", dependencies: ["LayeredDisk", "CZlib", "CZstd"]),
         .target(
             name: "RemoteImage",
             dependencies: [
@@ -64,6 +68,7 @@ let package = Package(
                 "RemoteImage",
                 "FileCache",
                 "NBD",
+                "Qcow2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -93,6 +98,7 @@ let package = Package(
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel"]),
         .testTarget(name: "FetchingTests", dependencies: ["Fetching", "LayeredDisk"]),
+        .testTarget(name: "Qcow2Tests", dependencies: ["Qcow2", "LayeredDisk", "HTTPTestServers"]),
         .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "HTTPTestServers"]),
         .testTarget(
             name: "NBDTests",

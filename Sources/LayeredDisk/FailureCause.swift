@@ -13,6 +13,9 @@ public enum FailureCause: String, Sendable, CaseIterable {
     case serverRefused = "server_refused"
     /// `--offline`, and the cache does not hold the bytes.
     case notCached = "not_cached"
+    /// The image's own structure is damaged or uses what cannot be read
+    /// (a qcow2 table pointing past the file's end).
+    case corruptImage = "corrupt_image"
     /// The cache's files could not be read or written.
     case cacheStorage = "cache_storage"
     /// The RAM overlay is full.

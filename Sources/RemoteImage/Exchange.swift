@@ -1,7 +1,7 @@
 import CCurl
 import Fetching
-import LayeredDisk
 import ImageModel
+import LayeredDisk
 import Logging
 
 /// The HTTP rules for talking to an image's origin: how to probe it, how to
@@ -160,7 +160,7 @@ struct Exchange: Sendable {
             } catch {}
         case 412:
             throw RemoteImageError.imageChanged(
-                url: display, reason: "a read was cut short, and its last byte fails the image's validators (412 Precondition Failed)")
+                url: display, reason: "a read was cut short, and the byte where it was cut fails the image's validators (412 Precondition Failed)")
         default:
             break
         }

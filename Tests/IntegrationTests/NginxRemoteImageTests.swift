@@ -95,17 +95,3 @@ func randomFile(at url: URL, size: Int) throws {
     }
     try output.close()
 }
-
-/// A directory removed when the value goes away.
-final class TemporaryDirectory: Sendable {
-    let url: URL
-
-    init() throws {
-        url = TestTemporaryRoot.uniquePath("lazydisk-test")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: url)
-    }
-}

@@ -1,0 +1,6 @@
+#ifndef LAZYDISK_CZSTD_SHIM_H
+#define LAZYDISK_CZSTD_SHIM_H
+
+#include <zstd.h>
+
+#endif

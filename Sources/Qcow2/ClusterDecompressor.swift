@@ -1,0 +1,58 @@
+import CZlib
+import CZstd
+
+/// Inflates one compressed cluster: raw deflate (zlib) or zstd, as the
+/// header says. Data that does not inflate to a whole cluster is an error,
+/// never a short or padded cluster.
+struct ClusterDecompressor: Sendable {
+    let compression: Qcow2Header.Compression
+    let clusterSize: Int
+
+    func decompress(_ compressed: [UInt8]) throws -> [UInt8] {
+        var cluster = [UInt8](repeating: 0, count: clusterSize)
+        let complete = compressed.withUnsafeBytes { input in
+            cluster.withUnsafeMutableBytes { output in
+                switch compression {
+                case .deflate: Self.inflate(input, into: output)
+                case .zstd: Self.unzstd(input, into: output)
+                }
+            }
+        }
+        guard complete else {
+            throw Qcow2Error.corrupt("a compressed cluster does not inflate (\(compression.rawValue), \(compressed.count) bytes)")
+        }
+        return cluster
+    }
+
+    /// qemu's rule: the output must fill up, whether or not the stream's
+    /// end came with it (the compressed length is rounded up to sectors).
+    private static func inflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
+        var stream = z_stream()
+        guard czlib_inflate_init_raw(&stream) == Z_OK else { return false }
+        defer { inflateEnd(&stream) }
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(input.count)
+        stream.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
+        stream.avail_out = uInt(output.count)
+        let result = CZlib.inflate(&stream, Z_FINISH)
+        return (result == Z_STREAM_END || result == Z_BUF_ERROR) && stream.avail_out == 0
+    }
+
+    /// A zstd frame, possibly followed by padding to the sector's end.
+    private static func unzstd(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
+        guard let context = ZSTD_createDCtx() else { return false }
+        defer { ZSTD_freeDCtx(context) }
+        var source = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+        var target = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
+        while target.pos < target.size {
+            let result = ZSTD_decompressStream(context, &target, &source)
+            if ZSTD_isError(result) != 0 || (result != 0 && source.pos == source.size && target.pos < target.size) {
+                return false
+            }
+            if result == 0 && target.pos < target.size {
+                return false
+            }
+        }
+        return true
+    }
+}

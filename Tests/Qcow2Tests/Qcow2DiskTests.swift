@@ -1,0 +1,99 @@
+import Foundation
+import HTTPTestServers
+import LayeredDisk
+import Qcow2
+import Testing
+
+/// qcow2 images made by qemu-img, read through ``Qcow2Disk`` over their
+/// file's bytes, against `qemu-img convert -O raw` of the same file.
+@Suite("qcow2 decoding")
+struct Qcow2DiskTests {
+    /// A directory with a raw image of random clusters, zeros and holes.
+    final class Fixtures: Sendable {
+        let directory: TemporaryDirectory
+        let raw: URL
+
+        init() throws {
+            directory = try TemporaryDirectory()
+            raw = directory.url.appending(path: "disk.raw")
+            var bytes = [UInt8](repeating: 0, count: 3 << 20)
+            var generator = SystemRandomNumberGenerator()
+            // Random data in some 64 KiB clusters, text in others, zeros elsewhere.
+            for cluster in [0, 1, 2, 5, 9, 17, 30, 31, 46] {
+                for index in cluster << 16..<(cluster + 1) << 16 {
+                    bytes[index] = cluster.isMultiple(of: 2) ? UInt8.random(in: 0...255, using: &generator) : UInt8(truncatingIfNeeded: index / 3)
+                }
+            }
+            try Data(bytes).write(to: raw)
+        }
+
+        /// `qemu-img convert` of the raw image with `options`.
+        func converted(_ name: String, _ options: [String]) throws -> URL {
+            let target = directory.url.appending(path: name)
+            try runTool("/usr/bin/qemu-img", ["convert", "-f", "raw", "-O", "qcow2"] + options + [raw.path, target.path])
+            return target
+        }
+
+        /// The disk qemu-img reads in `image`.
+        func qemuRaw(of image: URL) throws -> Data {
+            let target = directory.url.appending(path: image.lastPathComponent + ".raw")
+            try runTool("/usr/bin/qemu-img", ["convert", "-O", "raw", image.path, target.path])
+            return try Data(contentsOf: target)
+        }
+    }
+
+    static func open(_ file: URL) async throws -> Qcow2Disk {
+        var bytes = [UInt8](try Data(contentsOf: file))
+        bytes += [UInt8](repeating: 0, count: (512 - bytes.count % 512) % 512)
+        return try await Qcow2Disk(file: try InMemoryDisk(bytes: bytes, readOnly: true))
+    }
+
+    static func whole(_ disk: Qcow2Disk) async throws -> Data {
+        var data = Data()
+        var sector: UInt64 = 0
+        while sector < disk.sectorCount {
+            let count = Int(min(disk.sectorCount - sector, 2048))
+            data.append(contentsOf: try await disk.read(at: sector, count: count))
+            sector += UInt64(count)
+        }
+        return data
+    }
+
+    @Test(arguments: [
+        ("plain.qcow2", [String]()),
+        ("zlib.qcow2", ["-c"]),
+        ("zstd.qcow2", ["-c", "-o", "compression_type=zstd"]),
+        ("v2-zlib.qcow2", ["-c", "-o", "compat=0.10"]),
+        ("small-clusters.qcow2", ["-c", "-o", "cluster_size=4096"]),
+    ])
+    func readsWhatQemuReads(name: String, options: [String]) async throws {
+        let fixtures = try Fixtures()
+        let image = try fixtures.converted(name, options)
+        let disk = try await Self.open(image)
+        #expect(try await Self.whole(disk) == (try fixtures.qemuRaw(of: image)))
+        #expect(try await Self.whole(disk) == (try Data(contentsOf: fixtures.raw)))
+        // A read across clusters that starts and ends inside them.
+        let part = try await disk.read(at: 100, count: 700)
+        #expect(Data(part) == (try Data(contentsOf: fixtures.raw))[51200..<51200 + 700 * 512])
+    }
+
+    @Test func zeroClustersAndTablesPastFiveHundredMegabytes() async throws {
+        let fixtures = try Fixtures()
+        let image = fixtures.directory.url.appending(path: "big.qcow2")
+        try runTool("/usr/bin/qemu-img", ["create", "-q", "-f", "qcow2", image.path, "600M"])
+        try runTool("/usr/bin/qemu-io", [
+            "-f", "qcow2", "-c", "write -P 0x11 0 1M", "-c", "write -z 256k 128k", "-c", "write -P 0x22 550M 192k", image.path,
+        ])
+        let disk = try await Self.open(image)
+        #expect(disk.sectorCount * 512 == 600 << 20)
+        let start = try await disk.read(at: 0, count: 2048)
+        #expect(start[0..<(256 << 10)].allSatisfy { $0 == 0x11 })
+        #expect(start[(256 << 10)..<(384 << 10)].allSatisfy { $0 == 0 })
+        #expect(start[(384 << 10)..<(1 << 20)].allSatisfy { $0 == 0x11 })
+        let far = try await disk.read(at: (550 << 20) / 512 - 128, count: 640)
+        #expect(far[0..<(64 << 10)].allSatisfy { $0 == 0 })
+        #expect(far[(64 << 10)..<(256 << 10)].allSatisfy { $0 == 0x22 })
+        #expect(far[(256 << 10)...].allSatisfy { $0 == 0 })
+        #expect(try await Self.whole(disk) == (try fixtures.qemuRaw(of: image)))
+    }
+}
