@@ -19,18 +19,30 @@ public struct HTTPRangeLayer: DiskLayer {
     /// Bytes of disk data in the object (excluding any VHD footer).
     public let contentSize: UInt64
     public let diskID: DiskID?
+    /// What a user should know about the image's format, for `info`.
+    public let notice: String?
     /// Where reads get their bytes: coalesced, single-flight range requests.
     public private(set) var scheduler: FetchScheduler
 
-    /// Wraps an opened image. With `format` nil, a valid VHD cookie in the last
-    /// 512 bytes selects ``ImageFormat/vhd``, anything else ``ImageFormat/raw``.
+    /// Wraps an opened image. With `format` nil, the qcow2 magic in the first
+    /// bytes selects ``ImageFormat/qcow2``, a valid VHD cookie in the last 512
+    /// bytes ``ImageFormat/vhd``, anything else ``ImageFormat/raw`` (with a
+    /// ``notice`` when it is a format lazydisk does not decode).
     public static func open(_ image: RemoteImage, format: ImageFormat? = nil) async throws -> HTTPRangeLayer {
         let size = image.identity.size
-        let footer = size >= UInt64(VHDFooter.size) && format != .raw
-            ? try await image.read(size - UInt64(VHDFooter.size)..<size)
+        async let startBytes = format == nil && size > 0 ? image.read(0..<min(size, 512)) : []
+        async let footerBytes = size >= UInt64(VHDFooter.size) && (format == nil || format == .vhd)
+            ? image.read(size - UInt64(VHDFooter.size)..<size)
             : []
+        let (start, footer) = try await (startBytes, footerBytes)
+        if format == .qcow2 || (format == nil && start.starts(with: ImageFormat.qcow2Magic)) {
+            return HTTPRangeLayer(image: image, format: .qcow2, contentSize: size, diskID: nil)
+        }
         guard format == .vhd || (format == nil && VHDFooter.isPresent(in: footer)) else {
-            return HTTPRangeLayer(image: image, format: .raw, contentSize: size, diskID: nil)
+            let notice = format == nil && start.starts(with: ImageFormat.vhdxMagic)
+                ? "this is a VHDX image, which lazydisk serves as the bytes it is: give QEMU format=vhdx on top of it (and --format raw here)"
+                : nil
+            return HTTPRangeLayer(image: image, format: .raw, contentSize: size, diskID: nil, notice: notice)
         }
         let parsed = try VHDFooter(bytes: footer)
         let dataSize = size - UInt64(VHDFooter.size)
@@ -40,9 +52,10 @@ public struct HTTPRangeLayer: DiskLayer {
         return HTTPRangeLayer(image: image, format: .vhd, contentSize: parsed.currentSize, diskID: parsed.uniqueID)
     }
 
-    private init(image: RemoteImage, format: ImageFormat, contentSize: UInt64, diskID: DiskID?) {
+    private init(image: RemoteImage, format: ImageFormat, contentSize: UInt64, diskID: DiskID?, notice: String? = nil) {
         self.image = image
         self.format = format
+        self.notice = notice
         self.contentSize = contentSize
         self.diskID = diskID
         let sectorBytes = UInt64(Self.logicalSectorSize)

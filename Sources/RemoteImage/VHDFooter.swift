@@ -54,7 +54,8 @@ public enum VHDFooterError: Error, Sendable, Hashable, CustomStringConvertible {
         case let .badChecksum(stored, computed):
             "VHD footer checksum is \(stored), expected \(computed)"
         case let .notFixed(diskType):
-            "VHD disk type \(diskType) is not fixed (2); dynamic and differencing VHDs are not supported"
+            "this is a \(diskType == 3 ? "dynamic" : diskType == 4 ? "differencing" : "type \(diskType)") VHD; lazydisk decodes fixed VHDs only: "
+                + "serve its bytes with --format raw and give QEMU format=vpc on top of them"
         case let .sizeBeyondFile(currentSize, dataSize):
             "VHD footer says \(currentSize) bytes but only \(dataSize) precede it"
         }

@@ -3,6 +3,7 @@ import Foundation
 import ImageModel
 import LayeredDisk
 import Logging
+import Qcow2
 import RemoteImage
 import Synchronization
 
@@ -15,9 +16,9 @@ struct ImageStack {
     /// updates, small enough that a boot does not fetch much it never reads.
     static let chunkSize: UInt32 = 64 * 1024
 
-    /// The disk as commands read it: every read is shown to the scheduler
-    /// for readahead.
-    let disk: ObservedDisk<LayeredDisk>
+    /// The disk as commands read it: every read of the image file is shown
+    /// to the scheduler for readahead.
+    let disk: any BlockDevice
     let cache: FileCacheLayer?
     let remote: HTTPRangeLayer?
     /// Records the order reads first touch chunks, saved as the cache's
@@ -35,7 +36,6 @@ struct ImageStack {
     ) async throws -> ImageStack {
         let logger = options.logger
         let imageURL = source.url
-        let writableOverlay = overlayLimit != nil
         let overlay = overlayLimit.map { [LayerConfiguration(RAMLayer.sizedToLowerLayer(limitBytes: $0))] } ?? []
         if cacheOptions.offline {
             let cache = try FileCacheLayer.openExisting(at: cacheOptions.location.existingDirectory(for: imageURL))
@@ -44,18 +44,17 @@ struct ImageStack {
                 throw CommandError("the cache of \(imageURL) was made for another query, and the server gave no strong ETag to prove it is the same image")
             }
             warnAboutDiscardedPages(cache)
-            let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [
-                LayerConfiguration(cache),
-                LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize)),
-            ])
             let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
-            return ImageStack(
-                disk: ObservedDisk(disk, observers: recorder.map { [$0] } ?? []), cache: cache, remote: nil, traceRecorder: recorder)
+            let disk = try await guestDisk(
+                format: ImageFormat(rawValue: cache.header.format) ?? .raw,
+                file: [LayerConfiguration(cache), LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize))],
+                overlay: overlay, observers: recorder.map { [$0] } ?? [])
+            return ImageStack(disk: disk, cache: cache, remote: nil, traceRecorder: recorder)
         }
         let remote = try await options.openLayer(source)
         guard !cacheOptions.noCache else {
-            let disk = try await LayeredDisk(readOnly: !writableOverlay, layers: overlay + [LayerConfiguration(remote)])
-            return ImageStack(disk: ObservedDisk(disk, observers: []), cache: nil, remote: remote, traceRecorder: nil)
+            let disk = try await guestDisk(format: remote.format, file: [LayerConfiguration(remote)], overlay: overlay, observers: [])
+            return ImageStack(disk: disk, cache: nil, remote: remote, traceRecorder: nil)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
         let warned = Atomic<Bool>(false)
@@ -66,13 +65,27 @@ struct ImageStack {
             }
             logger.debug("cache store failed: \(error)")
         }
-        let disk = try await LayeredDisk(
-            readOnly: !writableOverlay,
-            layers: overlay + [LayerConfiguration(cache), LayerConfiguration(fetching)]
-        )
         let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
-        let observers: [any ReadObserver] = [fetching.scheduler] + (recorder.map { [$0] } ?? [])
-        return ImageStack(disk: ObservedDisk(disk, observers: observers), cache: cache, remote: fetching, traceRecorder: recorder)
+        let disk = try await guestDisk(
+            format: remote.format, file: [LayerConfiguration(cache), LayerConfiguration(fetching)], overlay: overlay,
+            observers: [fetching.scheduler] + (recorder.map { [$0] } ?? []))
+        return ImageStack(disk: disk, cache: cache, remote: fetching, traceRecorder: recorder)
+    }
+
+    /// The disk the guest sees, from the layers that hold the image file's
+    /// bytes: those layers themselves under the overlay, or, for qcow2, the
+    /// image they hold decoded, under the overlay. `observers` see the
+    /// file's reads either way, so readahead and the boot trace follow the
+    /// file's offsets, which is what is fetched and cached.
+    private static func guestDisk(
+        format: ImageFormat, file: [LayerConfiguration], overlay: [LayerConfiguration], observers: [any ReadObserver]
+    ) async throws -> any BlockDevice {
+        guard format == .qcow2 else {
+            return ObservedDisk(try await LayeredDisk(readOnly: overlay.isEmpty, layers: overlay + file), observers: observers)
+        }
+        let image = try await Qcow2Disk(file: ObservedDisk(try await LayeredDisk(readOnly: true, layers: file), observers: observers))
+        guard !overlay.isEmpty else { return image }
+        return try await LayeredDisk(readOnly: false, layers: overlay + [LayerConfiguration(BlockDeviceLayer(image))])
     }
 
     /// Waits for fetched data to reach the cache, makes the cache's bitmap

@@ -1,4 +1,6 @@
 import ArgumentParser
+import LayeredDisk
+import Qcow2
 import RemoteImage
 
 /// `lazydisk info URL`: what the server says about an image, and how fast a
@@ -31,19 +33,31 @@ struct InfoCommand: AsyncParsableCommand {
         var httpVersion: String
         var probeMilliseconds: Double
         var credentials: String
+        var qcow2: Qcow2Facts?
+        var notice: String?
+    }
+
+    /// What a qcow2 image's header says.
+    private struct Qcow2Facts: Encodable {
+        var version: UInt32
+        var virtualSize: UInt64
+        var clusterSize: Int
+        var compression: String
     }
 
     func run() async throws {
         let layer = try await remote.openLayer(try await image.source())
         let image = layer.image
         let identity = image.identity
+        let qcow2 = try await qcow2Facts(of: layer)
         if json {
             try printJSON(Facts(
                 url: image.url.description, finalUrl: image.pinnedURLDescription, format: layer.format.rawValue,
-                objectSize: identity.size, diskSize: layer.sectorCount * UInt64(layer.sectorSize), sectorSize: layer.sectorSize,
+                objectSize: identity.size, diskSize: qcow2?.virtualSize ?? layer.sectorCount * UInt64(layer.sectorSize), sectorSize: layer.sectorSize,
                 diskId: layer.diskID?.description, etag: identity.etag, lastModified: identity.lastModified,
                 rangesAdvertised: image.advertisesRanges, httpVersion: image.httpVersion,
-                probeMilliseconds: (image.probeDuration.seconds * 1_000_000).rounded() / 1000, credentials: image.credentialSummary))
+                probeMilliseconds: (image.probeDuration.seconds * 1_000_000).rounded() / 1000, credentials: image.credentialSummary,
+                qcow2: qcow2, notice: layer.notice))
             return
         }
         var rows: [(String, String)] = [("url", image.url.description)]
@@ -53,7 +67,7 @@ struct InfoCommand: AsyncParsableCommand {
         rows += [
             ("format", layer.format.rawValue),
             ("object size", "\(identity.size) bytes"),
-            ("disk size", diskSize(of: layer)),
+            ("disk size", qcow2.map { "\($0.virtualSize) bytes (the qcow2 image's virtual disk)" } ?? diskSize(of: layer)),
             ("disk id", layer.diskID?.description ?? "none"),
             ("etag", identity.etag ?? "none"),
             ("last modified", identity.lastModified ?? "none"),
@@ -62,7 +76,26 @@ struct InfoCommand: AsyncParsableCommand {
             ("probe read", "\((image.probeDuration.seconds * 1_000_000).rounded() / 1000) ms"),
             ("credentials", image.credentialSummary),
         ]
+        if let qcow2 {
+            rows += [
+                ("qcow2 version", "\(qcow2.version)"),
+                ("cluster size", "\(qcow2.clusterSize) bytes"),
+                ("compression", qcow2.compression),
+            ]
+        }
+        if let notice = layer.notice {
+            rows.append(("note", notice))
+        }
         printLabeledRows(rows)
+    }
+
+    /// The header of a qcow2 image, read (and checked) as `serve` would.
+    private func qcow2Facts(of layer: HTTPRangeLayer) async throws -> Qcow2Facts? {
+        guard layer.format == .qcow2 else { return nil }
+        let header = try await Qcow2Disk(file: try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(layer)])).header
+        return Qcow2Facts(
+            version: header.version, virtualSize: header.size, clusterSize: header.clusterSize,
+            compression: "\(header.compression.rawValue) (compressed clusters are inflated as they are read)")
     }
 
     /// The size `cat` and NBD clients see: whole sectors, with the padding

@@ -53,7 +53,7 @@ struct RemoteOptions: ParsableArguments {
     @Flag(help: "Send --header and --header-file headers to the hosts redirects lead to, too (curl's --location-trusted).")
     var locationTrusted = false
 
-    @Option(help: ArgumentHelp("Image format: raw or vhd (default: detect a fixed VHD footer).", valueName: "format"))
+    @Option(help: ArgumentHelp("Image format: raw, vhd or qcow2 (default: detect qcow2's magic or a fixed VHD footer).", valueName: "format"))
     var format: ImageFormat?
 
     @Flag(name: .shortAndLong, help: "Log retries and details to stderr.")
