@@ -129,8 +129,8 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
         case let .transmission(structuredReplies, baseAllocation):
             transmission = NBDTransmission(
-                disk: export.disk, structuredReplies: structuredReplies, baseAllocation: baseAllocation, metrics: metrics,
-                events: events)
+                disk: export.disk, allocation: export.allocation, structuredReplies: structuredReplies, baseAllocation: baseAllocation,
+                metrics: metrics, events: events)
         }
     }
 

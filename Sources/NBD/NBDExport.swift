@@ -5,11 +5,15 @@ public struct NBDExport: Sendable {
     public var name: String
     public var description: String
     public var disk: any BlockDevice
+    /// Where the disk's holes and zeros are, for BLOCK_STATUS; without one,
+    /// everything is reported as data.
+    public var allocation: (any AllocationMap)?
 
-    public init(name: String = "", description: String, disk: any BlockDevice) {
+    public init(name: String = "", description: String, disk: any BlockDevice, allocation: (any AllocationMap)? = nil) {
         self.name = name
         self.description = description
         self.disk = disk
+        self.allocation = allocation
     }
 
     var size: UInt64 { disk.sectorCount * UInt64(disk.sectorSize) }

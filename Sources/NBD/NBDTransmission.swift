@@ -6,6 +6,7 @@ import NIOCore
 /// many at once and sends each reply when it is ready.
 struct NBDTransmission: Sendable {
     let disk: any BlockDevice
+    let allocation: (any AllocationMap)?
     let structuredReplies: Bool
     let baseAllocation: Bool
     let metrics: NBDMetrics
@@ -50,8 +51,8 @@ struct NBDTransmission: Sendable {
                 guard structuredReplies, baseAllocation else {
                     return failure(.invalid, request, "block status needs structured replies and base:allocation")
                 }
-                guard range != nil, request.length > 0 else { return failure(.invalid, request, "block status outside the export") }
-                return [blockStatus(request)]
+                guard let range, request.length > 0 else { return failure(.invalid, request, "block status outside the export") }
+                return [try await blockStatus(request, range: range)]
             case .disconnect:
                 return []
             }
@@ -149,12 +150,22 @@ struct NBDTransmission: Sendable {
             : .simpleReply(error: 0, cookie: request.cookie, data: data)
     }
 
-    /// Everything is allocated data: the image is read-through, not sparse.
-    private func blockStatus(_ request: NBDRequest) -> NBDServerMessage {
+    /// The extents of `range` from the export's allocation map (at most one
+    /// with NBD_CMD_FLAG_REQ_ONE), or one extent of data without a map.
+    private func blockStatus(_ request: NBDRequest, range: Range<UInt64>) async throws -> NBDServerMessage {
+        var extents = try await allocation?.allocation(of: range) ?? []
+        if extents.isEmpty {
+            extents = [AllocationExtent(length: UInt64(request.length), isHole: false, isZero: false)]
+        }
+        if NBDCommandFlags(rawValue: request.flags).contains(.requestOne) {
+            extents = Array(extents.prefix(1))
+        }
         var chunk = ByteBuffer()
         chunk.writeInteger(NBDHandshake.baseAllocationID)
-        chunk.writeInteger(request.length)
-        chunk.writeInteger(UInt32(0))
+        for extent in extents {
+            chunk.writeInteger(UInt32(extent.length))
+            chunk.writeInteger(UInt32(extent.isHole ? 1 : 0) | UInt32(extent.isZero ? 2 : 0))
+        }
         return .structuredReply(flags: Self.done, type: NBDReplyType.blockStatus.rawValue, cookie: request.cookie, data: chunk)
     }
 

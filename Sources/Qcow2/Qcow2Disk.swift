@@ -137,6 +137,10 @@ public final class Qcow2Disk: BlockDevice {
         return try ClusterMapping(entry: table[Int(cluster % UInt64(header.l2Entries))], header: header, fileSize: fileSize)
     }
 
+    /// Reports at most this many clusters at once, so a request over a huge
+    /// disk reads a bounded number of L2 tables.
+    static let allocationClusters: UInt64 = 8192
+
     private func inflated(offset: UInt64, length: Int) async throws -> [UInt8] {
         if let cluster = clusters[offset] {
             return cluster
@@ -148,5 +152,32 @@ public final class Qcow2Disk: BlockDevice {
 
     private static func entries(_ bytes: [UInt8]) -> [UInt64] {
         stride(from: 0, to: bytes.count - 7, by: 8).map { at in bytes[at..<at + 8].reduce(0) { $0 << 8 | UInt64($1) } }
+    }
+}
+
+extension Qcow2Disk: AllocationMap {
+    /// From the L2 tables: unallocated clusters are holes of zeros, zero
+    /// clusters zeros, the rest data (compressed or not).
+    public func allocation(of range: Range<UInt64>) async throws -> [AllocationExtent] {
+        let clusterSize = UInt64(header.clusterSize)
+        let end = min(range.upperBound, (range.lowerBound / clusterSize + Self.allocationClusters) * clusterSize)
+        var extents: [AllocationExtent] = []
+        var offset = range.lowerBound
+        while offset < end {
+            let cluster = offset / clusterSize
+            let next = min(end, (cluster + 1) * clusterSize)
+            let extent = switch try await mapping(ofCluster: cluster) {
+            case .unallocated: AllocationExtent(length: next - offset, isHole: true, isZero: true)
+            case .zero: AllocationExtent(length: next - offset, isHole: false, isZero: true)
+            case .standard, .compressed: AllocationExtent(length: next - offset, isHole: false, isZero: false)
+            }
+            if let last = extents.last, last.isHole == extent.isHole, last.isZero == extent.isZero {
+                extents[extents.count - 1].length += extent.length
+            } else {
+                extents.append(extent)
+            }
+            offset = next
+        }
+        return extents
     }
 }

@@ -19,6 +19,9 @@ struct ImageStack {
     /// The disk as commands read it: every read of the image file is shown
     /// to the scheduler for readahead.
     let disk: any BlockDevice
+    /// Where the disk's holes are, when it knows (a qcow2 image served
+    /// read-only; writes in an overlay would make holes data).
+    let allocation: (any AllocationMap)?
     let cache: FileCacheLayer?
     let remote: HTTPRangeLayer?
     /// Records the order reads first touch chunks, saved as the cache's
@@ -45,16 +48,16 @@ struct ImageStack {
             }
             warnAboutDiscardedPages(cache)
             let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
-            let disk = try await guestDisk(
+            let (disk, allocation) = try await guestDisk(
                 format: ImageFormat(rawValue: cache.header.format) ?? .raw,
                 file: [LayerConfiguration(cache), LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize))],
                 overlay: overlay, observers: recorder.map { [$0] } ?? [])
-            return ImageStack(disk: disk, cache: cache, remote: nil, traceRecorder: recorder)
+            return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: nil, traceRecorder: recorder)
         }
         let remote = try await options.openLayer(source)
         guard !cacheOptions.noCache else {
-            let disk = try await guestDisk(format: remote.format, file: [LayerConfiguration(remote)], overlay: overlay, observers: [])
-            return ImageStack(disk: disk, cache: nil, remote: remote, traceRecorder: nil)
+            let (disk, allocation) = try await guestDisk(format: remote.format, file: [LayerConfiguration(remote)], overlay: overlay, observers: [])
+            return ImageStack(disk: disk, allocation: allocation, cache: nil, remote: remote, traceRecorder: nil)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
         let warned = Atomic<Bool>(false)
@@ -66,26 +69,27 @@ struct ImageStack {
             logger.debug("cache store failed: \(error)")
         }
         let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
-        let disk = try await guestDisk(
+        let (disk, allocation) = try await guestDisk(
             format: remote.format, file: [LayerConfiguration(cache), LayerConfiguration(fetching)], overlay: overlay,
             observers: [fetching.scheduler] + (recorder.map { [$0] } ?? []))
-        return ImageStack(disk: disk, cache: cache, remote: fetching, traceRecorder: recorder)
+        return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: fetching, traceRecorder: recorder)
     }
 
     /// The disk the guest sees, from the layers that hold the image file's
     /// bytes: those layers themselves under the overlay, or, for qcow2, the
     /// image they hold decoded, under the overlay. `observers` see the
     /// file's reads either way, so readahead and the boot trace follow the
-    /// file's offsets, which is what is fetched and cached.
+    /// file's offsets, which is what is fetched and cached. Returns the disk
+    /// and, when it has one, its allocation map.
     private static func guestDisk(
         format: ImageFormat, file: [LayerConfiguration], overlay: [LayerConfiguration], observers: [any ReadObserver]
-    ) async throws -> any BlockDevice {
+    ) async throws -> (any BlockDevice, (any AllocationMap)?) {
         guard format == .qcow2 else {
-            return ObservedDisk(try await LayeredDisk(readOnly: overlay.isEmpty, layers: overlay + file), observers: observers)
+            return (ObservedDisk(try await LayeredDisk(readOnly: overlay.isEmpty, layers: overlay + file), observers: observers), nil)
         }
         let image = try await Qcow2Disk(file: ObservedDisk(try await LayeredDisk(readOnly: true, layers: file), observers: observers))
-        guard !overlay.isEmpty else { return image }
-        return try await LayeredDisk(readOnly: false, layers: overlay + [LayerConfiguration(BlockDeviceLayer(image))])
+        guard !overlay.isEmpty else { return (image, image) }
+        return (try await LayeredDisk(readOnly: false, layers: overlay + [LayerConfiguration(BlockDeviceLayer(image))]), nil)
     }
 
     /// Waits for fetched data to reach the cache, makes the cache's bitmap

@@ -102,7 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let stack = try await ImageStack.open(try await image.source(), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
-        var server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk))
+        var server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk, allocation: stack.allocation))
         server.events = ServeEvents(verbose: remote.verbose)
         let listener = try await NBDListener.bind(requested, server: server)
         var metricsEndpoint: MetricsEndpoint?

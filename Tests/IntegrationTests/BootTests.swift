@@ -28,4 +28,21 @@ struct BootTests {
         #expect(String(decoding: again.output, as: UTF8.self).contains("all verified"))
         #expect(nginx.accessLog.filter { $0.hasPrefix("GET /boot.img") && !$0.contains("bytes=0-0") }.count == before)
     }
+
+    /// The same VM from a compressed qcow2 of its disk, with QEMU told
+    /// format=raw: lazydisk decodes the image.
+    @Test func fixtureVMBootsFromACompressedQcow2() async throws {
+        let served = try TemporaryDirectory()
+        let raw = served.url.appending(path: "boot.img")
+        try runTool(NginxServer.repositoryRoot.appending(path: "fixtures/boot/make-image").path, [raw.path])
+        try runTool("/usr/bin/qemu-img", ["convert", "-c", "-f", "raw", "-O", "qcow2", raw.path, served.url.appending(path: "boot.qcow2").path])
+        let nginx = try NginxServer(root: served.url)
+        let qemu = """
+            timeout 120 qemu-system-x86_64 -accel tcg -display none -monitor none -serial stdio -no-reboot -m 32 \
+            -drive file="$uri",format=raw,if=ide
+            """
+        let result = try await LazyDiskRun.run(["serve", nginx.url("boot.qcow2"), "--cache", served.url.appending(path: "cache").path, "--run", qemu])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(String(decoding: result.output, as: UTF8.self).contains("all verified"), "\(result.error)")
+    }
 }
