@@ -139,6 +139,31 @@ struct CredentialRefreshTests {
         #expect(server.requests.allSatisfy { $0.status != 401 && $0.status != 403 })
     }
 
+    /// `--refresh-interval` renews credentials on schedule, before any
+    /// refusal: a token that changes on every run of its command reaches the
+    /// server in turn while nothing is refused.
+    @Test(.timeLimit(.minutes(1))) func credentialsAreRenewedOnSchedule() async throws {
+        let content = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let server = try await FaultServer.start(content: content)
+        let origin = try Origin()
+        let counter = origin.work.url.appending(path: "runs").path
+        let command = "echo x >> \(counter); echo \"Authorization: Bearer run-$(wc -l < \(counter))\""
+        let (serve, socket) = try await Self.serve(
+            [server.url, "--header-command", command, "--refresh-interval", "0.2", "--no-cache"], in: origin)
+        defer { serve.stop() }
+        let connection = try RawNBDConnection(socketPath: socket)
+        #expect(connection.handshake())
+        var cookie: UInt64 = 0
+        while Set(server.requests.compactMap(\.authorization)).count < 3 {
+            cookie += 1
+            #expect(connection.send(RawNBDConnection.request(type: 0, cookie: cookie, offset: 0, length: 4096)))
+            let reply = connection.receive(16 + 4096)
+            #expect(reply.count == 16 + 4096 && reply.dropFirst(16).elementsEqual(content[0..<4096]))
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(server.requests.allSatisfy { $0.status != 401 && $0.status != 403 })
+    }
+
     /// A refreshed URL must name the object that was opened: one that leads
     /// to another is refused, and the guest's read fails rather than mixing.
     @Test(.timeLimit(.minutes(1))) func aRefreshToAnotherObjectIsRefused() async throws {

@@ -154,8 +154,9 @@ struct PullAndCacheTests {
         #expect(String(decoding: third.output, as: UTF8.self).contains("fetched 0 B in 0 requests"))
         let gets = setup.nginx.accessLog.filter { $0.hasPrefix("GET /throttled/disk.img") && !$0.contains("bytes=0-0") }
         let fetched = gets.compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
-        // Not a byte twice: only each pull's 512-byte VHD-footer probe repeats.
-        #expect(fetched <= setup.imageSize + 3 * 512, "the pulls fetched \(fetched) bytes together")
+        // Not a byte twice: only each pull's 512-byte looks for a qcow2 header
+        // and a VHD footer repeat.
+        #expect(fetched <= setup.imageSize + 3 * 2 * 512, "the pulls fetched \(fetched) bytes together")
     }
 
     @Test func changedImageRebuildsTheCacheWithAWarning() async throws {

@@ -75,6 +75,17 @@ struct S3Tests {
         setup.expectNoSecret(inFilesUnder: setup.work.url.appending(path: "cache"))
     }
 
+    /// `--aws-sigv4` signs an https (here http) URL of an S3-compatible
+    /// endpoint given as it is, path-style; unsigned, the bucket refuses.
+    @Test(.timeLimit(.minutes(1))) func awsSigV4SignsAPlainURL() async throws {
+        let setup = try Setup()
+        let url = "\(setup.moto.endpoint)/images/disk.img"
+        let signed = try await LazyDiskRun.run(["cat", url, "--aws-sigv4", "--no-cache"], environment: setup.userKeys)
+        #expect(signed.output == setup.image, "\(signed.error)")
+        let unsigned = try await LazyDiskRun.run(["cat", url, "--no-cache"], environment: setup.userKeys)
+        #expect(unsigned.status != 0 && unsigned.error.contains("403"), "\(unsigned.error)")
+    }
+
     @Test(.timeLimit(.minutes(1))) func aWrongSecretIsOneLineSayingTheSignatureWasRefused() async throws {
         let setup = try Setup()
         let wrong = setup.userKeys.merging(["AWS_SECRET_ACCESS_KEY": "not-the-secret-0123456789"]) { $1 }
