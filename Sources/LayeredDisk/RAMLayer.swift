@@ -76,6 +76,12 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
 
     /// Changes the layer's size; sectors past a smaller size are dropped, and
     /// anyone in ``waitResize(from:)`` is woken.
+    /// The runs of `sectors` this layer holds (written, or zeroed by an
+    /// unmap): reads of them never reach the layers below.
+    public func storedRuns(in sectors: Range<UInt64>) -> [Range<UInt64>] {
+        state.withLock { $0.storedRuns(in: sectors) }
+    }
+
     public func resize(to sectorCount: UInt64) {
         let waiters = state.withLock { state in
             state.resize(to: sectorCount)
@@ -154,6 +160,22 @@ extension RAMLayer {
         var geometry: SectorGeometry { SectorGeometry(sectorSize: sectorSize, sectorCount: sectorCount) }
 
         var presentSectorCount: Int { chunks.values.reduce(0) { $0 + $1.present.nonzeroBitCount } }
+
+        func storedRuns(in sectors: Range<UInt64>) -> [Range<UInt64>] {
+            var stored: [Range<UInt64>] = []
+            for span in spans(of: sectors) {
+                guard let chunk = chunks[span.chunk] else { continue }
+                for slots in runs(of: chunk.present & span.mask) {
+                    let run = span.sectors(slots)
+                    if let last = stored.last, last.upperBound == run.lowerBound {
+                        stored[stored.count - 1] = last.lowerBound..<run.upperBound
+                    } else {
+                        stored.append(run)
+                    }
+                }
+            }
+            return stored
+        }
 
         mutating func nextWaiterID() -> Int {
             waiterCount += 1

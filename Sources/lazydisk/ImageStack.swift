@@ -19,8 +19,8 @@ struct ImageStack {
     /// The disk as commands read it: every read of the image file is shown
     /// to the scheduler for readahead.
     let disk: any BlockDevice
-    /// Where the disk's holes are, when it knows (a qcow2 image served
-    /// read-only; writes in an overlay would make holes data).
+    /// Where the disk's holes are, when it knows (a qcow2 image; what the
+    /// RAM overlay holds counts as data).
     let allocation: (any AllocationMap)?
     let cache: FileCacheLayer?
     let remote: HTTPRangeLayer?
@@ -39,7 +39,6 @@ struct ImageStack {
     ) async throws -> ImageStack {
         let logger = options.logger
         let imageURL = source.url
-        let overlay = overlayLimit.map { [LayerConfiguration(RAMLayer.sizedToLowerLayer(limitBytes: $0))] } ?? []
         if cacheOptions.offline {
             let cache = try FileCacheLayer.openExisting(at: cacheOptions.location.existingDirectory(for: imageURL))
             if imageURL.query != nil && !CacheLocation.sharesAcrossQueries(cache.header.identity)
@@ -51,12 +50,12 @@ struct ImageStack {
             let (disk, allocation) = try await guestDisk(
                 format: ImageFormat(rawValue: cache.header.format) ?? .raw,
                 file: [LayerConfiguration(cache), LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize))],
-                overlay: overlay, observers: recorder.map { [$0] } ?? [])
+                overlayLimit: overlayLimit, observers: recorder.map { [$0] } ?? [])
             return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: nil, traceRecorder: recorder)
         }
         let remote = try await options.openLayer(source)
         guard !cacheOptions.noCache else {
-            let (disk, allocation) = try await guestDisk(format: remote.format, file: [LayerConfiguration(remote)], overlay: overlay, observers: [])
+            let (disk, allocation) = try await guestDisk(format: remote.format, file: [LayerConfiguration(remote)], overlayLimit: overlayLimit, observers: [])
             return ImageStack(disk: disk, allocation: allocation, cache: nil, remote: remote, traceRecorder: nil)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
@@ -70,7 +69,7 @@ struct ImageStack {
         }
         let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
         let (disk, allocation) = try await guestDisk(
-            format: remote.format, file: [LayerConfiguration(cache), LayerConfiguration(fetching)], overlay: overlay,
+            format: remote.format, file: [LayerConfiguration(cache), LayerConfiguration(fetching)], overlayLimit: overlayLimit,
             observers: [fetching.scheduler] + (recorder.map { [$0] } ?? []))
         return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: fetching, traceRecorder: recorder)
     }
@@ -82,14 +81,17 @@ struct ImageStack {
     /// file's offsets, which is what is fetched and cached. Returns the disk
     /// and, when it has one, its allocation map.
     private static func guestDisk(
-        format: ImageFormat, file: [LayerConfiguration], overlay: [LayerConfiguration], observers: [any ReadObserver]
+        format: ImageFormat, file: [LayerConfiguration], overlayLimit: Int?, observers: [any ReadObserver]
     ) async throws -> (any BlockDevice, (any AllocationMap)?) {
         guard format == .qcow2 else {
+            let overlay = overlayLimit.map { [LayerConfiguration(RAMLayer.sizedToLowerLayer(limitBytes: $0))] } ?? []
             return (ObservedDisk(try await LayeredDisk(readOnly: overlay.isEmpty, layers: overlay + file), observers: observers), nil)
         }
         let image = try await Qcow2Disk(file: ObservedDisk(try await LayeredDisk(readOnly: true, layers: file), observers: observers))
-        guard !overlay.isEmpty else { return (image, image) }
-        return (try await LayeredDisk(readOnly: false, layers: overlay + [LayerConfiguration(BlockDeviceLayer(image))]), nil)
+        guard let overlayLimit else { return (image, image) }
+        let overlay = RAMLayer(sectorCount: image.sectorCount, sectorSize: image.sectorSize, limitBytes: overlayLimit)
+        let disk = try await LayeredDisk(readOnly: false, layers: [LayerConfiguration(overlay), LayerConfiguration(BlockDeviceLayer(image))])
+        return (disk, OverlaidAllocation(overlay: overlay, below: image))
     }
 
     /// Waits for fetched data to reach the cache, makes the cache's bitmap

@@ -68,6 +68,24 @@ struct Qcow2ServeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == (try setup.raw()))
     }
 
+    /// With the RAM overlay, a guest's write into a hole is data to a
+    /// copier: the map shows it, and the copy has it.
+    @Test func aWriteIntoAHoleIsReportedAsData() async throws {
+        let setup = try Setup()
+        let copy = setup.served.url.appending(path: "copy.raw").path
+        let serve = try await LazyDiskRun.run([
+            "serve", setup.nginx.url("zlib.qcow2"), "--cache", setup.served.url.appending(path: "cache").path,
+            "--run", "qemu-io -f raw -c 'write -P 0x5a 6291456 65536' \"$nbd\" > /dev/null && nbdinfo --map \"$uri\" && nbdcopy \"$uri\" \(copy)",
+        ])
+        #expect(serve.status == 0, "\(serve.error)")
+        let map = String(decoding: serve.output, as: UTF8.self)
+        let written = map.split(separator: "\n").first { $0.split(separator: " ", omittingEmptySubsequences: true).first == "6291456" }
+        #expect(written.map { $0.contains("data") && $0.contains("65536") } == true, "\(map)")
+        var expected = try setup.raw()
+        expected.replaceSubrange((6 << 20)..<(6 << 20) + 65536, with: repeatElement(0x5A, count: 65536))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == expected)
+    }
+
     @Test func aDamagedImageIsAClearErrorNotWrongBytes() async throws {
         let setup = try Setup()
         var bytes = [UInt8](try Data(contentsOf: setup.served.url.appending(path: "zlib.qcow2")))
