@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import RemoteImage
 
 /// Credentials renewed before the server refuses them: every
@@ -12,7 +11,7 @@ enum CredentialRenewal {
     /// Refreshes `credentials` every `interval` and whenever `file`
     /// changes, until the process ends; a failed refresh is logged and the
     /// old credentials stay in use.
-    static func start(_ credentials: CredentialRefresher, every interval: Duration?, watching file: String?, logger: Logger) {
+    static func start(_ credentials: CredentialRefresher, every interval: Duration?, watching file: String?) {
         Task.detached {
             let clock = ContinuousClock()
             var lastScheduled = clock.now
@@ -29,7 +28,7 @@ enum CredentialRenewal {
                 do {
                     _ = try await credentials.refresh(after: credentials.current.generation)
                 } catch {
-                    logger.warning("renewing the credentials failed; the current ones stay in use", metadata: ["error": "\(error)"])
+                    printWarning("renewing the credentials failed, the current ones stay in use: \(error)")
                 }
             }
         }

@@ -95,7 +95,7 @@ struct RemoteOptions: ParsableArguments {
     func openLayer(_ source: ImageSource) async throws -> HTTPRangeLayer {
         let credentials = try await credentials(for: source)
         if credentials.isRefreshable && (refreshInterval != nil || headerFile != nil) {
-            CredentialRenewal.start(credentials, every: refreshInterval.map { .seconds($0) }, watching: headerFile, logger: logger)
+            CredentialRenewal.start(credentials, every: refreshInterval.map { .seconds($0) }, watching: headerFile)
         }
         let image = try await RemoteImage.open(
             source.url, client: CurlClient(configuration: clientConfiguration()), credentials: credentials,
