@@ -86,6 +86,22 @@ struct Qcow2ServeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == expected)
     }
 
+    /// Formats lazydisk does not decode are named, with how to use them.
+    @Test func infoNamesVHDXAndDynamicVHDs() async throws {
+        let setup = try Setup()
+        let vhdx = setup.served.url.appending(path: "disk.vhdx")
+        let dynamic = setup.served.url.appending(path: "dynamic.vhd")
+        try runTool("/usr/bin/qemu-img", ["create", "-q", "-f", "vhdx", vhdx.path, "8M"])
+        try runTool("/usr/bin/qemu-img", ["create", "-q", "-f", "vpc", "-o", "subformat=dynamic", dynamic.path, "8M"])
+        let vhdxInfo = try await LazyDiskRun.run(["info", setup.nginx.url("disk.vhdx")])
+        #expect(String(decoding: vhdxInfo.output, as: UTF8.self).contains("VHDX image"), "\(vhdxInfo.error)")
+        let dynamicInfo = try await LazyDiskRun.run(["info", setup.nginx.url("dynamic.vhd")])
+        #expect(dynamicInfo.status != 0 && dynamicInfo.error.contains("dynamic VHD") && dynamicInfo.error.contains("format=vpc"),
+                "\(dynamicInfo.error)")
+        let raw = try await LazyDiskRun.run(["info", setup.nginx.url("dynamic.vhd"), "--format", "raw"])
+        #expect(raw.status == 0, "\(raw.error)")
+    }
+
     @Test func aDamagedImageIsAClearErrorNotWrongBytes() async throws {
         let setup = try Setup()
         var bytes = [UInt8](try Data(contentsOf: setup.served.url.appending(path: "zlib.qcow2")))
