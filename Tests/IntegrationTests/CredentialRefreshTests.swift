@@ -87,6 +87,22 @@ struct CredentialRefreshTests {
         }
     }
 
+    /// Serves with `--url-command command`, waits until the first link has
+    /// expired (links live at most two seconds), and reads once: the read
+    /// must fail. Returns what `serve` printed, once it stopped.
+    private static func readOnceAfterExpiry(urlCommand command: String, origin: Origin) async throws -> String {
+        let (server, socket) = try await serve(["--url-command", command, "--no-cache"], in: origin)
+        defer { server.stop() }
+        try await Task.sleep(for: .seconds(2.5))
+        let connection = try RawNBDConnection(socketPath: socket)
+        #expect(connection.handshake())
+        #expect(connection.send(RawNBDConnection.request(type: 0, cookie: 1, offset: 0, length: 4096)))
+        let reply = connection.receive(16)
+        #expect(reply.count == 16 && reply[4..<8] != [0, 0, 0, 0], "the read succeeded after the refresh")
+        #expect(server.stop() == .exited(0))
+        return try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8)
+    }
+
     /// No hash the script minted, and not the signing secret, in `text`.
     private static func expectNoSecret(in text: String, origin: Origin, _ what: String) {
         #expect(!origin.minted.contains { text.contains($0) } && !text.contains("lazydisk-test-secret"), "a secret in \(what)")
@@ -177,16 +193,7 @@ struct CredentialRefreshTests {
         // Two runs at start; later ones mint links to another object.
         let command = "echo x >> \(counter); if [ $(wc -l < \(counter)) -le 2 ]; then sh \(origin.mint) /signed/disk.img; "
             + "else sh \(origin.mint) /signed/other.img; fi"
-        let (server, socket) = try await Self.serve(["--url-command", command, "--no-cache"], in: origin)
-        defer { server.stop() }
-        try await Task.sleep(for: .seconds(2.5))
-        let connection = try RawNBDConnection(socketPath: socket)
-        #expect(connection.handshake())
-        #expect(connection.send(RawNBDConnection.request(type: 0, cookie: 1, offset: 0, length: 4096)))
-        let reply = connection.receive(16)
-        #expect(reply.count == 16 && reply[4..<8] != [0, 0, 0, 0], "a read was served from another object")
-        #expect(server.stop() == .exited(0))
-        let log = try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8)
+        let log = try await Self.readOnceAfterExpiry(urlCommand: command, origin: origin)
         #expect(log.contains("(image_changed)"), "\(log)")
     }
 
@@ -197,16 +204,7 @@ struct CredentialRefreshTests {
         let counter = origin.work.url.appending(path: "runs").path
         // Two runs at start (the URL, then the credentials); later ones fail.
         let command = "echo x >> \(counter); [ $(wc -l < \(counter)) -le 2 ] || exit 3; sh \(origin.mint) /signed/disk.img"
-        let (server, socket) = try await Self.serve(["--url-command", command, "--no-cache"], in: origin)
-        defer { server.stop() }
-        try await Task.sleep(for: .seconds(2.5))
-        let connection = try RawNBDConnection(socketPath: socket)
-        #expect(connection.handshake())
-        #expect(connection.send(RawNBDConnection.request(type: 0, cookie: 1, offset: 0, length: 4096)))
-        let reply = connection.receive(16)
-        #expect(reply.count == 16 && reply[4..<8] != [0, 0, 0, 0], "the read succeeded with an expired link")
-        #expect(server.stop() == .exited(0))
-        let log = try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8)
+        let log = try await Self.readOnceAfterExpiry(urlCommand: command, origin: origin)
         #expect(log.contains("(credentials_rejected)") && log.contains("exited with status 3"), "\(log)")
         Self.expectNoSecret(in: log, origin: origin, "serve's output")
     }
