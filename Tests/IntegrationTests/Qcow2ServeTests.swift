@@ -86,6 +86,18 @@ struct Qcow2ServeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == expected)
     }
 
+    /// `--format` overrides detection: qcow2 decodes, raw gives the file.
+    @Test func theFormatOptionDecides() async throws {
+        let setup = try Setup()
+        let decoded = try await LazyDiskRun.run(["cat", setup.nginx.url("zlib.qcow2"), "--format", "qcow2", "--no-cache"])
+        #expect(decoded.output == (try setup.raw()), "\(decoded.error)")
+        let file = try await LazyDiskRun.run(["cat", setup.nginx.url("zlib.qcow2"), "--format", "raw", "--no-cache"])
+        let qcow2 = try Data(contentsOf: setup.served.url.appending(path: "zlib.qcow2"))
+        #expect(file.output.prefix(qcow2.count) == qcow2, "\(file.error)")
+        let notQcow2 = try await LazyDiskRun.run(["cat", setup.nginx.url("disk.raw"), "--format", "qcow2", "--no-cache"])
+        #expect(notQcow2.status != 0 && notQcow2.error.contains("qcow2"), "\(notQcow2.error)")
+    }
+
     /// Formats lazydisk does not decode are named, with how to use them.
     @Test func infoNamesVHDXAndDynamicVHDs() async throws {
         let setup = try Setup()
