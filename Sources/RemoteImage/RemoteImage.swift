@@ -116,10 +116,10 @@ public final class RemoteImage: RangeSource {
         let current = try await pinnedTarget(for: snapshot, exchange: exchange)
         do {
             return try await exchange.read(range, from: current.target, identity: identity, image: current.openedFrom, purpose: purpose)
-        } catch let RemoteImageError.httpStatus(_, status)
-            where [403, 404, 410].contains(status) && current.target.url != current.openedFrom.absoluteString
+        } catch let error as RemoteImageError
+            where [403, 404, 410].contains(error.refusalStatus) && current.target.url != current.openedFrom.absoluteString
         {
-            logger.info("pinned URL expired; re-opening", metadata: ["url": "\(current.openedFrom)", "status": "\(status)"])
+            logger.info("pinned URL expired; re-opening", metadata: ["url": "\(current.openedFrom)", "error": "\(error)"])
             let reopened = try await reopen(current.openedFrom, exchange: exchange, generation: snapshot.generation)
             return try await exchange.read(range, from: reopened.target, identity: identity, image: reopened.openedFrom, purpose: purpose)
         }

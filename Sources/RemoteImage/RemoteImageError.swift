@@ -90,6 +90,14 @@ extension RemoteImageError: CausedFailure {
         }
     }
 
+    /// The status of a refusal, with or without an error document.
+    public var refusalStatus: Int? {
+        switch self {
+        case let .httpStatus(_, status), let .serviceError(_, status, _): status
+        default: nil
+        }
+    }
+
     /// The status (and code) of a refusal, for a message that goes on.
     var statusSummary: String {
         switch self {

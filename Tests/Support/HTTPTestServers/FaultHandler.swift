@@ -71,10 +71,15 @@ final class FaultHandler: ChannelInboundHandler {
             return Reply(status: .found, headers: ["Location": location])
         }
         guard servesObject(path: path, uri: request.uri) else {
-            return Reply(status: state.fault == .expiringLinks && path == "/signed" ? .forbidden : .notFound)
+            guard state.fault == .expiringLinks && path == "/signed" else { return Reply(status: .notFound) }
+            // As S3 answers a presigned URL past its expiry.
+            return Reply(status: .forbidden, body: ArraySlice(Self.expiredLinkDocument.utf8))
         }
         return objectReply(to: request)
     }
+
+    private static let expiredLinkDocument =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
 
     private func redirect(for path: String) -> String? {
         switch state.fault {
