@@ -32,15 +32,13 @@ public final class CredentialRefresher: Sendable {
         case waitFor(Task<Snapshot, any Error>)
     }
 
-    private init(source: any CredentialSource, initial: Credentials, minimumInterval: Duration) {
+    /// Starts from `initial`, credentials just loaded from `source` (or
+    /// pieced together from what the caller already had), and refreshes from
+    /// `source`.
+    public init(source: any CredentialSource, initial: Credentials, minimumInterval: Duration = .seconds(1)) {
         self.source = source
         self.minimumInterval = minimumInterval
         state = Mutex(State(current: Snapshot(credentials: initial, generation: 0), lastLoad: .now))
-    }
-
-    /// Loads the first credentials from `source`.
-    public static func loading(from source: any CredentialSource, minimumInterval: Duration = .seconds(1)) async throws -> CredentialRefresher {
-        CredentialRefresher(source: source, initial: try await source.load(), minimumInterval: minimumInterval)
     }
 
     /// Credentials that never change (and are never refreshed).

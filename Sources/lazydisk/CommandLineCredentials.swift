@@ -1,3 +1,4 @@
+import ImageModel
 import RemoteImage
 
 /// The credentials the command line describes, loaded afresh on every
@@ -12,6 +13,13 @@ struct CommandLineCredentials: CredentialSource {
     var aws: AWSCredentialChain?
 
     func load() async throws -> Credentials {
+        try await load(knownURL: nil)
+    }
+
+    /// The credentials, with `knownURL` as the URL instead of running
+    /// `--url-command` again: the command has just given it to open the
+    /// image, and a command that mints a presigned URL can be slow.
+    func load(knownURL: ImageURL?) async throws -> Credentials {
         var loaded = headers
         if let headerFile {
             loaded += try HeaderLines.parse(text: try readOptionFile(headerFile, option: "--header-file"), from: "--header-file")
@@ -23,8 +31,8 @@ struct CommandLineCredentials: CredentialSource {
             }
             loaded += try HeaderLines.parse(text: output, from: "--header-command")
         }
-        var url: String?
-        if let urlCommand {
+        var url = knownURL?.absoluteString
+        if let urlCommand, url == nil {
             url = try await ImageSource.url(from: urlCommand).absoluteString
         }
         return Credentials(headers: loaded, awsSigning: try aws?.load(), url: url)

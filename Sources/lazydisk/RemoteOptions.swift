@@ -112,7 +112,8 @@ struct RemoteOptions: ParsableArguments {
         guard commandLine.changes else {
             return .fixed(try await commandLine.load())
         }
-        return try await CredentialRefresher.loading(from: commandLine)
+        let known = source.urlCommand == nil ? nil : source.url
+        return CredentialRefresher(source: commandLine, initial: try await commandLine.load(knownURL: known))
     }
 
     var logger: Logger {

@@ -190,8 +190,8 @@ struct CredentialRefreshTests {
         let origin = try Origin()
         try randomFile(at: origin.work.url.appending(path: "other.img"), size: Self.size / 2)
         let counter = origin.work.url.appending(path: "runs").path
-        // Two runs at start; later ones mint links to another object.
-        let command = "echo x >> \(counter); if [ $(wc -l < \(counter)) -le 2 ]; then sh \(origin.mint) /signed/disk.img; "
+        // One run at start; later ones mint links to another object.
+        let command = "echo x >> \(counter); if [ $(wc -l < \(counter)) -le 1 ]; then sh \(origin.mint) /signed/disk.img; "
             + "else sh \(origin.mint) /signed/other.img; fi"
         let log = try await Self.readOnceAfterExpiry(urlCommand: command, origin: origin)
         #expect(log.contains("(image_changed)"), "\(log)")
@@ -202,8 +202,9 @@ struct CredentialRefreshTests {
     @Test(.timeLimit(.minutes(1))) func aFailedRefreshSaysWhichCommandFailed() async throws {
         let origin = try Origin()
         let counter = origin.work.url.appending(path: "runs").path
-        // Two runs at start (the URL, then the credentials); later ones fail.
-        let command = "echo x >> \(counter); [ $(wc -l < \(counter)) -le 2 ] || exit 3; sh \(origin.mint) /signed/disk.img"
+        // One run at start (its URL opens the image and is the first
+        // credential, so a second run there would fail serve); later ones fail.
+        let command = "echo x >> \(counter); [ $(wc -l < \(counter)) -le 1 ] || exit 3; sh \(origin.mint) /signed/disk.img"
         let log = try await Self.readOnceAfterExpiry(urlCommand: command, origin: origin)
         #expect(log.contains("(credentials_rejected)") && log.contains("exited with status 3"), "\(log)")
         Self.expectNoSecret(in: log, origin: origin, "serve's output")

@@ -18,7 +18,7 @@ struct CredentialRefresherTests {
 
     @Test func refusalsTogetherCauseOneRefresh() async throws {
         let source = CountingSource()
-        let refresher = try await CredentialRefresher.loading(from: source, minimumInterval: .milliseconds(1))
+        let refresher = CredentialRefresher(source: source, initial: try await source.load(), minimumInterval: .milliseconds(1))
         let seen = refresher.current.generation
         let generations = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<50 {
@@ -36,7 +36,7 @@ struct CredentialRefresherTests {
 
     @Test func refreshesAreAtLeastTheFloorApart() async throws {
         let source = CountingSource()
-        let refresher = try await CredentialRefresher.loading(from: source, minimumInterval: .milliseconds(300))
+        let refresher = CredentialRefresher(source: source, initial: try await source.load(), minimumInterval: .milliseconds(300))
         let clock = ContinuousClock()
         let start = clock.now
         let first = try await refresher.refresh(after: 0)
