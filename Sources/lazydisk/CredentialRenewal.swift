@@ -1,5 +1,5 @@
-import Foundation
 import RemoteImage
+import SystemPackage
 
 /// Credentials renewed before the server refuses them: every
 /// `--refresh-interval`, and as soon as the `--header-file` changes (a
@@ -15,10 +15,10 @@ enum CredentialRenewal {
         Task.detached {
             let clock = ContinuousClock()
             var lastScheduled = clock.now
-            var lastSeen = file.map(FileVersion.init)
+            var lastSeen = file.flatMap(FileVersion.init)
             while true {
                 try? await Task.sleep(for: file == nil ? interval ?? watchInterval : min(interval ?? watchInterval, watchInterval))
-                let seen = file.map(FileVersion.init)
+                let seen = file.flatMap(FileVersion.init)
                 let due = interval.map { clock.now - lastScheduled >= $0 } ?? false
                 guard due || seen != lastSeen else { continue }
                 lastSeen = seen
@@ -36,12 +36,17 @@ enum CredentialRenewal {
 }
 
 /// What tells one version of a file from the next: its inode (a file
-/// renamed into place), size and modification time.
+/// renamed into place), size and modification time; nil while it is
+/// missing.
 private struct FileVersion: Equatable {
-    let attributes: [String]
+    let inode: Inode
+    let size: Int64
+    let modified: [Int]
 
-    init(_ path: String) {
-        let values = (try? FileManager.default.attributesOfItem(atPath: path)) ?? [:]
-        attributes = [FileAttributeKey.systemFileNumber, .size, .modificationDate].map { "\(values[$0] ?? "none")" }
+    init?(_ path: String) {
+        guard let status = try? FilePath(path).stat() else { return nil }
+        inode = status.inode
+        size = status.size
+        modified = [status.st_mtim.tv_sec, status.st_mtim.tv_nsec]
     }
 }
