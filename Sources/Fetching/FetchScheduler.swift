@@ -188,8 +188,9 @@ public final class FetchScheduler: ReadObserver {
         gates.forEach { $0.open() }
     }
 
-    /// The task of one request: download once started, hand the bytes to
-    /// waiting reads, write them to the store (and let go of them), commit.
+    /// The task of one request: once started, stream the bytes into the
+    /// store (or, without one, gather them for the waiting reads), then
+    /// commit them.
     private func makeFetch(_ request: FetchPlanner.Request) -> Fetch {
         let gate = StartGate()
         let bytes = FetchedBytes()
@@ -203,25 +204,26 @@ public final class FetchScheduler: ReadObserver {
                 } whileLocked: { $0.fetches[request.id] = nil }
             }
             await gate.wait()
-            let fetched: [UInt8]
+            let storing: Result<any ChunkStore, any Error>?
             do {
                 downloading.increment()
                 defer {
                     downloading.decrement()
                     tell { $0.arrived(request.id) }
                 }
-                fetched = try await download(range, for: request.purpose)
+                if let store {
+                    storing = try await download(range, for: request.purpose, into: store, delivering: bytes)
+                } else {
+                    bytes.arrived(try await download(range, for: request.purpose))
+                    storing = nil
+                }
             } catch {
                 bytes.failed(error)
                 throw error
             }
-            fetchedBytes = UInt64(fetched.count)
-            bytes.arrived(fetched)
-            guard let store else { return }
+            fetchedBytes = UInt64(range.count)
             do {
-                let written = try store.writeChunks(fetched[...], from: request.chunks.lowerBound)
-                bytes.written()
-                try await store.commitChunks(written)
+                try await storing?.get().commitChunks([request.chunks])
             } catch {
                 onStoreFailure(error)
                 throw error
@@ -230,10 +232,41 @@ public final class FetchScheduler: ReadObserver {
         return Fetch(chunks: request.chunks, gate: gate, bytes: bytes, stored: stored)
     }
 
+    /// Streams `range` of the disk into `store` and tells `bytes` they are
+    /// there; returns the store to commit them to. When the store refuses
+    /// them (a full disk), the reads waiting still get the bytes, fetched
+    /// again into memory, and the store's error is returned instead.
+    private func download(
+        _ range: Range<UInt64>, for purpose: FetchPurpose, into store: any ChunkStore, delivering bytes: FetchedBytes
+    ) async throws -> Result<any ChunkStore, any Error> {
+        let sink = StoringSink(store: store)
+        do {
+            let available = availablePart(of: range)
+            if !available.isEmpty {
+                try await source.read(available, for: purpose, into: sink)
+            }
+            if available.upperBound < range.upperBound {
+                try Array(repeating: UInt8(0), count: Int(range.upperBound - available.upperBound))
+                    .withUnsafeBytes { try sink.write($0, at: available.upperBound) }
+            }
+        } catch {
+            guard let refusal = sink.failure else { throw error }
+            bytes.arrived(try await download(range, for: purpose))
+            return .failure(refusal)
+        }
+        bytes.arrivedInStore()
+        return .success(store)
+    }
+
+    /// The part of `range` the source holds; the rest is padding.
+    private func availablePart(of range: Range<UInt64>) -> Range<UInt64> {
+        range.lowerBound..<max(range.lowerBound, min(range.upperBound, contentSize))
+    }
+
     /// The bytes of `range` of the disk: the source's bytes, then zeros for
     /// any padding past its end.
     private func download(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8] {
-        let available = range.lowerBound..<max(range.lowerBound, min(range.upperBound, contentSize))
+        let available = availablePart(of: range)
         var bytes = available.isEmpty ? [] : try await source.read(available, for: purpose)
         if bytes.count < range.count {
             bytes.append(contentsOf: repeatElement(0, count: range.count - bytes.count))

@@ -1,10 +1,11 @@
 import Synchronization
 
 /// Where a request's bytes are for the reads that wait on it: coming, in
-/// memory, or written to the store (and dropped from memory), or failed.
+/// the store, in memory (where there is no store, or it failed), or failed.
 ///
-/// Holding a request's bytes only until the store has them is what bounds
-/// the pipeline's memory: readers that come later read the store.
+/// A request with a store streams its bytes there as they arrive and holds
+/// none of them: what bounds the pipeline's memory is then curl's receive
+/// buffers, not the bytes in flight.
 final class FetchedBytes: Sendable {
     /// What a reader gets.
     enum Location {
@@ -44,13 +45,13 @@ final class FetchedBytes: Sendable {
         settle(.memory(bytes), answer: .success(.memory(bytes)))
     }
 
-    func failed(_ error: any Error) {
-        settle(.failed(error), answer: .failure(error))
+    /// Every byte is in the store (written, perhaps not yet committed).
+    func arrivedInStore() {
+        settle(.store, answer: .success(.store))
     }
 
-    /// The store holds the bytes now; memory lets go of them.
-    func written() {
-        stage.withLock { $0 = .store }
+    func failed(_ error: any Error) {
+        settle(.failed(error), answer: .failure(error))
     }
 
     private func settle(_ next: Stage, answer: Result<Location, any Error>) {

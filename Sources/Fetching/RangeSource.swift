@@ -5,4 +5,20 @@ public protocol RangeSource: Sendable {
     /// `purpose` (which the source may count by). Throws when they cannot be
     /// had (the source decides what to retry first).
     func read(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8]
+
+    /// The same bytes, handed to `sink` piece by piece as they arrive rather
+    /// than gathered: a request of any size then holds no more memory than
+    /// the piece at hand. Returns once every byte of `range` went to `sink`.
+    /// A piece may be handed over again when a request is retried (with the
+    /// same bytes); an error `sink` throws ends the read with that error and
+    /// is not retried.
+    func read(_ range: Range<UInt64>, for purpose: FetchPurpose, into sink: any FetchSink) async throws
+}
+
+extension RangeSource {
+    /// A source that cannot stream gathers the bytes first.
+    public func read(_ range: Range<UInt64>, for purpose: FetchPurpose, into sink: any FetchSink) async throws {
+        let bytes = try await read(range, for: purpose)
+        try bytes.withUnsafeBytes { try sink.write($0, at: range.lowerBound) }
+    }
 }

@@ -16,10 +16,17 @@ enum Checksum {
     }
 }
 
-/// Byte collections with contiguous storage: arrays and their slices.
+/// Byte collections with contiguous storage: arrays, their slices, and
+/// buffers lent by a caller.
 protocol ContiguousCollection {
     func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result
 }
 
 extension Array: ContiguousCollection where Element == UInt8 {}
 extension ArraySlice: ContiguousCollection where Element == UInt8 {}
+
+extension UnsafeRawBufferPointer: ContiguousCollection {
+    func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(self)
+    }
+}

@@ -106,8 +106,9 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         try await store(bytes, at: sector * UInt64(sectorSize))
     }
 
-    public func writeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) throws -> [Range<Int>] {
-        try write(bytes, at: chunkLayout.byteRange(ofChunk: chunk).lowerBound)
+    public func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        precondition(offset + UInt64(bytes.count) <= header.diskSize, "bytes \(offset)+\(bytes.count) past the disk's end")
+        try files.data.writeAll(bytes, at: Int64(offset))
     }
 
     public func commitChunks(_ runs: [Range<Int>]) async throws {

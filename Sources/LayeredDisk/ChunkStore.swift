@@ -11,12 +11,12 @@ public protocol ChunkStore: Sendable {
     func missingRuns(in chunks: Range<Int>) throws -> [Range<Int>]
     /// Copies `bytes`, which lie in chunks the store holds, into `target`.
     func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws
-    /// Writes the whole chunks `bytes` covers, starting at the first byte of
-    /// `chunk`, that the store does not hold yet, without marking them held:
-    /// from then on ``readHeld(_:into:)`` returns their bytes, so the caller
-    /// may let go of its copy. Returns the runs written, for
-    /// ``commitChunks(_:)``.
-    func writeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) throws -> [Range<Int>]
+    /// Writes bytes a fetch brought, which belong at disk byte `offset` in
+    /// chunks the fetch is bringing whole, without marking them held: from
+    /// then on ``readHeld(_:into:)`` returns them, so nothing needs to keep
+    /// them in memory. Writing the same bytes again is harmless. Commit the
+    /// chunks with ``commitChunks(_:)`` once every byte of them is written.
+    func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws
     /// Makes written chunks durable, then marks them held.
     func commitChunks(_ runs: [Range<Int>]) async throws
     /// Claims `chunks` for a fetch by this process, where other processes

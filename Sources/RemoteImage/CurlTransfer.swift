@@ -11,10 +11,17 @@ final class CurlTransfer {
     private let continuation: CheckedContinuation<HTTPResponse, any Error>
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+    private var status = 0
     private var headers: [String: String] = [:]
-    /// Room for the body limit is reserved up front and filled by `memcpy`,
-    /// never zeroed first: each byte is written once.
+    /// A body that is not streamed: room for the body limit is reserved up
+    /// front and filled by `memcpy`, never zeroed first.
     private var body: [UInt8] = []
+    /// Whether the body goes to the request's sink, decided at its first
+    /// byte (nil before).
+    private var streams: Bool?
+    private var streamedBytes = 0
+    /// Why the sink refused bytes; the transfer fails with it.
+    private var sinkFailure: (any Error)?
     private var bodyWasCut = false
     /// Whether the response is an error, whose body (an S3 error document)
     /// may be longer than the range asked for and says why.
@@ -26,7 +33,9 @@ final class CurlTransfer {
         request = submission.request
         continuation = submission.continuation
         errorBuffer.initialize(to: 0)
-        body.reserveCapacity(request.bodyLimit)
+        if request.streamedBody == nil {
+            body.reserveCapacity(request.bodyLimit)
+        }
         try configure(with: configuration)
     }
 
@@ -44,19 +53,24 @@ final class CurlTransfer {
     }
 
     func finish(_ result: CURLcode) {
-        let cutOnPurpose = result == CURLE_WRITE_ERROR && bodyWasCut
-        guard result == CURLE_OK || cutOnPurpose else {
-            finish(throwing: CurlError(result, detail: String(cString: errorBuffer), bodyBytesReceived: body.count))
+        if let sinkFailure {
+            finish(throwing: sinkFailure)
             return
         }
-        var status = 0
-        _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        let cutOnPurpose = result == CURLE_WRITE_ERROR && bodyWasCut
+        guard result == CURLE_OK || cutOnPurpose else {
+            finish(throwing: CurlError(result, detail: String(cString: errorBuffer), bodyBytesReceived: body.count + streamedBytes))
+            return
+        }
+        var responseCode = 0
+        _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &responseCode)
         var version = 0
         _ = ccurl_easy_getinfo_long(handle, CURLINFO_HTTP_VERSION, &version)
         continuation.resume(returning: HTTPResponse(
-            status: status,
+            status: responseCode,
             headers: headers,
             body: body,
+            streamedBytes: streamedBytes,
             bodyWasCut: bodyWasCut,
             httpVersion: Self.versionName(version)
         ))
@@ -139,8 +153,8 @@ final class CurlTransfer {
     private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
         if line.starts(with: "HTTP/".utf8) {
             headers = [:]
-            let status = line.split(separator: UInt8(ascii: " ")).dropFirst().first.flatMap { Int(String(decoding: $0, as: UTF8.self)) }
-            isErrorResponse = (status ?? 0) >= 400
+            status = line.split(separator: UInt8(ascii: " ")).dropFirst().first.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+            isErrorResponse = status >= 400
         } else if let header = HTTPHeader(utf8: line) {
             headers[header.name.lowercased()] = header.value
         }
@@ -149,12 +163,35 @@ final class CurlTransfer {
 
     /// Returning less than was offered makes curl abort the transfer.
     private func receiveBody(_ chunk: UnsafeRawBufferPointer) -> Int {
+        if let streamed = request.streamedBody {
+            if streams == nil {
+                streams = streamed.admits(HTTPResponse(status: status, headers: headers, body: [], bodyWasCut: false, httpVersion: ""))
+            }
+            if streams == true {
+                return stream(chunk, to: streamed)
+            }
+        }
         let limit = isErrorResponse ? max(request.bodyLimit, Self.errorBodyLimit) : request.bodyLimit
         guard body.count + chunk.count <= limit else {
             bodyWasCut = true
             return 0
         }
         body.append(contentsOf: chunk.assumingMemoryBound(to: UInt8.self))
+        return chunk.count
+    }
+
+    private func stream(_ chunk: UnsafeRawBufferPointer, to streamed: StreamedBody) -> Int {
+        guard streamedBytes + chunk.count <= request.bodyLimit else {
+            bodyWasCut = true
+            return 0
+        }
+        do {
+            try streamed.sink.write(chunk, at: streamed.offset + UInt64(streamedBytes))
+        } catch {
+            sinkFailure = error
+            return 0
+        }
+        streamedBytes += chunk.count
         return chunk.count
     }
 

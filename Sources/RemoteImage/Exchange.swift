@@ -107,13 +107,21 @@ struct Exchange: Sendable {
     private static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
 
     /// One single-range GET of `range` on `target`, retried while transient;
-    /// only an exact 206 of the unchanged object is accepted.
+    /// only an exact 206 of the unchanged object is accepted. With a `sink`
+    /// the body streams there (and the bytes returned are empty); an error
+    /// the sink throws ends the read as it is.
     func read(
-        _ range: Range<UInt64>, from target: RequestTarget, identity: RemoteIdentity, image: ImageURL, purpose: FetchPurpose
+        _ range: Range<UInt64>, from target: RequestTarget, identity: RemoteIdentity, image: ImageURL, purpose: FetchPurpose,
+        into sink: (any FetchSink)? = nil
     ) async throws -> [UInt8] {
         let display = image.description
         let wanted = range.lowerBound...(range.upperBound - 1)
-        let request = target.request(.get, byteRange: wanted, headers: identity.readPrecondition.map { [$0] } ?? [])
+        var request = target.request(.get, byteRange: wanted, headers: identity.readPrecondition.map { [$0] } ?? [])
+        request.streamedBody = sink.map { sink in
+            StreamedBody(sink: sink, offset: range.lowerBound) { head in
+                head.status == 206 && (try? checkHead(of: head, for: wanted, identity: identity, display: display)) != nil
+            }
+        }
         return try await retrying(display) {
             let response: HTTPResponse
             do {
@@ -169,6 +177,22 @@ struct Exchange: Sendable {
     private func accept(
         _ response: HTTPResponse, for wanted: ClosedRange<UInt64>, identity: RemoteIdentity, display: String
     ) throws -> [UInt8] {
+        try checkHead(of: response, for: wanted, identity: identity, display: display)
+        guard !response.bodyWasCut else {
+            throw RemoteImageError.malformedResponse(url: display, reason: "the body is longer than Content-Range says")
+        }
+        guard response.bodyLength == wanted.count else {
+            throw RetryableFailure(error: .malformedResponse(
+                url: display, reason: "body cut short: \(response.bodyLength) of \(wanted.count) bytes"))
+        }
+        return response.body
+    }
+
+    /// What a 206's headers must say for its body to be the bytes `wanted`
+    /// of the object opened: that range, of that size and ETag, uncoded.
+    private func checkHead(
+        of response: HTTPResponse, for wanted: ClosedRange<UInt64>, identity: RemoteIdentity, display: String
+    ) throws {
         let header = response[header: "content-range"]
         guard let contentRange = ContentRange(header) else {
             throw RemoteImageError.malformedResponse(url: display, reason: "206 without a usable Content-Range ('\(header ?? "missing")')")
@@ -184,14 +208,6 @@ struct Exchange: Sendable {
             throw RemoteImageError.malformedResponse(
                 url: display, reason: "asked for bytes \(wanted.lowerBound)-\(wanted.upperBound), got Content-Range '\(header!)'")
         }
-        guard !response.bodyWasCut else {
-            throw RemoteImageError.malformedResponse(url: display, reason: "the body is longer than Content-Range says")
-        }
-        guard response.body.count == wanted.count else {
-            throw RetryableFailure(error: .malformedResponse(
-                url: display, reason: "body cut short: \(response.body.count) of \(wanted.count) bytes"))
-        }
-        return response.body
     }
 
     private func identity(of head: HTTPResponse, url: ImageURL) throws -> RemoteIdentity? {
@@ -223,7 +239,7 @@ struct Exchange: Sendable {
             let failure = RemoteImageError.transport(url: display, error)
             throw error.isTransient ? RetryableFailure(error: failure) : failure
         }
-        HTTPMetrics.record(purpose: purpose, status: response.status, bodyBytes: response.body.count, duration: clock.now - started)
+        HTTPMetrics.record(purpose: purpose, status: response.status, bodyBytes: response.bodyLength, duration: clock.now - started)
         if response.status == 429 || (500...599).contains(response.status) {
             throw RetryableFailure(
                 error: .httpStatus(url: display, status: response.status),

@@ -26,6 +26,9 @@ public struct HTTPRequest: Sendable {
     /// server that ignores the range cannot make us download a whole image.
     /// Defaults to the range's length, or 64 KiB without one.
     public var bodyLimit: Int
+    /// Where the body goes as it arrives, if its response qualifies, instead
+    /// of into ``HTTPResponse/body``.
+    var streamedBody: StreamedBody?
 
     public init(
         method: Method,

@@ -6,10 +6,16 @@ public struct HTTPResponse: Sendable {
     /// wins when a field repeats.
     public var headers: [String: String]
     public var body: [UInt8]
+    /// Bytes of the body handed to the request's streamed-body sink instead
+    /// of kept in ``body``.
+    public var streamedBytes: Int = 0
     /// True when the body was cut off at the request's ``HTTPRequest/bodyLimit``.
     public var bodyWasCut: Bool
     /// The HTTP version the exchange used ("1.1", "2").
     public var httpVersion: String
+
+    /// The body's length, kept or streamed.
+    public var bodyLength: Int { body.count + streamedBytes }
 
     public subscript(header name: String) -> String? {
         headers[name.lowercased()]

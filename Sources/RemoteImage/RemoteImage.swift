@@ -95,10 +95,19 @@ public final class RemoteImage: RangeSource {
     /// refuses for its credentials is tried once more with fresh ones.
     /// Throws ``RemoteImageError`` (or `CancellationError`).
     public func read(_ range: Range<UInt64>, for purpose: FetchPurpose = .read) async throws -> [UInt8] {
+        try await read(range, for: purpose, streamingTo: nil)
+    }
+
+    /// The same, with the body streamed to `sink` as it arrives.
+    public func read(_ range: Range<UInt64>, for purpose: FetchPurpose, into sink: any FetchSink) async throws {
+        _ = try await read(range, for: purpose, streamingTo: sink)
+    }
+
+    private func read(_ range: Range<UInt64>, for purpose: FetchPurpose, streamingTo sink: (any FetchSink)?) async throws -> [UInt8] {
         precondition(!range.isEmpty && range.upperBound <= identity.size, "read \(range) outside 0..<\(identity.size)")
         let snapshot = credentials.current
         do {
-            return try await read(range, for: purpose, with: snapshot)
+            return try await read(range, for: purpose, into: sink, with: snapshot)
         } catch let rejection as RemoteImageError where rejection.rejectsCredentials && credentials.isRefreshable {
             logger.notice("the server refused the credentials; refreshing them", metadata: ["error": "\(rejection)"])
             let fresh: CredentialRefresher.Snapshot
@@ -107,21 +116,24 @@ public final class RemoteImage: RangeSource {
             } catch {
                 throw RemoteImageError.refreshFailed(url: url.description, rejection: rejection.statusSummary, failure: "\(error)")
             }
-            return try await read(range, for: purpose, with: fresh)
+            return try await read(range, for: purpose, into: sink, with: fresh)
         }
     }
 
-    private func read(_ range: Range<UInt64>, for purpose: FetchPurpose, with snapshot: CredentialRefresher.Snapshot) async throws -> [UInt8] {
+    private func read(
+        _ range: Range<UInt64>, for purpose: FetchPurpose, into sink: (any FetchSink)?, with snapshot: CredentialRefresher.Snapshot
+    ) async throws -> [UInt8] {
         let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger, credentials: snapshot.credentials)
         let current = try await pinnedTarget(for: snapshot, exchange: exchange)
         do {
-            return try await exchange.read(range, from: current.target, identity: identity, image: current.openedFrom, purpose: purpose)
+            return try await exchange.read(range, from: current.target, identity: identity, image: current.openedFrom, purpose: purpose, into: sink)
         } catch let error as RemoteImageError
             where [403, 404, 410].contains(error.refusalStatus) && current.target.url != current.openedFrom.absoluteString
         {
             logger.info("pinned URL expired; re-opening", metadata: ["url": "\(current.openedFrom)", "error": "\(error)"])
             let reopened = try await reopen(current.openedFrom, exchange: exchange, generation: snapshot.generation)
-            return try await exchange.read(range, from: reopened.target, identity: identity, image: reopened.openedFrom, purpose: purpose)
+            return try await exchange.read(
+                range, from: reopened.target, identity: identity, image: reopened.openedFrom, purpose: purpose, into: sink)
         }
     }
 

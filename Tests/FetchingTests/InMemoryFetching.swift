@@ -74,17 +74,21 @@ final class InMemoryChunkStore: ChunkStore {
         }
     }
 
-    /// Written chunks are readable at once and held once committed, as in
-    /// a file cache: a chunk written twice keeps its first bytes.
-    func writeChunks(_ bytes: ArraySlice<UInt8>, from chunk: Int) throws -> [Range<Int>] {
-        let size = chunkLayout.chunkBytes
-        return chunks.withLock { chunks in
-            var written: [Range<Int>] = []
-            for (index, start) in stride(from: bytes.startIndex, to: bytes.endIndex, by: size).enumerated() where chunks[chunk + index] == nil {
-                chunks[chunk + index] = Array(bytes[start..<min(start + size, bytes.endIndex)])
-                written.append(chunk + index..<chunk + index + 1)
+    /// Written bytes are readable at once and their chunks held once
+    /// committed, as in a file cache.
+    func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        let written = offset..<offset + UInt64(bytes.count)
+        chunks.withLock { chunks in
+            for chunk in chunkLayout.chunks(overlapping: written) {
+                let chunkRange = chunkLayout.byteRange(ofChunk: chunk)
+                let piece = chunkRange.clamped(to: written)
+                var held = chunks[chunk] ?? [UInt8](repeating: 0, count: chunkRange.count)
+                let source = UnsafeRawBufferPointer(rebasing: bytes[Int(piece.lowerBound - offset)..<Int(piece.upperBound - offset)])
+                held.withUnsafeMutableBytes { target in
+                    UnsafeMutableRawBufferPointer(rebasing: target[Int(piece.lowerBound - chunkRange.lowerBound)...]).copyMemory(from: source)
+                }
+                chunks[chunk] = held
             }
-            return written
         }
     }
 
