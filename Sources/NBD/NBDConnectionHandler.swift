@@ -36,13 +36,13 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     /// - Parameter finished: Succeeded once the connection is closed and no
     ///   task of it runs any more.
     init(
-        export: NBDExport, maximumInFlight: Int, metrics: NBDMetrics, events: (any NBDServerEvents)?, finished: EventLoopPromise<Void>
+        export: NBDExport, maximumInFlight: Int, maximumBytesInFlight: Int, metrics: NBDMetrics, events: (any NBDServerEvents)?, finished: EventLoopPromise<Void>
     ) {
         self.export = export
         self.metrics = metrics
         self.events = events
         handshake = NBDHandshake(export: export)
-        flow = NBDRequestFlow(maximumInFlight: maximumInFlight)
+        flow = NBDRequestFlow(maximumInFlight: maximumInFlight, maximumBytesInFlight: maximumBytesInFlight)
         self.finished = finished
     }
 
@@ -156,7 +156,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     }
 
     private func startTask(_ transmission: NBDTransmission, _ request: NBDRequest, context: ChannelHandlerContext) {
-        flow.taskStarted()
+        flow.taskStarted(request)
         let id = nextTaskID
         nextTaskID += 1
         let eventLoop = context.eventLoop
@@ -165,14 +165,14 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         tasks[id] = Task(executorPreference: executor) {
             let replies = await transmission.reply(to: request)
             eventLoop.execute {
-                handler.value.taskFinished(id, replies: replies, context: context.value)
+                handler.value.taskFinished(id, request, replies: replies, context: context.value)
             }
         }
     }
 
-    private func taskFinished(_ id: Int, replies: [NBDServerMessage], context: ChannelHandlerContext) {
+    private func taskFinished(_ id: Int, _ request: NBDRequest, replies: [NBDServerMessage], context: ChannelHandlerContext) {
         tasks[id] = nil
-        flow.taskFinished()
+        flow.taskFinished(request)
         if !isClosed {
             write(replies, context: context)
             startRequests(context: context)

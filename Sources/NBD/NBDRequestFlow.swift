@@ -4,7 +4,11 @@ import NIOCore
 /// more from the socket.
 ///
 /// Requests start in the order they arrived. One carried out by a task is in
-/// flight until answered, and at ``maximumInFlight`` the rest wait. Nothing
+/// flight until answered, and at ``maximumInFlight`` the rest wait, as they
+/// do when the data of those in flight (read replies being gathered, write
+/// payloads) would pass ``maximumBytesInFlight``: a client's queue depth
+/// costs the server bounded memory whatever the size of its requests (one
+/// request larger than the budget starts alone). Nothing
 /// starts while the socket is backed up: its replies would only pile up in
 /// memory. The socket is read only when no request waits, so a client that
 /// sends faster than it takes replies is held back by the socket, not by our
@@ -13,13 +17,16 @@ import NIOCore
 /// it reads no more, answers every request it has read, then closes.
 struct NBDRequestFlow {
     let maximumInFlight: Int
+    let maximumBytesInFlight: Int
     private var waiting = CircularBuffer<NBDRequest>()
     private(set) var inFlight = 0
+    private(set) var bytesInFlight = 0
     private(set) var isDisconnecting = false
     private(set) var isDraining = false
 
-    init(maximumInFlight: Int) {
+    init(maximumInFlight: Int, maximumBytesInFlight: Int = .max) {
         self.maximumInFlight = maximumInFlight
+        self.maximumBytesInFlight = maximumBytesInFlight
     }
 
     /// Queues a request that arrived; anything after a disconnect is dropped.
@@ -30,7 +37,9 @@ struct NBDRequestFlow {
 
     /// The next request to start, if one may start now.
     mutating func nextRequest(canWrite: Bool) -> NBDRequest? {
-        guard canWrite, inFlight < maximumInFlight, !isDisconnecting, let request = waiting.popFirst() else { return nil }
+        guard canWrite, inFlight < maximumInFlight, !isDisconnecting, let request = waiting.first else { return nil }
+        guard inFlight == 0 || bytesInFlight + Self.bytesHeld(by: request) <= maximumBytesInFlight else { return nil }
+        waiting.removeFirst()
         guard request.command != .disconnect else {
             isDisconnecting = true
             waiting.removeAll()
@@ -39,14 +48,24 @@ struct NBDRequestFlow {
         return request
     }
 
-    /// A request went to a task of its own.
-    mutating func taskStarted() {
+    /// `request` went to a task of its own.
+    mutating func taskStarted(_ request: NBDRequest) {
         inFlight += 1
+        bytesInFlight += Self.bytesHeld(by: request)
     }
 
-    /// A task's request was answered.
-    mutating func taskFinished() {
+    /// The task of `request` was answered.
+    mutating func taskFinished(_ request: NBDRequest) {
         inFlight -= 1
+        bytesInFlight -= Self.bytesHeld(by: request)
+    }
+
+    /// The data a request holds in memory until it is answered.
+    private static func bytesHeld(by request: NBDRequest) -> Int {
+        switch request.command {
+        case .read, .write: Int(request.length)
+        default: 0
+        }
     }
 
     /// The server is stopping: the requests read so far are answered, and

@@ -12,6 +12,12 @@ public struct NBDServer: Sendable {
     /// Requests of a connection that may wait on a task at once; more wait
     /// for one of them to be answered.
     public var maximumInFlight = 64
+    /// Data of a connection's requests in flight (reads' replies, writes'
+    /// payloads), at most: with a cold cache each waits for its fetch, and a
+    /// client such as nbdcopy keeps 64 requests of 256 KiB in flight on each
+    /// of four connections. This bounds what they cost; the fetches behind
+    /// them are what makes a copy fast.
+    public var maximumBytesInFlight = 4 << 20
     /// Reply bytes a connection may have queued for its socket before it
     /// stops starting requests: enough for a queue depth of large reads.
     public var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
@@ -33,7 +39,7 @@ public struct NBDServer: Sendable {
             ByteToMessageHandler(NBDServerDecoder()),
             NBDServerEncoder(),
             NBDConnectionHandler(
-                export: export, maximumInFlight: maximumInFlight, metrics: metrics, events: events, finished: finished)
+                export: export, maximumInFlight: maximumInFlight, maximumBytesInFlight: maximumBytesInFlight, metrics: metrics, events: events, finished: finished)
         )
         return NBDConnection(channel: channel, finished: finished.futureResult)
     }
