@@ -11,7 +11,8 @@ import LayeredDisk
 ///   requested again; a read or fill that wants it joins its fetch.
 /// - **Merging.** Missing runs separated by small gaps become one request,
 ///   never across a chunk in flight; requests are capped in size. Reads use
-///   the foreground gap and cap, everything else the background ones.
+///   the foreground gap and cap, everything else the background gap and the
+///   size the link asks for (``backgroundRequestBytes``).
 /// - **Priorities.** Requests start in order, one connection each. A read's
 ///   request takes any free connection and queues ahead of all background
 ///   work; background work leaves ``FetchPolicy/connectionsReservedForReads``
@@ -68,6 +69,8 @@ public struct FetchPlanner: Sendable {
     /// Whether observed reads start readahead: only with somewhere to keep it.
     public let readsAhead: Bool
     public private(set) var counters = FetchCounters()
+    /// What the link gives, from the requests that finished.
+    public private(set) var link: LinkEstimate
     private let connections: Int
     private let reservedForReads: Int
     private var freeConnections: Int
@@ -85,9 +88,11 @@ public struct FetchPlanner: Sendable {
     /// - Parameters:
     ///   - connections: requests that may run at once.
     ///   - readsAhead: whether observed reads start readahead.
-    public init(layout: ChunkLayout, policy: FetchPolicy, connections: Int, readsAhead: Bool = true) {
+    ///   - latency: the link's first-byte latency as far as it is known.
+    public init(layout: ChunkLayout, policy: FetchPolicy, connections: Int, readsAhead: Bool = true, latency: Duration = .zero) {
         precondition(connections > 0, "a planner needs a connection")
         self.layout = layout
+        link = LinkEstimate(latency: latency)
         self.policy = policy
         self.readsAhead = readsAhead
         self.connections = connections
@@ -98,6 +103,13 @@ public struct FetchPlanner: Sendable {
 
     /// Whether anything is in flight (queued, running, or waiting to be stored).
     public var isIdle: Bool { entries.isEmpty }
+
+    /// The size of a background request now: what the link asks for, within
+    /// the policy's bounds.
+    public var backgroundRequestBytes: UInt64 {
+        let largest = policy.backgroundRequestLimit
+        return link.requestBytes(within: min(policy.smallestBackgroundRequest, largest)...largest)
+    }
 
     // MARK: Events
 
@@ -175,7 +187,7 @@ public struct FetchPlanner: Sendable {
             }
         }
         let pending = firstWanted.keys.sorted().map { $0..<$0 + 1 }
-        let requests = merged(pending, gap: policy.backgroundMergeGap, limit: policy.backgroundRequestLimit)
+        let requests = merged(pending, gap: policy.backgroundMergeGap, limit: backgroundRequestBytes)
             .map { run in (run: run, wanted: run.compactMap { firstWanted[$0] }.min() ?? .max) }
             .sorted { $0.wanted < $1.wanted }
         for (run, _) in requests {
@@ -192,6 +204,12 @@ public struct FetchPlanner: Sendable {
         entries[id]?.stage = .arrived
         freeConnections += 1
         return startWhatCan()
+    }
+
+    /// A request's `bytes` all arrived `duration` after it started: what the
+    /// link gives, for the size of later requests.
+    public mutating func measured(bytes: UInt64, duration: Duration) {
+        link.record(bytes: bytes, duration: duration)
     }
 
     /// A request ended: stored, or failed (then `fetchedBytes` is 0). Its

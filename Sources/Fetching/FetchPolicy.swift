@@ -11,20 +11,25 @@ public struct FetchPolicy: Sendable, Hashable {
     /// Largest single request when a read is waiting; larger runs are split
     /// into parallel requests so the read finishes sooner.
     public var foregroundRequestLimit: UInt64 = 8 << 20
-    /// Largest single request for readahead and fills.
-    public var backgroundRequestLimit: UInt64 = 16 << 20
+    /// Readahead and fills ask for what the link's ``LinkEstimate`` says,
+    /// between these two sizes. Below the smaller one, the work each request
+    /// costs here (a commit, a flush) shows even on loopback.
+    public var smallestBackgroundRequest: UInt64 = 8 << 20
+    public var backgroundRequestLimit: UInt64 = 64 << 20
     /// The first readahead after two adjacent reads; doubles each time the
     /// reader catches up, up to ``readaheadLimit``. The guest kernel reads
     /// ahead only 128 KiB itself.
     public var initialReadahead: UInt64 = 1 << 20
     public var readaheadLimit: UInt64 = 32 << 20
-    /// Readahead bytes in flight at most, over all streams: what readahead
-    /// may hold in memory before the reader catches up.
-    public var readaheadInFlightLimit: UInt64 = 64 << 20
+    /// Readahead bytes in flight at most, over all streams: how far ahead of
+    /// its readers readahead may fetch (four streams of two full windows).
+    /// Fetched bytes stream into the store, so this costs no memory.
+    public var readaheadInFlightLimit: UInt64 = 256 << 20
     /// Bytes of background requests (readahead, fill, trace replay, pull)
-    /// started and not yet stored, at most: what they may hold in memory.
-    /// Reads are never held back by it.
-    public var bytesInFlightLimit: UInt64 = 64 << 20
+    /// started and not yet stored, at most: enough for every connection of
+    /// the default eight to carry a request of the largest size. Reads are
+    /// never held back by it.
+    public var bytesInFlightLimit: UInt64 = 512 << 20
     /// Sequential streams followed at once (several guests' processes, or
     /// nbdcopy's parallel workers); the least recently used is forgotten.
     public var streamLimit = 16

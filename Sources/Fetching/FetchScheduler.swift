@@ -59,6 +59,7 @@ public final class FetchScheduler: ReadObserver {
         layout: ChunkLayout,
         store: (any ChunkStore)?,
         policy: FetchPolicy = FetchPolicy(),
+        latency: Duration = .zero,
         onStoreFailure: @escaping @Sendable (any Error) -> Void = { _ in }
     ) {
         self.source = source
@@ -67,12 +68,18 @@ public final class FetchScheduler: ReadObserver {
         self.store = store
         self.policy = policy
         self.onStoreFailure = onStoreFailure
-        state = Mutex(State(planner: FetchPlanner(layout: layout, policy: policy, connections: connections, readsAhead: store != nil)))
+        state = Mutex(State(planner: FetchPlanner(
+            layout: layout, policy: policy, connections: connections, readsAhead: store != nil, latency: latency)))
     }
 
     /// What the scheduler has done so far, with the reads it observed.
     public var counters: FetchCounters {
         state.withLock(\.planner.counters)
+    }
+
+    /// The size of a background request the link asks for now.
+    public var backgroundRequestBytes: UInt64 {
+        state.withLock(\.planner.backgroundRequestBytes)
     }
 
     // MARK: Reads
@@ -205,6 +212,7 @@ public final class FetchScheduler: ReadObserver {
             }
             await gate.wait()
             let storing: Result<any ChunkStore, any Error>?
+            let started = ContinuousClock.now
             do {
                 downloading.increment()
                 defer {
@@ -222,6 +230,8 @@ public final class FetchScheduler: ReadObserver {
                 throw error
             }
             fetchedBytes = UInt64(range.count)
+            let duration = ContinuousClock.now - started
+            state.withLock { $0.planner.measured(bytes: fetchedBytes, duration: duration) }
             do {
                 try await storing?.get().commitChunks([request.chunks])
             } catch {

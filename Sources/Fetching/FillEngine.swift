@@ -10,10 +10,6 @@ import LayeredDisk
 /// another process holds are looked at again later. With a rate limiter,
 /// every request waits for its turn under the rate.
 public struct FillEngine: Sendable {
-    /// Bytes a fill request asks for: small enough that memory stays at a
-    /// few requests, large enough that a request's latency is paid rarely
-    /// (docs/benchmarks.md).
-    public static let requestBytes: UInt64 = 2 << 20
     /// A boot trace is replayed in batches of about this many bytes; each
     /// batch is one fill, so nearby chunks share requests.
     public static let traceBatchBytes: UInt64 = 4 << 20
@@ -36,21 +32,24 @@ public struct FillEngine: Sendable {
 
     /// Requests under way at once: a quarter more than connections, so
     /// connections keep fetching while earlier requests wait for the flush
-    /// that makes them durable; memory stays at that many requests' bytes.
+    /// that makes them durable.
     var requestsUnderWay: Int { connections + (connections + 3) / 4 }
 
     private var layout: ChunkLayout { store.chunkLayout }
 
     /// Fetches every chunk overlapping `bytes` that the store lacks, calling
-    /// `progress` after each request.
+    /// `progress` after each request. Each request is cut when it starts, at
+    /// the size the link asks for by then (``FetchScheduler/backgroundRequestBytes``).
     public func fill(_ bytes: Range<UInt64>, progress: (FillProgress) -> Void = { _ in }) async throws -> FillProgress {
         let chunks = layout.chunks(overlapping: bytes)
-        let queue = try store.missingRuns(in: chunks).flatMap(requests(for:)).map { (chunks: $0, wasBusy: false) }
+        var missing = try store.missingRuns(in: chunks)[...]
         var totals = FillProgress()
         totals.bytesWanted = layout.byteCount(ofChunks: chunks)
-        totals.bytesAlreadyCached = totals.bytesWanted - queue.reduce(0) { $0 + layout.byteCount(ofChunks: $1.chunks) }
+        totals.bytesAlreadyCached = totals.bytesWanted - missing.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
         progress(totals)
-        try await withBoundedConcurrency(queue, limit: requestsUnderWay) { next in
+        try await withBoundedConcurrency(limit: requestsUnderWay) {
+            nextRequest(from: &missing).map { (chunks: $0, wasBusy: false) }
+        } work: { next in
             try await fillRequest(next.chunks, afterWaiting: next.wasBusy)
         } collect: { outcome in
             totals.bytesFetched += outcome.fetched.bytesFetched
@@ -118,11 +117,16 @@ public struct FillEngine: Sendable {
         return outcome
     }
 
-    /// A run of missing chunks cut into requests of at most ``requestBytes``.
-    private func requests(for run: Range<Int>) -> [Range<Int>] {
-        let perRequest = max(1, Int(Self.requestBytes / UInt64(layout.chunkBytes)))
-        return stride(from: run.lowerBound, to: run.upperBound, by: perRequest).map {
-            $0..<min($0 + perRequest, run.upperBound)
+    /// The next request's chunks, cut from the front of the first run.
+    private func nextRequest(from runs: inout ArraySlice<Range<Int>>) -> Range<Int>? {
+        guard let run = runs.first else { return nil }
+        let perRequest = max(1, Int(scheduler.backgroundRequestBytes / UInt64(layout.chunkBytes)))
+        let request = run.lowerBound..<min(run.lowerBound + perRequest, run.upperBound)
+        if request == run {
+            runs.removeFirst()
+        } else {
+            runs[runs.startIndex] = request.upperBound..<run.upperBound
         }
+        return request
     }
 }

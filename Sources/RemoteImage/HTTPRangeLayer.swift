@@ -77,7 +77,7 @@ public struct HTTPRangeLayer: DiskLayer {
         var layer = self
         layer.scheduler = FetchScheduler(
             source: image, connections: image.connections, contentSize: contentSize, layout: store.chunkLayout, store: store,
-            policy: policy, onStoreFailure: onStoreFailure)
+            policy: policy, latency: image.probeDuration, onStoreFailure: onStoreFailure)
         return layer
     }
 

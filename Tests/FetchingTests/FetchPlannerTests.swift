@@ -142,6 +142,25 @@ struct FetchPlannerTests {
         #expect(fill.created.count == 1 && fill.started == [fill.created[0].id])
     }
 
+    // MARK: Request size
+
+    /// Background requests start at the smallest size and grow to what the
+    /// link asks for once a large request told its rate; reads keep their
+    /// own cap.
+    @Test func backgroundRequestsTakeTheSizeTheLinkAsksFor() {
+        var policy = FetchPolicy()
+        policy.smallestBackgroundRequest = 1 << 20
+        policy.backgroundRequestLimit = 64 << 20
+        var planner = FetchPlanner(layout: Self.layout, policy: policy, connections: 8, latency: .milliseconds(30))
+        #expect(planner.backgroundRequestBytes == 1 << 20)
+        #expect(planner.fill([0..<64], purpose: .fill).created.map(\.chunks.count) == [16, 16, 16, 16])
+        // 30 ms to the first byte, then 100 MB/s: 8 MiB in 30 + 84 ms.
+        planner.measured(bytes: 8 << 20, duration: .microseconds(30_000 + 83_886))
+        #expect(planner.backgroundRequestBytes / 1_000_000 == 27, "nine latencies' worth: 0.03 s x 100 MB/s x 9")
+        #expect(planner.fill([64..<1024], purpose: .fill).created.first?.chunks.count == Int(planner.backgroundRequestBytes / Self.chunk))
+        #expect(planner.read(Self.bytes(0..<1024), missing: []).created.isEmpty)
+    }
+
     // MARK: Readahead
 
     @Test func sequentialReadsAreReadAheadAndRandomOnesAreNot() {
