@@ -27,7 +27,7 @@ public struct FetchPolicy: Sendable, Hashable {
     public var readaheadInFlightLimit: UInt64 = 256 << 20
     /// Bytes of background requests (readahead, fill, trace replay, pull)
     /// started and not yet stored, at most: enough for every connection of
-    /// the default eight to carry a request of the largest size. Reads are
+    /// the default sixteen to carry a request of 32 MiB. Reads are
     /// never held back by it.
     public var bytesInFlightLimit: UInt64 = 512 << 20
     /// Sequential streams followed at once (several guests' processes, or

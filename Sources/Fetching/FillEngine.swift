@@ -39,16 +39,20 @@ public struct FillEngine: Sendable {
 
     /// Fetches every chunk overlapping `bytes` that the store lacks, calling
     /// `progress` after each request. Each request is cut when it starts, at
-    /// the size the link asks for by then (``FetchScheduler/backgroundRequestBytes``).
+    /// the size the link asks for by then (``FetchScheduler/backgroundRequestBytes``),
+    /// or smaller, so that a small fill has a request for every connection.
     public func fill(_ bytes: Range<UInt64>, progress: (FillProgress) -> Void = { _ in }) async throws -> FillProgress {
         let chunks = layout.chunks(overlapping: bytes)
         var missing = try store.missingRuns(in: chunks)[...]
+        let missingBytes = missing.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
         var totals = FillProgress()
         totals.bytesWanted = layout.byteCount(ofChunks: chunks)
-        totals.bytesAlreadyCached = totals.bytesWanted - missing.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
+        totals.bytesAlreadyCached = totals.bytesWanted - missingBytes
         progress(totals)
+        // A small fill still spreads over every connection.
+        let shareOfConnection = (missingBytes + UInt64(connections) - 1) / UInt64(connections)
         try await withBoundedConcurrency(limit: requestsUnderWay) {
-            nextRequest(from: &missing).map { (chunks: $0, wasBusy: false) }
+            nextRequest(from: &missing, atMost: min(shareOfConnection, scheduler.backgroundRequestBytes)).map { (chunks: $0, wasBusy: false) }
         } work: { next in
             try await fillRequest(next.chunks, afterWaiting: next.wasBusy)
         } collect: { outcome in
@@ -117,10 +121,11 @@ public struct FillEngine: Sendable {
         return outcome
     }
 
-    /// The next request's chunks, cut from the front of the first run.
-    private func nextRequest(from runs: inout ArraySlice<Range<Int>>) -> Range<Int>? {
+    /// The next request's chunks, `bytes` at most, cut from the front of the
+    /// first run.
+    private func nextRequest(from runs: inout ArraySlice<Range<Int>>, atMost bytes: UInt64) -> Range<Int>? {
         guard let run = runs.first else { return nil }
-        let perRequest = max(1, Int(scheduler.backgroundRequestBytes / UInt64(layout.chunkBytes)))
+        let perRequest = max(1, Int(bytes / UInt64(layout.chunkBytes)))
         let request = run.lowerBound..<min(run.lowerBound + perRequest, run.upperBound)
         if request == run {
             runs.removeFirst()

@@ -1,7 +1,7 @@
 /// How the curl client connects: connection count, timeouts, TLS.
 public struct HTTPClientConfiguration: Sendable {
     /// Connections kept open to the origin at most; transfers beyond wait.
-    public var connections = 8
+    public var connections = 16
     /// Whether the user's credentials also go to the other origins a redirect leads to,
     /// as curl's `--location-trusted` does. Off: a redirect to another host,
     /// port or scheme gets none of them.

@@ -8,7 +8,7 @@ import RemoteImage
 /// see exactly what `serve` would.
 struct RemoteOptions: ParsableArguments {
     @Option(help: "Connections to the server at most.")
-    var connections = 8
+    var connections = 16
 
     @Option(name: .customLong("header"), help: ArgumentHelp("Extra request header, repeatable.", valueName: "name: value"))
     var headers: [String] = []
