@@ -20,7 +20,7 @@ public struct FetchPolicy: Sendable, Hashable {
     /// reader catches up, up to ``readaheadLimit``. The guest kernel reads
     /// ahead only 128 KiB itself.
     public var initialReadahead: UInt64 = 1 << 20
-    public var readaheadLimit: UInt64 = 32 << 20
+    public var readaheadLimit: UInt64 = 64 << 20
     /// Readahead bytes in flight at most, over all streams: how far ahead of
     /// its readers readahead may fetch (four streams of two full windows).
     /// Fetched bytes stream into the store, so this costs no memory.
