@@ -9,8 +9,11 @@ import Synchronization
 ///
 /// Every request moves whole chunks of ``layout`` and stores them in the
 /// store, if there is one, so data fetched beyond what a read asked for is
-/// kept and no byte is fetched twice. A read gets its bytes as soon as they
-/// arrive; storing follows, and the request stays joinable until stored.
+/// kept and no byte is fetched twice. A request's body streams into the
+/// store as it arrives, so no request holds its bytes in memory; the reads
+/// waiting for it read the store once it is whole, and the request stays
+/// joinable until committed. Without a store a request gathers its bytes for
+/// the reads that wait.
 ///
 /// The planner sits behind a lock rather than in an actor: planning is quick
 /// and never waits, and a read plans on its own thread (a connection's event
