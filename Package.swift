@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel"]),
         .testTarget(name: "FetchingTests", dependencies: ["Fetching", "LayeredDisk"]),
         .testTarget(name: "Qcow2Tests", dependencies: ["Qcow2", "LayeredDisk", "HTTPTestServers"]),
-        .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "HTTPTestServers"]),
+        .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "Fetching", "HTTPTestServers"]),
         .testTarget(
             name: "NBDTests",
             dependencies: [
