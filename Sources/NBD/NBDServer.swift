@@ -17,7 +17,7 @@ public struct NBDServer: Sendable {
     /// client such as nbdcopy keeps 64 requests of 256 KiB in flight on each
     /// of four connections. This bounds what they cost; the fetches behind
     /// them are what makes a copy fast.
-    public var maximumBytesInFlight = 2 << 20
+    public var maximumBytesInFlight = 1 << 20
     /// Reply bytes a connection may have queued for its socket before it
     /// stops starting requests: enough for a queue depth of large reads.
     public var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
