@@ -205,7 +205,10 @@ public final class FetchScheduler: ReadObserver {
         let gate = StartGate()
         let bytes = FetchedBytes()
         let range = layout.byteRange(ofChunks: request.chunks)
-        let stored = Task { [self] in
+        // A read's fetch runs where the read waits (an NBD connection's event
+        // loop), so its answer crosses from curl's thread to that one only.
+        let executor = request.purpose.isForeground ? WaitingExecutor.current : nil
+        let stored = Task(executorPreference: executor) { [self] in
             var fetchedBytes: UInt64 = 0
             defer {
                 // One step: once the planner forgets the request, no plan names it.

@@ -1,3 +1,4 @@
+import LayeredDisk
 import NIOCore
 
 /// Serves one NBD connection on its event loop: the handshake through
@@ -162,8 +163,10 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         let eventLoop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
         let context = NIOLoopBound(context, eventLoop: eventLoop)
-        tasks[id] = Task(executorPreference: executor) {
-            let replies = await transmission.reply(to: request)
+        tasks[id] = Task(executorPreference: executor) { [executor] in
+            let replies = await WaitingExecutor.$current.withValue(executor) {
+                await transmission.reply(to: request)
+            }
             eventLoop.execute {
                 handler.value.taskFinished(id, request, replies: replies, context: context.value)
             }

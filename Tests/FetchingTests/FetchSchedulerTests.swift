@@ -88,4 +88,24 @@ struct FetchSchedulerTests {
         store.releaseCommits()
         _ = try await fill.value
     }
+
+    /// A read's fetch runs on the executor the read waits on (an NBD
+    /// connection's event loop): no hop through the cooperative pool. A
+    /// fill has no such waiter and runs on the pool.
+    @Test func aReadsFetchRunsWhereTheReadWaits() async throws {
+        let executor = ThreadTaskExecutor()
+        let source = InMemorySource(size: Self.size) { executor.isCurrent }
+        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size)))
+        let scheduler = Self.scheduler(source: source, store: store)
+        let read = Task(executorPreference: executor) {
+            try await WaitingExecutor.$current.withValue(executor) {
+                try await Self.read(0..<4096, from: scheduler)
+            }
+        }
+        #expect(try await read.value == source.bytes(0..<4096))
+        _ = try await WaitingExecutor.$current.withValue(executor) {
+            try await scheduler.fill(8..<9)
+        }
+        #expect(source.requestPlaces == [true, false])
+    }
 }

@@ -1,4 +1,6 @@
+import Dispatch
 import Fetching
+import Foundation
 import LayeredDisk
 import Synchronization
 
@@ -7,12 +9,19 @@ import Synchronization
 final class InMemorySource: RangeSource {
     let size: Int
     private let log = Mutex<[Range<UInt64>]>([])
+    /// For each request, what `place` said while it ran.
+    private let places = Mutex<[Bool]>([])
+    private let place: @Sendable () -> Bool
 
-    init(size: Int) {
+    /// - Parameter place: asked on each request's thread, say whether it is
+    ///   an executor's.
+    init(size: Int, place: @escaping @Sendable () -> Bool = { false }) {
         self.size = size
+        self.place = place
     }
 
     var requested: [Range<UInt64>] { log.withLock { $0 } }
+    var requestPlaces: [Bool] { places.withLock { $0 } }
 
     /// The object's bytes at `range`.
     func bytes(_ range: Range<Int>) -> [UInt8] {
@@ -21,6 +30,7 @@ final class InMemorySource: RangeSource {
 
     func read(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8] {
         log.withLock { $0.append(range) }
+        places.withLock { $0.append(place()) }
         await Task.yield()
         return bytes(Int(range.lowerBound)..<Int(range.upperBound))
     }
@@ -103,5 +113,38 @@ final class InMemoryChunkStore: ChunkStore {
         committed.withLock { committed in
             for run in runs { committed.formUnion(run) }
         }
+    }
+}
+
+/// A task executor with a thread of its own, so a test can tell whether
+/// code ran on it.
+final class ThreadTaskExecutor: TaskExecutor, @unchecked Sendable {
+    private let jobs = Mutex<[UnownedJob]>([])
+    private let ready = DispatchSemaphore(value: 0)
+    private let threadID = Mutex<pthread_t?>(nil)
+
+    init() {
+        let started = DispatchSemaphore(value: 0)
+        Thread { [self] in
+            threadID.withLock { $0 = pthread_self() }
+            started.signal()
+            while true {
+                ready.wait()
+                let job = jobs.withLock { $0.removeFirst() }
+                job.runSynchronously(on: asUnownedTaskExecutor())
+            }
+        }.start()
+        started.wait()
+    }
+
+    /// Whether the caller runs on the executor's thread.
+    var isCurrent: Bool {
+        threadID.withLock { $0.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        jobs.withLock { $0.append(job) }
+        ready.signal()
     }
 }
