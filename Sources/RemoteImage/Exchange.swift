@@ -128,8 +128,13 @@ struct Exchange: Sendable {
                 response = try await send(request, display: display, purpose: purpose.label)
             } catch let failure as RetryableFailure {
                 if case let .transport(_, error) = failure.error, error.isCutShort {
+                    // The tier may cut a little before the slice that changed
+                    // (what it had buffered is lost): the range's last byte
+                    // lies past it, unless that slice was cached earlier.
                     let cut = min(wanted.upperBound, wanted.lowerBound + UInt64(error.bodyBytesReceived))
-                    try await confirmUnchanged(at: cut, on: target, identity: identity, display: display)
+                    for offset in Set([cut, wanted.upperBound]).sorted() {
+                        try await confirmUnchanged(at: offset, on: target, identity: identity, display: display)
+                    }
                 }
                 throw failure
             }
@@ -151,7 +156,7 @@ struct Exchange: Sendable {
 
     /// A body cut short may be a cache tier that found the origin's object
     /// changed between the slices it joins (nginx's slice module does so):
-    /// the byte where the body was cut, asked for on the same conditions,
+    /// a byte of the rest of the range, asked for on the same conditions,
     /// says which, so the error names the real cause instead of a broken
     /// transfer.
     /// Throws ``RemoteImageError/imageChanged(url:reason:)`` when the object
