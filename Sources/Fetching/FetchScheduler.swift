@@ -217,7 +217,7 @@ public final class FetchScheduler: ReadObserver {
                 } whileLocked: { $0.fetches[request.id] = nil }
             }
             await gate.wait()
-            let storing: Result<any ChunkStore, any Error>?
+            var refusal: (any Error)?
             let started = ContinuousClock.now
             do {
                 downloading.increment()
@@ -226,10 +226,9 @@ public final class FetchScheduler: ReadObserver {
                     tell { $0.arrived(request.id) }
                 }
                 if let store {
-                    storing = try await download(range, for: request.purpose, into: store, delivering: bytes)
+                    refusal = try await download(range, for: request.purpose, into: store, delivering: bytes)
                 } else {
                     bytes.arrived(try await download(range, for: request.purpose))
-                    storing = nil
                 }
             } catch {
                 bytes.failed(error)
@@ -238,8 +237,10 @@ public final class FetchScheduler: ReadObserver {
             fetchedBytes = UInt64(range.count)
             let duration = ContinuousClock.now - started
             state.withLock { $0.planner.measured(bytes: fetchedBytes, duration: duration) }
+            guard let store else { return }
             do {
-                try await storing?.get().commitChunks([request.chunks])
+                if let refusal { throw refusal }
+                try await store.commitChunks([request.chunks])
             } catch {
                 onStoreFailure(error)
                 throw error
@@ -249,12 +250,12 @@ public final class FetchScheduler: ReadObserver {
     }
 
     /// Streams `range` of the disk into `store` and tells `bytes` they are
-    /// there; returns the store to commit them to. When the store refuses
-    /// them (a full disk), the reads waiting still get the bytes, fetched
-    /// again into memory, and the store's error is returned instead.
+    /// there. When the store refuses them (a full disk), the reads waiting
+    /// still get the bytes, fetched again into memory, and the store's error
+    /// is returned: nothing is to be committed.
     private func download(
         _ range: Range<UInt64>, for purpose: FetchPurpose, into store: any ChunkStore, delivering bytes: FetchedBytes
-    ) async throws -> Result<any ChunkStore, any Error> {
+    ) async throws -> (any Error)? {
         let sink = StoringSink(store: store)
         do {
             let available = availablePart(of: range)
@@ -268,10 +269,10 @@ public final class FetchScheduler: ReadObserver {
         } catch {
             guard let refusal = sink.failure else { throw error }
             bytes.arrived(try await download(range, for: purpose))
-            return .failure(refusal)
+            return refusal
         }
         bytes.arrivedInStore()
-        return .success(store)
+        return nil
     }
 
     /// The part of `range` the source holds; the rest is padding.
