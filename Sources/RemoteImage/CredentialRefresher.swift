@@ -75,6 +75,30 @@ public final class CredentialRefresher: Sendable {
         }
     }
 
+    /// The same, waiting at most `limit`: a request's wait stays within
+    /// its retry time whatever the source does (a command that hangs, a
+    /// slow metadata service). The refresh itself goes on for whoever
+    /// waits next.
+    public func refresh(after seen: Int, within limit: Duration) async throws -> Snapshot {
+        let waiter = OneAnswer<Snapshot>()
+        return try await withCheckedThrowingContinuation { continuation in
+            waiter.wait(with: continuation)
+            let refresh = Task {
+                do {
+                    waiter.answer(.success(try await self.refresh(after: seen)))
+                } catch {
+                    waiter.answer(.failure(error))
+                }
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                if waiter.answer(.failure(RefreshTimedOut(limit: limit))) {
+                    refresh.cancel()
+                }
+            }
+        }
+    }
+
     private func load(notBefore earliest: ContinuousClock.Instant) async throws -> Snapshot {
         try? await Task.sleep(until: earliest, clock: .continuous)
         let loaded: Credentials
@@ -95,5 +119,32 @@ public final class CredentialRefresher: Sendable {
             state.lastLoad = .now
             return state.current
         }
+    }
+}
+
+/// A refresh that did not finish within the time a request had left.
+public struct RefreshTimedOut: Error, CustomStringConvertible {
+    public let limit: Duration
+
+    public var description: String {
+        "it did not finish within the \(limit.components.seconds) s the request had left (--retry-max-time)"
+    }
+}
+
+/// A continuation resumed by whichever answer comes first.
+private final class OneAnswer<Value: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Value, any Error>?>(nil)
+
+    func wait(with continuation: CheckedContinuation<Value, any Error>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    /// Resumes the waiter with `result` unless it was answered before;
+    /// returns whether this was the answer.
+    @discardableResult
+    func answer(_ result: Result<Value, any Error>) -> Bool {
+        guard let waiting = continuation.withLock({ $0.take() }) else { return false }
+        waiting.resume(with: result)
+        return true
     }
 }

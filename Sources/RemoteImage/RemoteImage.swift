@@ -106,13 +106,15 @@ public final class RemoteImage: RangeSource {
     private func read(_ range: Range<UInt64>, for purpose: FetchPurpose, streamingTo sink: (any FetchSink)?) async throws -> [UInt8] {
         precondition(!range.isEmpty && range.upperBound <= identity.size, "read \(range) outside 0..<\(identity.size)")
         let snapshot = credentials.current
+        let started = ContinuousClock.now
         do {
             return try await read(range, for: purpose, into: sink, with: snapshot)
         } catch let rejection as RemoteImageError where rejection.rejectsCredentials && credentials.isRefreshable {
             logger.notice("the server refused the credentials; refreshing them", metadata: ["error": "\(rejection)"])
             let fresh: CredentialRefresher.Snapshot
             do {
-                fresh = try await credentials.refresh(after: snapshot.generation)
+                let left = max(.zero, retryPolicy.maximumTime - (ContinuousClock.now - started))
+                fresh = try await credentials.refresh(after: snapshot.generation, within: left)
             } catch {
                 throw RemoteImageError.refreshFailed(url: url.description, rejection: rejection.statusSummary, failure: "\(error)")
             }

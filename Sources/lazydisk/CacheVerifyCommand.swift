@@ -15,7 +15,7 @@ struct CacheVerifyCommand: AsyncParsableCommand {
     @OptionGroup var cache: CacheRootOptions
 
     func run() async throws {
-        let remoteLayer = try await remote.openLayer(try await image.source())
+        let remoteLayer = try await remote.openLayer(try await image.source(commandTimeLimit: remote.commandTimeLimit))
         let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location, limit: nil, logger: remote.logger)
         let offline = try await LayeredDisk(readOnly: true, layers: [
             LayerConfiguration(cacheLayer),

@@ -22,7 +22,7 @@ struct CatCommand: AsyncParsableCommand {
     @OptionGroup var cache: CacheOptions
 
     func run() async throws {
-        let stack = try await ImageStack.open(try await image.source(), remote: remote, cache: cache)
+        let stack = try await ImageStack.open(try await image.source(commandTimeLimit: remote.commandTimeLimit), remote: remote, cache: cache)
         let disk = stack.disk
         let range = try part.range(within: disk.byteCount)
         let steps = stride(from: range.lowerBound, to: range.upperBound, by: Int(Self.stepBytes)).map {

@@ -1,92 +1,137 @@
-import Dispatch
 import Foundation
+import Subprocess
+import Synchronization
 
-/// Shell commands lazydisk starts: `--run`, with extra environment
-/// variables, and the commands that print credentials (`--url-command`,
-/// `--header-command`), whose output is read; awaited without blocking the
-/// cooperative pool.
+/// Shell commands lazydisk starts: `--run`, and the commands that print
+/// credentials (`--url-command`, `--header-command`), whose output is read.
 ///
-/// It is spawned with `posix_spawn`, an empty signal mask and default signal
-/// handlers: Foundation's `Process` passes on the mask of the Dispatch thread
-/// that starts it, which blocks most signals, and QEMU or nbdcopy stall or
-/// cannot be stopped with their signals blocked.
+/// Each runs with `sh -c` through swift-subprocess, which spawns it with
+/// default signal handlers, an empty signal mask and no descriptor of ours
+/// but the standard three: a command that forks (QEMU under the shell, a
+/// `sleep &`) can never hold lazydisk's listening socket, its clients or
+/// its HTTP connections. Each runs in a process group of its own, so
+/// signals reach everything it started, and whatever is left of the group
+/// when the command ends is stopped (``ProcessGroup/stop(within:)``).
 enum ChildCommand {
-    /// Starts `command` with `sh -c`; returns its process id.
-    static func start(_ command: String, environment: [String: String]) throws -> pid_t {
-        try spawn(["/bin/sh", "-c", command], environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, name: "--run command")
+    /// The most a credential command may print: a URL or a few headers.
+    static let outputLimit = 64 << 10
+    /// How long a credential command may run when no `--retry-max-time`
+    /// says otherwise (`cache status`, `cache clear`).
+    static let defaultTimeLimit: Duration = .seconds(60)
+    /// How long what is left of a group has between SIGTERM and SIGKILL.
+    static let stopGrace: Duration = .seconds(2)
+
+    /// Runs `command` (`--run`) with `environment` added to ours, with our
+    /// standard input, output and error, to its end; returns its exit
+    /// status (128 + the signal that ended it). While it runs, SIGINT and
+    /// SIGTERM sent to lazydisk go to its whole group, and when lazydisk
+    /// has the terminal, the group gets it: QEMU's `-nographic` console
+    /// reads it and sets its modes as it would under a shell.
+    static func run(_ command: String, environment: [String: String]) async throws -> Int32 {
+        // Made first: from here on, the signals no longer end lazydisk.
+        let signals = StopSignal.signals()
+        let outcome = try await Subprocess.run(
+            .path("/bin/sh"), arguments: ["-c", command],
+            environment: .inherit.updating(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) })),
+            platformOptions: ProcessGroup.ownGroupOptions,
+            input: .currentStandardInput, output: .currentStandardOutput, error: .currentStandardError
+        ) { execution in
+            let group = ProcessGroup(leader: execution.processIdentifier.value)
+            let terminal = TerminalForeground.hand(to: group)
+            let forwarding = Task {
+                for await signal in signals {
+                    group.signal(signal)
+                }
+            }
+            return (group, terminal, forwarding)
+        }
+        let (group, terminal, forwarding) = outcome.closureResult
+        forwarding.cancel()
+        terminal?.takeBack()
+        await group.stop(within: stopGrace)
+        return outcome.terminationStatus.exitStatus
     }
 
-    /// Runs `command` with `sh -c` to its end and returns its exit status
-    /// and what it printed (standard error passes through). `name` says
-    /// which option gave it, for errors.
-    static func output(of command: String, name: String) async throws -> (status: Int32, output: String) {
-        // Close-on-exec from the start (pipe2 is out of reach of Swift's
-        // Glibc), so no other child started meanwhile holds the write end.
-        var ends: [Int32] = [0, 0]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
-            throw CommandError("cannot run \(name): \(String(cString: strerror(errno)))")
+    /// Runs `command` with `sh -c` to its end and returns what it printed
+    /// (standard error passes through). `name` says which option gave it.
+    /// Throws a one-line error when it exits with another status than 0,
+    /// prints more than ``outputLimit`` bytes, or runs longer than
+    /// `timeLimit` (its group is then stopped).
+    static func output(of command: String, name: String, timeLimit: Duration) async throws -> String {
+        let described = "\(name) '\(command)'"
+        let started = StartedGroup()
+        let run = Task {
+            try await Subprocess.run(
+                .path("/bin/sh"), arguments: ["-c", command], platformOptions: ProcessGroup.ownGroupOptions,
+                input: .none, output: .bytes(limit: outputLimit), error: .currentStandardError
+            ) { execution in
+                started.record(ProcessGroup(leader: execution.processIdentifier.value))
+            }
         }
-        let (readEnd, writeEnd) = (ends[0], ends[1])
-        let pid: pid_t
+        let timer = Task {
+            try await Task.sleep(for: timeLimit)
+            started.timeOut()
+            await started.group?.stop(within: stopGrace)
+        }
+        let outcome = await run.result
+        if started.timedOut {
+            _ = await timer.result
+            throw CommandError("\(described) did not finish within \(timeLimit.secondsDescription)")
+        }
+        timer.cancel()
+        let result: ExecutionResult<Void, BytesOutput, FileDescriptorOutput>
         do {
-            defer { close(writeEnd) }
-            pid = try spawn(["/bin/sh", "-c", command], environment: ProcessInfo.processInfo.environment, output: writeEnd, name: name)
+            result = try outcome.get()
+        } catch let error as SubprocessError where error.code == .init(.outputLimitExceeded) {
+            throw CommandError("\(described) printed more than \(outputLimit >> 10) KiB")
         } catch {
-            close(readEnd)
-            throw error
+            throw CommandError("cannot run \(described): \(error)")
         }
-        let output = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let data = FileHandle(fileDescriptor: readEnd, closeOnDealloc: true).readDataToEndOfFile()
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
-            }
+        await started.group?.stop(within: stopGrace)
+        let status = result.terminationStatus.exitStatus
+        guard status == 0 else {
+            throw CommandError("\(described) exited with status \(status)")
         }
-        return (await wait(for: pid), output)
+        return String(decoding: result.standardOutput, as: UTF8.self)
     }
+}
 
-    /// Waits for the child `pid` to end and returns its exit status (128 +
-    /// signal number when a signal ended it).
-    static func wait(for pid: pid_t) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                let signal = status & 0x7F
-                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
-            }
+extension TerminationStatus {
+    /// As a shell reports it: the exit code, or 128 + the signal's number.
+    var exitStatus: Int32 {
+        switch self {
+        case let .exited(code): code
+        case let .signaled(signal): 128 + signal
         }
     }
+}
 
-    /// Spawns `arguments` with `output`, when given, as its standard output.
-    private static func spawn(_ arguments: [String], environment: [String: String], output: Int32? = nil, name: String) throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+extension Duration {
+    /// "2 s", "0.5 s": for messages.
+    var secondsDescription: String {
+        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
+        return seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+    }
+}
 
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if let output {
-            posix_spawn_file_actions_adddup2(&actions, output, STDOUT_FILENO)
-        }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
-        guard result == 0 else {
-            throw CommandError("cannot start \(name): \(String(cString: strerror(result)))")
-        }
-        return pid
+/// The group of a command that is being started, for whoever has to stop
+/// it before its run returns.
+private final class StartedGroup: Sendable {
+    private let state = Mutex<(group: ProcessGroup?, timedOut: Bool)>((nil, false))
+
+    func record(_ group: ProcessGroup) {
+        state.withLock { $0.group = group }
+    }
+
+    func timeOut() {
+        state.withLock { $0.timedOut = true }
+    }
+
+    var group: ProcessGroup? {
+        state.withLock { $0.group }
+    }
+
+    var timedOut: Bool {
+        state.withLock { $0.timedOut }
     }
 }

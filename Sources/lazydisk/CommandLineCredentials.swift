@@ -11,6 +11,8 @@ struct CommandLineCredentials: CredentialSource {
     var headerCommand: String?
     var urlCommand: String?
     var aws: AWSCredentialChain?
+    /// How long `--header-command` and `--url-command` may run.
+    var commandTimeLimit = ChildCommand.defaultTimeLimit
 
     func load() async throws -> Credentials {
         try await load(knownURL: nil)
@@ -25,15 +27,12 @@ struct CommandLineCredentials: CredentialSource {
             loaded += try HeaderLines.parse(text: try readOptionFile(headerFile, option: "--header-file"), from: "--header-file")
         }
         if let headerCommand {
-            let (status, output) = try await ChildCommand.output(of: headerCommand, name: "--header-command")
-            guard status == 0 else {
-                throw CommandError("--header-command '\(headerCommand)' exited with status \(status)")
-            }
+            let output = try await ChildCommand.output(of: headerCommand, name: "--header-command", timeLimit: commandTimeLimit)
             loaded += try HeaderLines.parse(text: output, from: "--header-command")
         }
         var url = knownURL?.absoluteString
         if let urlCommand, url == nil {
-            url = try await ImageSource.url(from: urlCommand).absoluteString
+            url = try await ImageSource.url(from: urlCommand, timeLimit: commandTimeLimit).absoluteString
         }
         return Credentials(headers: loaded, awsSigning: try aws?.load(), url: url)
     }

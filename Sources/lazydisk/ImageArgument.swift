@@ -28,11 +28,14 @@ struct ImageArgument: ParsableArguments {
         }
     }
 
-    /// The image: from the command if there is one, else the argument, the
-    /// file or `LAZYDISK_URL`.
-    func source(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ImageSource {
+    /// The image: from the command if there is one (given `commandTimeLimit`
+    /// to print it), else the argument, the file or `LAZYDISK_URL`.
+    func source(
+        commandTimeLimit: Duration = ChildCommand.defaultTimeLimit, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> ImageSource {
         guard let urlCommand else { return try ImageSource(text(environment: environment), environment: environment) }
-        var source = try ImageSource(try await ImageSource.url(from: urlCommand).absoluteString, environment: environment)
+        let url = try await ImageSource.url(from: urlCommand, timeLimit: commandTimeLimit)
+        var source = try ImageSource(url.absoluteString, environment: environment)
         source.urlCommand = urlCommand
         return source
     }

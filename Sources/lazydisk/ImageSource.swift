@@ -21,11 +21,8 @@ struct ImageSource {
 
     /// Runs `command` and takes the first line it printed as the image's
     /// URL, an http(s) URL.
-    static func url(from command: String) async throws -> ImageURL {
-        let (status, output) = try await ChildCommand.output(of: command, name: "--url-command")
-        guard status == 0 else {
-            throw CommandError("--url-command '\(command)' exited with status \(status)")
-        }
+    static func url(from command: String, timeLimit: Duration) async throws -> ImageURL {
+        let output = try await ChildCommand.output(of: command, name: "--url-command", timeLimit: timeLimit)
         guard let line = output.split(whereSeparator: \.isNewline).first?.trimmingCharacters(in: .whitespaces), !line.isEmpty else {
             throw CommandError("--url-command '\(command)' printed no URL")
         }

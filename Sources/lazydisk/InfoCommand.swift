@@ -46,7 +46,7 @@ struct InfoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let layer = try await remote.openLayer(try await image.source())
+        let layer = try await remote.openLayer(try await image.source(commandTimeLimit: remote.commandTimeLimit))
         let image = layer.image
         let identity = image.identity
         let qcow2 = try await qcow2Facts(of: layer)

@@ -41,7 +41,7 @@ struct PullCommand: AsyncParsableCommand {
 
 
     func run() async throws {
-        let layer = try await remote.openLayer(try await image.source())
+        let layer = try await remote.openLayer(try await image.source(commandTimeLimit: remote.commandTimeLimit))
         let cache = try ImageStack.openCache(for: layer, location: self.cache.location, limit: try limit.maximumSize(), logger: remote.logger)
         let diskSize = cache.header.diskSize
         let range = try part.range(within: diskSize)

@@ -47,7 +47,8 @@ struct RemoteOptions: ParsableArguments {
     var retries = 5
 
     @Option(help: ArgumentHelp(
-        "Seconds a request and its retries may take: no retry starts that could not fail within it.", valueName: "seconds"))
+        "Seconds a request and its retries may take (a credential command too): no retry starts that could not fail within it.",
+        valueName: "seconds"))
     var retryMaxTime = 60.0
 
     @Flag(help: "Send --header and --header-file headers to the hosts redirects lead to, too (curl's --location-trusted).")
@@ -108,12 +109,19 @@ struct RemoteOptions: ParsableArguments {
     func credentials(for source: ImageSource) async throws -> CredentialRefresher {
         let commandLine = CommandLineCredentials(
             headers: try HeaderLines.parse(headers, from: "--header"), headerFile: headerFile, headerCommand: headerCommand,
-            urlCommand: source.urlCommand, aws: source.signsForAWS || awsSigv4 ? AWSCredentialChain() : nil)
+            urlCommand: source.urlCommand, aws: source.signsForAWS || awsSigv4 ? AWSCredentialChain() : nil,
+            commandTimeLimit: commandTimeLimit)
         guard commandLine.changes else {
             return .fixed(try await commandLine.load())
         }
         let known = source.urlCommand == nil ? nil : source.url
         return CredentialRefresher(source: commandLine, initial: try await commandLine.load(knownURL: known))
+    }
+
+    /// How long a credential command may run: no longer than a request
+    /// and its retries may take.
+    var commandTimeLimit: Duration {
+        .seconds(retryMaxTime)
     }
 
     var logger: Logger {

@@ -14,7 +14,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Listens on a unix socket unless --port is given, and prints the NBD URI. With --run, starts the \
             command with $uri (NBD URI), $nbd (QEMU's nbd: form), $exportname and $unixsocket or $port set, \
-            stops serving when it exits, and exits with its status; SIGINT and SIGTERM go to the command. \
+            stops serving when it exits, and exits with its status; SIGINT and SIGTERM go to the command's process \
+            group, and what is left of the group when the command exits is stopped. \
             Otherwise SIGINT or SIGTERM stop the server: it accepts no more connections, answers the requests \
             clients already sent, then exits (a second signal exits at once). With NOTIFY_SOCKET set, \
             READY=1 is sent once listening (systemd Type=notify).
@@ -100,7 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
         if metricsAddress != nil {
             MetricsSystem.bootstrap(DescribedPrometheusFactory(registry: registry))
         }
-        let stack = try await ImageStack.open(try await image.source(), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
+        let stack = try await ImageStack.open(try await image.source(commandTimeLimit: remote.commandTimeLimit), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         var server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk, allocation: stack.allocation))
         server.events = ServeEvents(verbose: remote.verbose)
@@ -134,21 +135,15 @@ struct ServeCommand: AsyncParsableCommand {
         ServiceNotification.ready()
 
         let background = hydration(of: stack).map { hydration in Task { await hydration.run() } }
-        let child = try run.map { try ChildCommand.start($0, environment: childEnvironment(endpoint, uri: uri)) }
         let status = try await withThrowingTaskGroup(of: Int32?.self) { group in
             group.addTask {
                 try await listener.run()
                 return nil
             }
-            if let child {
-                group.addTask { await ChildCommand.wait(for: child) }
-                group.addTask {
-                    // The command decides how to stop; serving ends when it has.
-                    for await signal in StopSignal.signals() {
-                        kill(child, signal)
-                    }
-                    return nil
-                }
+            if let run {
+                // The command decides how to stop; serving ends when it has.
+                let environment = childEnvironment(endpoint, uri: uri)
+                group.addTask { try await ChildCommand.run(run, environment: environment) }
             } else {
                 group.addTask {
                     var signals = StopSignal.signals().makeAsyncIterator()
@@ -158,6 +153,7 @@ struct ServeCommand: AsyncParsableCommand {
                     Task.detached { [endpoint] in
                         _ = await signals.next()
                         Self.removeFiles(endpoint: endpoint, pidfile: pidfile)
+                        ProcessGroup.killAll()
                         Foundation.exit(130)
                     }
                     return 0
@@ -180,6 +176,7 @@ struct ServeCommand: AsyncParsableCommand {
             StandardStream.error.writeLine("lazydisk: " + CounterReport(counters).line)
         }
         Self.removeFiles(endpoint: endpoint, pidfile: pidfile)
+        ProcessGroup.killAll()
         if status != 0 {
             throw ExitCode(status)
         }

@@ -103,6 +103,28 @@ struct CredentialRefreshTests {
         return try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8)
     }
 
+    /// A refresh whose command never ends fails the read that waits on it
+    /// within `--retry-max-time`, and the command does not outlive it.
+    @Test(.timeLimit(.minutes(1))) func aRefreshThatHangsFailsTheReadWithinTheRetryTime() async throws {
+        let origin = try Origin()
+        let started = origin.work.url.appending(path: "started").path
+        let hanging = origin.work.url.appending(path: "hanging").path
+        let command = "if [ -e \(started) ]; then echo $$ > \(hanging); exec sleep 600; fi; touch \(started); sh \(origin.mint) /signed/disk.img"
+        let (server, socket) = try await Self.serve(["--url-command", command, "--no-cache", "--retry-max-time", "3"], in: origin)
+        defer { server.stop() }
+        try await Task.sleep(for: .seconds(2.5))
+        let connection = try RawNBDConnection(socketPath: socket)
+        #expect(connection.handshake())
+        #expect(connection.send(RawNBDConnection.request(type: 0, cookie: 1, offset: 0, length: 4096)))
+        let reply = connection.receive(16, timeout: 30_000)
+        #expect(reply.count == 16 && reply[4..<8] != [0, 0, 0, 0], "no failed reply while the refresh hung")
+        #expect(server.stop() == .exited(0))
+        let log = try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8)
+        #expect(log.contains("refreshing them failed: it did not finish within the ") && log.contains(" s the request had left"), "\(log)")
+        let pid = try #require(Int32(String(contentsOfFile: hanging, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(!ProcessProbe.isAlive(pid), "the hanging command outlived serve")
+    }
+
     /// No hash the script minted, and not the signing secret, in `text`.
     private static func expectNoSecret(in text: String, origin: Origin, _ what: String) {
         #expect(!origin.minted.contains { text.contains($0) } && !text.contains("lazydisk-test-secret"), "a secret in \(what)")
