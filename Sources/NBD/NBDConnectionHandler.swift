@@ -33,6 +33,11 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     /// A socket read asked for while requests wait, done once they start.
     private var heldRead = false
     private var isClosed = false
+    /// Completes once every reply written so far has reached the socket:
+    /// a connection that ends closes after it, or the kernel would never
+    /// see replies still queued in the channel.
+    private var lastWrite: EventLoopFuture<Void>?
+    private var isClosing = false
 
     /// - Parameter finished: Succeeded once the connection is closed and no
     ///   task of it runs any more.
@@ -149,7 +154,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
             flushIfNeeded(context: context)
         }
         if flow.isFinished {
-            context.close(promise: nil)
+            closeOnceWritten(context: context)
         } else if heldRead, flow.wantsRequests {
             heldRead = false
             context.read()
@@ -184,10 +189,24 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     }
 
     private func write(_ replies: [NBDServerMessage], context: ChannelHandlerContext) {
-        for reply in replies {
+        guard let last = replies.last else { return }
+        for reply in replies.dropLast() {
             context.write(wrapOutboundOut(reply), promise: nil)
         }
-        needsFlush = needsFlush || !replies.isEmpty
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.write(wrapOutboundOut(last), promise: written)
+        lastWrite = written.futureResult
+        needsFlush = true
+    }
+
+    /// Closes once every reply is on the socket (or failed to get there).
+    private func closeOnceWritten(context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        isClosing = true
+        context.flush()
+        guard let lastWrite else { return context.close(promise: nil) }
+        let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        lastWrite.whenComplete { _ in context.value.close(promise: nil) }
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext) {

@@ -16,8 +16,8 @@ struct ServeCommand: AsyncParsableCommand {
             command with $uri (NBD URI), $nbd (QEMU's nbd: form), $exportname and $unixsocket or $port set, \
             stops serving when it exits, and exits with its status; SIGINT and SIGTERM go to the command's process \
             group, and what is left of the group when the command exits is stopped. \
-            Otherwise SIGINT or SIGTERM stop the server: it accepts no more connections, answers the requests \
-            clients already sent, then exits (a second signal exits at once). With NOTIFY_SOCKET set, \
+            Otherwise SIGINT, SIGTERM or SIGHUP stop the server: it accepts no more connections, sends whole replies \
+            to the requests it has read, then exits (a second signal exits at once). With NOTIFY_SOCKET set, \
             READY=1 is sent once listening (systemd Type=notify).
             """
     )
@@ -149,7 +149,7 @@ struct ServeCommand: AsyncParsableCommand {
                     var signals = StopSignal.signals().makeAsyncIterator()
                     _ = await signals.next()
                     StandardStream.error.writeLine(
-                        "lazydisk: stopping: no new connections; answering the requests clients already sent (signal again to stop at once)")
+                        "lazydisk: stopping: no new connections; answering the requests already read (signal again to stop at once)")
                     Task.detached { [endpoint] in
                         _ = await signals.next()
                         Self.removeFiles(endpoint: endpoint, pidfile: pidfile)

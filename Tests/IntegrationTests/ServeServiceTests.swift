@@ -99,6 +99,65 @@ struct ServeServiceTests {
         #expect(!FileManager.default.fileExists(atPath: socketPath))
     }
 
+    /// Replies to requests read before the signal go out whole, however
+    /// large, before the connection closes: a 16 MiB read held at the origin
+    /// and sixteen 64 KiB reads behind it, none of whose replies the client
+    /// takes until the server is stopping.
+    @Test(.timeLimit(.minutes(1))) func aStoppingServerSendsItsRepliesWhole() async throws {
+        let large = 16 << 20
+        let small = 64 << 10
+        let content = (0..<(large + 16 * small)).map { UInt8(truncatingIfNeeded: $0 / 13) }
+        let origin = try await FaultServer.start(content: content, fault: .heldUntilReleased)
+        let work = try TemporaryDirectory()
+        let (server, socketPath) = try await LazyDiskRun.startServing(origin.url, in: work, extra: ["-r", "--format", "raw", "--no-cache"])
+        defer { server.stop() }
+        let connection = try RawNBDConnection(socketPath: socketPath)
+        #expect(connection.handshake())
+        var requests = RawNBDConnection.request(type: 0, cookie: 0, offset: 0, length: UInt32(large))
+        for index in 0..<16 {
+            requests += RawNBDConnection.request(type: 0, cookie: UInt64(index + 1), offset: UInt64(large + index * small), length: UInt32(small))
+        }
+        #expect(connection.send(requests))
+        try await Self.waitFor { origin.requests.contains { $0.method == "GET" && $0.range?.hasPrefix("bytes=0-") == true && $0.range != "bytes=0-0" } }
+
+        server.send(SIGTERM)
+        let log = work.url.appending(path: "serve.log")
+        try await Self.waitFor { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("lazydisk: stopping") }
+        origin.releaseHeld()
+        // Every reply whole and exact, in any order, then the end.
+        var answered: Set<UInt64> = []
+        while true {
+            let header = connection.receive(16, timeout: 10_000)
+            guard header.count == 16 else {
+                #expect(header.isEmpty, "a reply cut in its header")
+                break
+            }
+            let cookie = header[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let (offset, length) = cookie == 0 ? (0, large) : (large + Int(cookie - 1) * small, small)
+            let data = connection.receive(length, timeout: 10_000)
+            #expect(header[4..<8].allSatisfy { $0 == 0 } && data.count == length, "reply \(cookie): \(data.count) of \(length) bytes")
+            let exact = data.elementsEqual(content[offset..<offset + length])
+            #expect(exact, "reply \(cookie) is not the image's bytes")
+            answered.insert(cookie)
+        }
+        #expect(answered.contains(0), "the large read was not answered")
+        #expect(await server.wait() == .exited(0))
+    }
+
+    /// A hang-up (a closed terminal or session) stops the server cleanly,
+    /// as SIGTERM does: exit 0, no socket or pid file left.
+    @Test(.timeLimit(.minutes(1))) func aHangUpStopsTheServerCleanly() async throws {
+        let nginx = try NginxServer(root: Self.fixtures)
+        let work = try TemporaryDirectory()
+        let pidfile = work.url.appending(path: "serve.pid").path
+        let (server, socketPath) = try await LazyDiskRun.startServing(nginx.url("hello.img"), in: work, extra: ["--pidfile", pidfile])
+        defer { server.stop() }
+        try await Self.waitFor { FileManager.default.fileExists(atPath: pidfile) }
+        server.send(SIGHUP)
+        #expect(await server.wait() == .exited(0))
+        #expect(!FileManager.default.fileExists(atPath: socketPath) && !FileManager.default.fileExists(atPath: pidfile))
+    }
+
     @Test func verboseServeNamesClientsComingAndGoing() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let result = try await LazyDiskRun.run(["serve", nginx.url("hello.img"), "-v", "--run", "nbdinfo --size \"$uri\""])
