@@ -38,12 +38,17 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     /// see replies still queued in the channel.
     private var lastWrite: EventLoopFuture<Void>?
     private var isClosing = false
+    private let handshakeTimeout: TimeAmount
+    /// Closes the connection unless the handshake is over by then.
+    private var handshakeExpiry: Scheduled<Void>?
 
     /// - Parameter finished: Succeeded once the connection is closed and no
     ///   task of it runs any more.
     init(
-        export: NBDExport, maximumInFlight: Int, maximumBytesInFlight: Int, metrics: NBDMetrics, events: (any NBDServerEvents)?, finished: EventLoopPromise<Void>
+        export: NBDExport, maximumInFlight: Int, maximumBytesInFlight: Int, handshakeTimeout: TimeAmount, metrics: NBDMetrics,
+        events: (any NBDServerEvents)?, finished: EventLoopPromise<Void>
     ) {
+        self.handshakeTimeout = handshakeTimeout
         self.export = export
         self.metrics = metrics
         self.events = events
@@ -62,6 +67,8 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         self.peer = peer
         events?.clientConnected(peer)
         context.writeAndFlush(wrapOutboundOut(.greeting), promise: nil)
+        let channel = context.channel
+        handshakeExpiry = context.eventLoop.scheduleTask(in: handshakeTimeout) { channel.close(promise: nil) }
         context.fireChannelActive()
     }
 
@@ -73,6 +80,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
             events?.clientDisconnected(peer)
         }
         isClosed = true
+        handshakeExpiry?.cancel()
         for task in tasks.values {
             task.cancel()
         }
@@ -134,6 +142,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         case .close:
             context.close(promise: nil)
         case let .transmission(structuredReplies, baseAllocation):
+            handshakeExpiry?.cancel()
             transmission = NBDTransmission(
                 disk: export.disk, allocation: export.allocation, structuredReplies: structuredReplies, baseAllocation: baseAllocation,
                 metrics: metrics, events: events)

@@ -21,6 +21,10 @@ public struct NBDServer: Sendable {
     /// Reply bytes a connection may have queued for its socket before it
     /// stops starting requests: enough for a queue depth of large reads.
     public var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
+    /// Time a client has from connecting to the end of its handshake: one
+    /// that never finishes it holds a descriptor and nothing else (QEMU's
+    /// server allows 10 s too).
+    public var handshakeTimeout: TimeAmount = .seconds(10)
     /// Made with the server, so a metrics backend bootstrapped before it counts.
     private let metrics = NBDMetrics()
     /// Told of connections and failed requests.
@@ -39,7 +43,8 @@ public struct NBDServer: Sendable {
             ByteToMessageHandler(NBDServerDecoder()),
             NBDServerEncoder(),
             NBDConnectionHandler(
-                export: export, maximumInFlight: maximumInFlight, maximumBytesInFlight: maximumBytesInFlight, metrics: metrics, events: events, finished: finished)
+                export: export, maximumInFlight: maximumInFlight, maximumBytesInFlight: maximumBytesInFlight, handshakeTimeout: handshakeTimeout,
+                metrics: metrics, events: events, finished: finished)
         )
         return NBDConnection(channel: channel, finished: finished.futureResult)
     }

@@ -10,12 +10,19 @@ struct NBDListener {
     /// The endpoint as bound (a TCP port 0 becomes the real port).
     let endpoint: NBDEndpoint
 
-    static func bind(_ endpoint: NBDEndpoint, server: NBDServer) async throws -> NBDListener {
+    /// Listens at `endpoint`; a client past `maximumConnections` open at
+    /// once is disconnected before its handshake.
+    static func bind(_ endpoint: NBDEndpoint, server: NBDServer, maximumConnections: Int) async throws -> NBDListener {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        let connections = ConnectionCount(limit: maximumConnections)
         let configure: @Sendable (any Channel) -> EventLoopFuture<NBDConnection> = { channel in
-            channel.eventLoop.makeCompletedFuture { try server.configure(channel) }
+            guard connections.admit() else {
+                return channel.close().flatMapThrowing { throw ChannelError.ioOnClosedChannel }
+            }
+            channel.closeFuture.whenComplete { _ in connections.release() }
+            return channel.eventLoop.makeCompletedFuture { try server.configure(channel) }
         }
         switch endpoint {
         case let .unixSocket(path):

@@ -52,6 +52,10 @@ struct ServeCommand: AsyncParsableCommand {
         valueName: "address:port"))
     var metrics: HostAndPort?
 
+    @Option(help: ArgumentHelp(
+        "NBD connections open at once, at most; more are disconnected before their handshake.", valueName: "count"))
+    var maxConnections = 256
+
     @Option(help: ArgumentHelp("Export name clients ask for.", valueName: "name"))
     var exportName = ""
 
@@ -87,6 +91,9 @@ struct ServeCommand: AsyncParsableCommand {
         if overlayMax.bytes > UInt64(Int.max) {
             throw ValidationError("--overlay-max is larger than any memory")
         }
+        if !(1...65536).contains(maxConnections) {
+            throw ValidationError("--max-connections must be between 1 and 65536")
+        }
         if socket?.isEmpty == true {
             throw ValidationError("--socket needs a path")
         }
@@ -105,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         var server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk, allocation: stack.allocation))
         server.events = ServeEvents(verbose: remote.verbose)
-        let listener = try await NBDListener.bind(requested, server: server)
+        let listener = try await NBDListener.bind(requested, server: server, maximumConnections: maxConnections)
         var metricsEndpoint: MetricsEndpoint?
         if let metricsAddress {
             let scraped = ScrapedMetrics(stack: stack)

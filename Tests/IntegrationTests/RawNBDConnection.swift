@@ -24,6 +24,57 @@ final class RawNBDConnection {
         }
     }
 
+    /// The same over TCP to 127.0.0.1:`port`, for the NBD and metrics
+    /// listeners on a port.
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+    }
+
+    /// Sends `bytes` again and again without waiting, until the socket has
+    /// taken nothing for `patience` milliseconds or `times` copies went.
+    func flood(_ bytes: [UInt8], times: Int, patience: Int32) -> Int {
+        var sent = 0
+        var pending = bytes[...]
+        while sent < times {
+            let count = sendWithoutWaiting(pending)
+            if count == pending.count {
+                sent += 1
+                pending = bytes[...]
+            } else if count > 0 {
+                pending = pending.dropFirst(count)
+            } else {
+                var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                guard poll(&poller, 1, patience) == 1 else { break }
+            }
+        }
+        return sent
+    }
+
+    /// Whether the server closed the connection within `timeout`
+    /// milliseconds (what it sent before is skipped).
+    func isClosedByServer(within timeout: Int32) -> Bool {
+        while true {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, timeout) == 1 else { return false }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let received = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if received <= 0 { return true }
+        }
+    }
+
     deinit {
         close(descriptor)
     }

@@ -1,0 +1,27 @@
+import Synchronization
+
+/// The connections a listener has open, against a cap: one more than the
+/// cap is refused rather than served, so no client can use up the
+/// process's descriptors.
+final class ConnectionCount: Sendable {
+    let limit: Int
+    private let count = Mutex(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Counts a new connection in; false (and not counted) when the cap
+    /// is reached.
+    func admit() -> Bool {
+        count.withLock { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func release() {
+        count.withLock { $0 -= 1 }
+    }
+}
