@@ -19,8 +19,10 @@ public final class Qcow2Disk: BlockDevice {
     private let clusters: RecentlyUsed<UInt64, [UInt8]>
 
     /// Opens the image in `file`: reads and checks its header and L1 table.
-    /// - Parameter clusterCacheBytes: memory for inflated clusters.
-    public init(file: any BlockDevice, clusterCacheBytes: Int = 8 << 20) async throws {
+    /// - Parameters:
+    ///   - clusterCacheBytes: memory for inflated clusters.
+    ///   - tableCacheBytes: memory for L2 tables (a cluster each).
+    public init(file: any BlockDevice, clusterCacheBytes: Int = 8 << 20, tableCacheBytes: Int = 4 << 20) async throws {
         self.file = file
         fileSize = file.sectorCount * UInt64(file.sectorSize)
         let start = try await file.readBytes(0..<min(UInt64(Qcow2Header.readSize), fileSize))
@@ -28,7 +30,7 @@ public final class Qcow2Disk: BlockDevice {
         let table = try await file.readBytes(header.l1TableOffset..<header.l1TableOffset + UInt64(header.l1Size) * 8)
         l1 = Self.entries(table)
         decompressor = ClusterDecompressor(compression: header.compression, clusterSize: header.clusterSize)
-        l2Tables = RecentlyUsed(capacity: 64)
+        l2Tables = RecentlyUsed(capacity: max(2, tableCacheBytes / header.clusterSize))
         clusters = RecentlyUsed(capacity: max(2, clusterCacheBytes / header.clusterSize))
     }
 
@@ -43,7 +45,11 @@ public final class Qcow2Disk: BlockDevice {
         _ = try geometry.sectors(at: sector, count: count)
         let start = sector * 512
         var bytes = [UInt8](repeating: 0, count: count * 512)
-        for piece in try await pieces(of: start..<start + UInt64(bytes.count)) {
+        // The last sector of a size that is no multiple of 512 is padded
+        // with zeros, not with whatever its cluster holds past the end.
+        let end = min(start + UInt64(bytes.count), header.size)
+        guard start < end else { return bytes }
+        for piece in try await pieces(of: start..<end) {
             let at = Int(piece.guest.lowerBound - start)
             switch piece.source {
             case .zeros:

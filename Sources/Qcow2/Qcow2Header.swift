@@ -23,6 +23,12 @@ public struct Qcow2Header: Sendable, Equatable {
     public static let magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]
     /// Enough of the file's start for any header this reader accepts.
     public static let readSize = 4096
+    /// The largest virtual disk, as for raw images: 1 EiB, far beyond any
+    /// disk, and far from where sector arithmetic could overflow.
+    public static let largestSize: UInt64 = 1 << 60
+    /// The largest L1 table, in bytes, as qemu allows (QCOW_MAX_L1_SIZE):
+    /// it is read whole at open, so its size must not be the file's to set.
+    public static let largestL1Bytes = 32 << 20
 
     public static func isPresent(in bytes: some Collection<UInt8>) -> Bool {
         bytes.starts(with: magic)
@@ -42,10 +48,16 @@ public struct Qcow2Header: Sendable, Equatable {
         clusterBits = u32(20)
         guard (9...21).contains(clusterBits) else { throw Qcow2Error.corrupt("cluster size 2^\(clusterBits)") }
         size = u64(24)
+        guard size <= Self.largestSize else {
+            throw Qcow2Error.unsupported("a virtual size of \(size) bytes (lazydisk serves disks of at most \(Self.largestSize) bytes, 1 EiB)")
+        }
         if u32(32) != 0 {
             throw Qcow2Error.unsupported("encryption")
         }
         let l1 = u32(36)
+        guard UInt64(l1) * 8 <= Self.largestL1Bytes else {
+            throw Qcow2Error.corrupt("an L1 table of \(UInt64(l1) * 8) bytes (qemu allows at most 32 MiB)")
+        }
         l1TableOffset = u64(40)
         let clusterSize = UInt64(1) << UInt64(clusterBits)
         let l2Entries = clusterSize / 8
