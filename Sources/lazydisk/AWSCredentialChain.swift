@@ -11,15 +11,25 @@ import RemoteImage
 struct AWSCredentialChain: Sendable {
     var environment: [String: String] = ProcessInfo.processInfo.environment
 
-    /// The region requests are signed for.
+    /// The region requests are signed for, as configured (unchecked).
     var region: String {
         variable("AWS_REGION") ?? variable("AWS_DEFAULT_REGION")
             ?? configFile.flatMap { INIFile.values(in: $0, section: profile == "default" ? "default" : "profile \(profile)")["region"] }
             ?? "us-east-1"
     }
 
+    /// The region, if it is a region's name: it goes into host names and
+    /// into libcurl's signing parameters, where another character could
+    /// change either.
+    func checkedRegion() throws -> String {
+        guard S3Location.isRegionName(region) else {
+            throw CommandError("'\(region)' is not an AWS region name (lowercase letters, digits and hyphens, such as eu-west-1)")
+        }
+        return region
+    }
+
     func load() throws -> AWSSigning {
-        let region = region
+        let region = try checkedRegion()
         if let key = variable("AWS_ACCESS_KEY_ID"), let secret = variable("AWS_SECRET_ACCESS_KEY") {
             return AWSSigning(
                 accessKeyID: key, secretAccessKey: secret, sessionToken: variable("AWS_SESSION_TOKEN"),

@@ -12,7 +12,7 @@ struct ImageSource {
     init(_ text: some StringProtocol, environment: [String: String]) throws {
         if text.hasPrefix(S3Location.scheme) {
             let chain = AWSCredentialChain(environment: environment)
-            url = try S3Location(String(text)).httpsURL(region: chain.region, environment: environment)
+            url = try S3Location(String(text)).httpsURL(region: chain.checkedRegion(), environment: environment)
             signsForAWS = true
         } else {
             url = try ImageURL(String(text))

@@ -6,6 +6,13 @@ import ImageModel
 /// bucket goes in the path (`ENDPOINT/BUCKET/KEY`), as such endpoints need;
 /// on AWS it goes in the host name, except for names with dots, which TLS
 /// certificates do not cover there.
+///
+/// The URL carries signed credentials, so nothing in the bucket, the key or
+/// the region may change where it goes: the bucket and the region must
+/// follow S3's naming rules (no `:`, `@`, `#`, `/`), and the key is
+/// percent-encoded whole, its `.` and `..` segments included, so it stays
+/// the object's name rather than a path that curl would flatten after
+/// signing.
 struct S3Location {
     let bucket: String
     let key: String
@@ -19,12 +26,17 @@ struct S3Location {
         }
         bucket = String(path[..<slash])
         key = String(path[path.index(after: slash)...])
+        guard Self.isBucketName(bucket) else {
+            throw CommandError(
+                "'\(bucket)' is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)")
+        }
     }
 
-    /// The URL of the object for `region`, at `endpoint` if one is set.
+    /// The URL of the object in `region` (a checked name), at `endpoint`
+    /// if one is set.
     func httpsURL(region: String, environment: [String: String]) throws -> ImageURL {
         let encodedKey = key.split(separator: "/", omittingEmptySubsequences: false)
-            .map { $0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? String($0) }
+            .map(Self.encodedSegment)
             .joined(separator: "/")
         if let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].lazy.compactMap({ environment[$0] }).first(where: { !$0.isEmpty }) {
             let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
@@ -34,6 +46,37 @@ struct S3Location {
             return try ImageURL("https://s3.\(region).amazonaws.com/\(bucket)/\(encodedKey)")
         }
         return try ImageURL("https://\(bucket).s3.\(region).amazonaws.com/\(encodedKey)")
+    }
+
+    /// A key's path segment as SigV4 encodes it; `.` and `..` with their
+    /// dots encoded too, so no URL parser treats them as steps up the path.
+    private static func encodedSegment(_ segment: Substring) -> String {
+        if segment == "." || segment == ".." {
+            return String(repeating: "%2E", count: segment.count)
+        }
+        return segment.addingPercentEncoding(withAllowedCharacters: unreserved) ?? String(segment)
+    }
+
+    /// S3's rules for bucket names (general purpose buckets): 3 to 63
+    /// characters of lowercase letters, digits, dots and hyphens, a letter
+    /// or digit at each end, no two dots together, not an IP address.
+    static func isBucketName(_ name: String) -> Bool {
+        let characters = Array(name.utf8)
+        let alphanumeric = { (byte: UInt8) in (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        guard (3...63).contains(characters.count), let first = characters.first, let last = characters.last,
+              alphanumeric(first), alphanumeric(last),
+              characters.allSatisfy({ alphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),
+              !name.contains("..")
+        else { return false }
+        let parts = name.split(separator: ".")
+        return !(parts.count == 4 && parts.allSatisfy { UInt8($0) != nil })
+    }
+
+    /// AWS region names (eu-west-1, us-gov-east-1) and the names
+    /// S3-compatible stores use: lowercase letters, digits and hyphens.
+    static func isRegionName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-") }
     }
 
     /// The characters SigV4 leaves unencoded in a path segment.

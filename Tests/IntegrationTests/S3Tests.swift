@@ -47,6 +47,31 @@ struct S3Tests {
         }
     }
 
+    /// A bucket or region with `:`, `@` or `#` in it would move the signed
+    /// request, keys and signature with it, to another host: it is refused
+    /// by name, and nothing connects to the host it names.
+    @Test(.timeLimit(.minutes(1))) func namesCannotSendSignedRequestsElsewhere() async throws {
+        let setup = try Setup()
+        let listener = try QuietListener()
+        let onAWS = setup.userKeys.merging(["AWS_ENDPOINT_URL": ""]) { $1 }
+        let bucket = try await LazyDiskRun.run(["cat", "s3://localhost:\(listener.port)#/disk.img", "--no-cache"], environment: onAWS)
+        #expect(bucket.error.contains("'localhost:\(listener.port)#' is not an S3 bucket name"), "\(bucket.error)")
+        let region = try await LazyDiskRun.run(
+            ["cat", Self.url, "--no-cache"], environment: onAWS.merging(["AWS_REGION": "x@localhost:\(listener.port)#"]) { $1 })
+        #expect(region.error.contains("'x@localhost:\(listener.port)#' is not an AWS region name"), "\(region.error)")
+        #expect(!listener.wasConnected, "a signed request went to the host a name carried")
+    }
+
+    /// `a/../disk.img` is a key of its own, signed and sent as it is (moto
+    /// has no such object), not flattened by curl into `disk.img` after it
+    /// was signed.
+    @Test(.timeLimit(.minutes(1))) func aKeyWithDotSegmentsStaysTheObjectsName() async throws {
+        let setup = try Setup()
+        let result = try await LazyDiskRun.run(["cat", "s3://images/a/../disk.img", "--no-cache"], environment: setup.userKeys)
+        #expect(result.status != 0)
+        #expect(result.error.contains("404") && !result.error.contains("Signature"), "\(result.error)")
+    }
+
     @Test(.timeLimit(.minutes(1))) func exactBytesThroughCatPullAndServe() async throws {
         let setup = try Setup()
         let cat = try await LazyDiskRun.run(["cat", Self.url, "--no-cache"], environment: setup.userKeys)
