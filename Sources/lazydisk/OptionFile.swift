@@ -1,11 +1,47 @@
-import Foundation
+import SystemPackage
 
 /// The text of a file an option names (`--header-file`, `--url-file`), or
-/// an error that names the option and the file.
+/// a one-line error that names the option and the file.
+///
+/// Only a regular file is read, and only its first ``largestOptionFile``
+/// bytes' worth: a FIFO, a device or a directory is refused by its type
+/// rather than blocked on or read forever. A symbolic link is followed, as
+/// secret stores (Kubernetes, Vault Agent) rotate files by swapping links.
 func readOptionFile(_ path: String, option: String) throws -> String {
+    let file: FileDescriptor
     do {
-        return try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-        throw CommandError("cannot read \(option) \(path): \(error.localizedDescription)")
+        // Non-blocking, so opening a FIFO with no writer cannot hang.
+        file = try FileDescriptor.open(FilePath(path), .readOnly, options: [.nonBlocking, .closeOnExec])
+    } catch let error as Errno {
+        throw CommandError("cannot read \(option) \(path): \(error.description)")
+    }
+    defer { try? file.close() }
+    do {
+        let status = try file.stat()
+        guard status.type == .regular else {
+            throw CommandError("cannot read \(option) \(path): it is \(describe(status.type)), not a regular file")
+        }
+        guard status.size <= largestOptionFile else {
+            throw CommandError("cannot read \(option) \(path): it has \(status.size) bytes; such a file holds at most \(largestOptionFile >> 10) KiB")
+        }
+        let bytes = try [UInt8](unsafeUninitializedCapacity: Int(status.size)) { buffer, count in
+            count = try file.read(into: UnsafeMutableRawBufferPointer(buffer))
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    } catch let error as Errno {
+        throw CommandError("cannot read \(option) \(path): \(error.description)")
+    }
+}
+
+/// A URL or a few headers: far more than either needs.
+let largestOptionFile: Int64 = 64 << 10
+
+private func describe(_ type: FileType) -> String {
+    switch type {
+    case .directory: "a directory"
+    case .fifo: "a FIFO"
+    case .characterSpecial, .blockSpecial: "a device"
+    case .socket: "a socket"
+    default: "not a regular file"
     }
 }

@@ -108,6 +108,9 @@ struct ServeCommand: AsyncParsableCommand {
         if metricsAddress != nil {
             MetricsSystem.bootstrap(DescribedPrometheusFactory(registry: registry))
         }
+        // Claimed before anything is bound, so a refusal leaves nothing behind.
+        let pidFile = try pidfile.map(PidFile.init(claiming:))
+        defer { pidFile?.remove() }
         let stack = try await ImageStack.open(try await image.source(commandTimeLimit: remote.commandTimeLimit), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         var server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk, allocation: stack.allocation))
@@ -132,12 +135,11 @@ struct ServeCommand: AsyncParsableCommand {
             try StandardStream.output.write(Array((uri + "\n").utf8))
         }
 
-        if let pidfile {
-            do {
-                try Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: pidfile))
-            } catch {
-                throw CommandError("cannot write --pidfile \(pidfile): \(error.localizedDescription)")
-            }
+        do {
+            try pidFile?.write()
+        } catch {
+            Self.removeFiles(endpoint: endpoint, pidFile: pidFile)
+            throw error
         }
         ServiceNotification.ready()
 
@@ -159,7 +161,7 @@ struct ServeCommand: AsyncParsableCommand {
                         "lazydisk: stopping: no new connections; answering the requests already read (signal again to stop at once)")
                     Task.detached { [endpoint] in
                         _ = await signals.next()
-                        Self.removeFiles(endpoint: endpoint, pidfile: pidfile)
+                        Self.removeFiles(endpoint: endpoint, pidFile: pidFile)
                         ProcessGroup.killAll()
                         Foundation.exit(130)
                     }
@@ -182,7 +184,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let counters = stack.remote?.scheduler.counters {
             StandardStream.error.writeLine("lazydisk: " + CounterReport(counters).line)
         }
-        Self.removeFiles(endpoint: endpoint, pidfile: pidfile)
+        Self.removeFiles(endpoint: endpoint, pidFile: pidFile)
         ProcessGroup.killAll()
         if status != 0 {
             throw ExitCode(status)
@@ -200,13 +202,11 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The socket and the pid file, which must not outlive the server.
-    private static func removeFiles(endpoint: NBDEndpoint, pidfile: String?) {
+    private static func removeFiles(endpoint: NBDEndpoint, pidFile: PidFile?) {
         if case let .unixSocket(path) = endpoint {
             unlink(path)
         }
-        if let pidfile {
-            unlink(pidfile)
-        }
+        pidFile?.remove()
     }
 
     /// The background work asked for, if there is any and a server to do it.
