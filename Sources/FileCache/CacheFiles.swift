@@ -41,13 +41,15 @@ final class CacheFiles: Sendable {
     static func open(
         _ directory: FilePath, expecting expected: CacheHeader
     ) throws(CacheFileError) -> (FileCacheLayer, CacheOpening) {
-        try whileLocked(directory) { lock throws(CacheFileError) in
+        try makeDirectories(directory)
+        let use = CacheUse(directory: directory, countsAsUse: true)
+        return try whileLocked(directory) { lock throws(CacheFileError) in
             let fresh = !FileManager.default.fileExists(atPath: directory.appending("meta").string)
             do {
-                return (try load(directory, lock: lock, expecting: expected), .reused)
+                return (try load(directory, lock: lock, expecting: expected, use: use), .reused)
             } catch {
                 try create(directory, header: expected)
-                return (try load(directory, lock: lock, expecting: expected), fresh ? .created : .rebuilt(reason: "\(error)"))
+                return (try load(directory, lock: lock, expecting: expected, use: use), fresh ? .created : .rebuilt(reason: "\(error)"))
             }
         }
     }
@@ -59,13 +61,14 @@ final class CacheFiles: Sendable {
         guard FileManager.default.fileExists(atPath: directory.appending("meta").string) else {
             throw .missing(directory.string)
         }
+        let use = CacheUse(directory: directory, countsAsUse: countsAsUse)
         do {
             return try whileLocked(directory) { lock throws(CacheFileError) in
-                try load(directory, lock: lock, expecting: nil, countsAsUse: countsAsUse)
+                try load(directory, lock: lock, expecting: nil, use: use)
             }
         } catch let .system(_, errno) where errno == .readOnlyFileSystem || errno == .permissionDenied {
             return try whileLocked(directory, access: .readOnly) { lock throws(CacheFileError) in
-                try load(directory, lock: lock, expecting: nil, access: .readOnly, countsAsUse: countsAsUse)
+                try load(directory, lock: lock, expecting: nil, access: .readOnly, use: use)
             }
         }
     }
@@ -92,7 +95,7 @@ final class CacheFiles: Sendable {
     /// caller's.
     private static func load(
         _ directory: FilePath, lock: FileDescriptor, expecting expected: CacheHeader?, access: FileDescriptor.AccessMode = .readWrite,
-        countsAsUse: Bool = true
+        use: CacheUse
     ) throws(CacheFileError) -> FileCacheLayer {
         let meta = try openFile(directory.appending("meta"), access: access)
         var data: FileDescriptor?
@@ -114,7 +117,7 @@ final class CacheFiles: Sendable {
                     discarded += 1
                 }
             }
-            let files = CacheFiles(lock: lock, meta: meta, data: data!, use: CacheUse(directory: directory, countsAsUse: countsAsUse))
+            let files = CacheFiles(lock: lock, meta: meta, data: data!, use: use)
             return FileCacheLayer(header: header, directory: directory, files: files, bitmap: bitmap, discardedPages: discarded)
         } catch {
             try? meta.close()

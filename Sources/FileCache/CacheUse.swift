@@ -18,16 +18,34 @@ final class CacheUse: Sendable {
     /// now and at the end are its last use (a look at it is not). Where the
     /// file cannot be made (a read-only cache), nothing is recorded: nothing
     /// can remove such a cache anyway.
+    ///
+    /// Taken before a cache is opened, so the open itself is a use: a
+    /// `prune` in another process cannot move the directory aside while it
+    /// is being created or read. When a prune removed the directory just
+    /// before the lock was had, the directory is made again and the lock
+    /// taken there.
     init(directory: FilePath, countsAsUse: Bool) {
         self.countsAsUse = countsAsUse
-        let path = directory.appending(Self.fileName)
-        file = (try? FileDescriptor.open(path, .readWrite, options: [.create], permissions: [.ownerReadWrite, .groupRead, .otherRead]))
-            ?? (try? FileDescriptor.open(path, .readOnly))
-        if let file {
+        file = Self.lockShared(directory)
+        if let file, countsAsUse {
+            Self.touch(file)
+        }
+    }
+
+    /// A shared lock on the `inuse` file that is at `directory` now.
+    private static func lockShared(_ directory: FilePath) -> FileDescriptor? {
+        let path = directory.appending(fileName)
+        while true {
+            guard let file = (try? FileDescriptor.open(path, .readWrite, options: [.create], permissions: [.ownerReadWrite, .groupRead, .otherRead]))
+                ?? (try? FileDescriptor.open(path, .readOnly))
+            else { return nil }
             while flock(file.rawValue, LOCK_SH) != 0 && errno == EINTR {}
-            if countsAsUse {
-                Self.touch(file)
+            if let locked = try? file.stat(), let named = try? path.stat(), locked.inode == named.inode, locked.deviceID == named.deviceID {
+                return file
             }
+            // Pruned between the open and the lock: the file is aside.
+            try? file.close()
+            guard mkdir(directory.string, 0o755) == 0 || errno == EEXIST else { return nil }
         }
     }
 
