@@ -60,15 +60,15 @@ final class CurlEventLoop: Sendable {
                 try multi.add(transfer)
                 return transfer
             } catch {
-                handles.recycle(handle)
+                handles.recycle(handle, afterSuccess: false)
                 throw error
             }
         }
         /// Ends a transfer the multi handle no longer holds.
-        func end(_ transfer: CurlTransfer, _ ending: (CurlTransfer) -> Void) {
+        func end(_ transfer: CurlTransfer, succeeded: Bool, _ ending: (CurlTransfer) -> Void) {
             multi.remove(transfer)
             ending(transfer)
-            handles.recycle(transfer.handle)
+            handles.recycle(transfer.handle, afterSuccess: succeeded)
         }
         while true {
             let work = inbox.withLock { inbox in
@@ -84,18 +84,18 @@ final class CurlEventLoop: Sendable {
             }
             for id in work.cancellations {
                 guard let transfer = transfers.removeValue(forKey: id) else { continue }
-                end(transfer) { $0.finish(throwing: CancellationError()) }
+                end(transfer, succeeded: false) { $0.finish(throwing: CancellationError()) }
             }
             if work.stopping {
                 for transfer in transfers.values {
-                    end(transfer) { $0.finish(throwing: CancellationError()) }
+                    end(transfer, succeeded: false) { $0.finish(throwing: CancellationError()) }
                 }
                 multi.cleanUp()
                 return
             }
             for (id, result) in multi.performAndCollectFinished() {
                 guard let transfer = transfers.removeValue(forKey: id) else { continue }
-                end(transfer) { $0.finish(result) }
+                end(transfer, succeeded: result == CURLE_OK) { $0.finish(result) }
             }
             multi.poll()
         }

@@ -30,9 +30,13 @@ final class CurlHandlePool {
         return handle
     }
 
-    /// Takes back a handle no multi handle holds any more.
-    func recycle(_ handle: UnsafeMutableRawPointer) {
-        guard idle.count < capacity else {
+    /// Takes back a handle no multi handle holds any more. One whose
+    /// transfer failed or was cancelled in curl is freed instead: curl can
+    /// leave such a handle in a state its next use rejects (after a name
+    /// that did not resolve, libcurl 7.88 refused CURLOPT_BUFFERSIZE on
+    /// it, so every retry failed as "a bad argument").
+    func recycle(_ handle: UnsafeMutableRawPointer, afterSuccess succeeded: Bool) {
+        guard succeeded, idle.count < capacity else {
             curl_easy_cleanup(handle)
             return
         }
