@@ -18,8 +18,18 @@ public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
     /// be a signature, so it is never shown.
     public let query: String?
 
-    /// Accepts absolute http and https URLs with a host.
+    /// The longest URL accepted: presigned and SAS URLs run to a few KiB;
+    /// libcurl refuses strings over 8 MB, and servers far less.
+    public static let longest = 64 << 10
+
+    /// Accepts absolute http and https URLs with a host, of at most
+    /// ``longest`` bytes.
     public init(_ string: String) throws(InvalidImageURL) {
+        guard string.utf8.count <= Self.longest else {
+            throw InvalidImageURL(
+                redacted: String(Self.redact(String(string.prefix(64)))),
+                reason: "it is \(string.utf8.count) bytes long; lazydisk takes URLs of at most \(Self.longest >> 10) KiB")
+        }
         guard let components = URLComponents(string: string),
               let scheme = components.scheme?.lowercased(), ["http", "https"].contains(scheme),
               let host = components.host, !host.isEmpty
@@ -59,6 +69,15 @@ public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
 /// Text that is not an absolute http(s) URL with a host, shown redacted.
 public struct InvalidImageURL: Error, Sendable, Hashable, CustomStringConvertible {
     public var redacted: String
+    /// What is wrong, when more than not being an http(s) URL.
+    public var reason: String?
 
-    public var description: String { "not an http(s) URL: \(redacted)" }
+    public init(redacted: String, reason: String? = nil) {
+        self.redacted = redacted
+        self.reason = reason
+    }
+
+    public var description: String {
+        reason.map { "not a URL lazydisk takes (\($0)): \(redacted)…" } ?? "not an http(s) URL: \(redacted)"
+    }
 }

@@ -38,11 +38,14 @@ struct Exchange: Sendable {
         switch probe.status {
         case 206:
             break
+        case 200 where headIdentity?.size == 0 || probe[header: "content-length"] == "0":
+            // No byte 0 to send: the whole object is the empty answer.
+            throw RemoteImageError.empty(url: display)
         case 200:
             throw RemoteImageError.rangesNotSupported(
                 url: display, answer: "it answered 200 OK with the whole object to Range: bytes=0-0")
         case 416:
-            throw RemoteImageError.malformedResponse(url: display, reason: "the image is empty (416 to Range: bytes=0-0)")
+            throw RemoteImageError.empty(url: display)
         default:
             throw RemoteImageError.refusal(probe, url: display)
         }

@@ -35,6 +35,8 @@ public enum RemoteImageError: Error, Sendable {
     case contentEncoded(url: String, coding: String)
     /// The server reports a size larger than ``RemoteIdentity/largestSize``.
     case tooLarge(url: String, size: UInt64)
+    /// The object has no bytes: there is no disk in it.
+    case empty(url: String)
 }
 
 extension RemoteImageError: CustomStringConvertible {
@@ -64,6 +66,8 @@ extension RemoteImageError: CustomStringConvertible {
             "\(url): the server sent the image with Content-Encoding '\(coding)' although lazydisk asks for the bytes as they are (Accept-Encoding: identity)"
         case let .tooLarge(url, size):
             "\(url): the server reports \(size) bytes; lazydisk serves images of at most \(RemoteIdentity.largestSize) bytes (1 EiB)"
+        case let .empty(url):
+            "\(url): the image is empty (0 bytes): there is no disk to serve"
         }
     }
 }
@@ -75,7 +79,7 @@ extension RemoteImageError: CausedFailure {
         case .refreshFailed: .credentialsRejected
         case _ where rejectsCredentials: .credentialsRejected
         case .transport, .retriesExhausted, .retryTimeSpent: .serverUnreachable
-        case .httpStatus, .serviceError, .rangesNotSupported, .malformedResponse, .redirectRefused, .contentEncoded, .tooLarge:
+        case .httpStatus, .serviceError, .rangesNotSupported, .malformedResponse, .redirectRefused, .contentEncoded, .tooLarge, .empty:
             .serverRefused
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FileCache
+import Foundation
 import LayeredDisk
 import RemoteImage
 
@@ -16,6 +17,10 @@ struct CacheVerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let remoteLayer = try await remote.openLayer(try await image.source(commandTimeLimit: remote.commandTimeLimit))
+        let directory = cache.location.directory(for: remoteLayer.image.url, identity: remoteLayer.image.identity)
+        guard FileManager.default.fileExists(atPath: directory.appending("meta").string) else {
+            throw CommandError("no cache of \(remoteLayer.image.url) in \(cache.location.root): nothing to verify")
+        }
         let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location, limit: nil, logger: remote.logger)
         let offline = try await LayeredDisk(readOnly: true, layers: [
             LayerConfiguration(cacheLayer),

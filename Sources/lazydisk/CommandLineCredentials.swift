@@ -34,7 +34,32 @@ struct CommandLineCredentials: CredentialSource {
         if let urlCommand, url == nil {
             url = try await ImageSource.url(from: urlCommand, timeLimit: commandTimeLimit).absoluteString
         }
-        return Credentials(headers: loaded, awsSigning: try aws?.load(), url: url)
+        let credentials = Credentials(headers: loaded, awsSigning: try aws?.load(), url: url)
+        try Self.checkSize(of: credentials)
+        return credentials
+    }
+
+    /// The most header bytes a request may carry: nginx and S3 refuse far
+    /// less, and libcurl runs out of memory building a request from 100,000
+    /// headers; so a mistake is named here, not as curl's "Out of memory".
+    static let largestHeaders = 64 << 10
+    /// The longest AWS key, secret or session token (session tokens run to
+    /// a few KiB).
+    static let largestAWSValue = 16 << 10
+
+    private static func checkSize(of credentials: Credentials) throws {
+        let headerBytes = credentials.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        guard headerBytes <= largestHeaders else {
+            throw CommandError(
+                "the request headers (--header, --header-file, --header-command) take \(headerBytes) bytes; lazydisk sends at most \(largestHeaders >> 10) KiB")
+        }
+        if let signing = credentials.awsSigning {
+            for (name, value) in [("access key id", signing.accessKeyID), ("secret access key", signing.secretAccessKey),
+                                  ("session token", signing.sessionToken ?? "")]
+            where value.utf8.count > largestAWSValue {
+                throw CommandError("the AWS \(name) from \(signing.source) is \(value.utf8.count) bytes; lazydisk takes at most \(largestAWSValue >> 10) KiB")
+            }
+        }
     }
 
     /// Whether anything here can change after start.
