@@ -15,7 +15,12 @@ final class PidFile: Sendable {
     /// Takes `path` for this process: creates it (never through a link),
     /// locks it, and fails when another live process holds it.
     init(claiming path: String) throws {
+        file = try Self.lockedFile(at: path)
         self.path = path
+    }
+
+    private static func lockedFile(at path: String) throws -> FileDescriptor {
+        let file: FileDescriptor
         do {
             file = try FileDescriptor.open(
                 FilePath(path), .readWrite, options: [.create, .noFollow, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
@@ -33,6 +38,7 @@ final class PidFile: Sendable {
             try? file.close()
             throw CommandError("--pidfile \(path) belongs to a running server\(holder.isEmpty ? "" : " (pid \(holder))")")
         }
+        return file
     }
 
     /// Writes this process's id into the file.

@@ -1,46 +1,44 @@
 import Foundation
 
-/// A deliberately low-level NBD client on a unix socket: it sends whatever
+/// A deliberately low-level NBD client on a unix socket (or a TCP port): it sends whatever
 /// bytes a test gives it, so tests can speak the protocol correctly or throw
 /// garbage at the server. Blocking; use it off the cooperative pool.
 final class RawNBDConnection {
     private let descriptor: Int32
 
     init(socketPath: String) throws {
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { path in
             path.copyBytes(from: Array(socketPath.utf8.prefix(path.count - 1)) + [0])
         }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
-            close(descriptor)
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
+        descriptor = try Self.connected(family: AF_UNIX, to: address)
     }
 
     /// The same over TCP to 127.0.0.1:`port`, for the NBD and metrics
     /// listeners on a port.
     init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        descriptor = try Self.connected(family: AF_INET, to: address)
+    }
+
+    /// A stream socket of `family` connected to `address`.
+    private static func connected<Address>(family: Int32, to address: Address) throws -> Int32 {
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        var address = address
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                connect(descriptor, $0, socklen_t(MemoryLayout<Address>.size))
             }
         }
         guard connected == 0 else {
             close(descriptor)
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
+        return descriptor
     }
 
     /// Sends `bytes` again and again without waiting, until the socket has
