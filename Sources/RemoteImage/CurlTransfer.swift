@@ -173,6 +173,8 @@ final class CurlTransfer {
         }
         let limit = isErrorResponse ? max(request.bodyLimit, Self.errorBodyLimit) : request.bodyLimit
         guard body.count + chunk.count <= limit else {
+            // What fits is kept (the start of an object a server sent whole).
+            body.append(contentsOf: chunk.prefix(limit - body.count).assumingMemoryBound(to: UInt8.self))
             bodyWasCut = true
             return 0
         }

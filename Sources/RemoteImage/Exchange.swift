@@ -29,8 +29,10 @@ struct Exchange: Sendable {
 
         let clock = ContinuousClock()
         let started = clock.now
-        let byteZero = (headRefused ? start : headTarget)
+        var byteZero = (headRefused ? start : headTarget)
             .request(.get, byteRange: 0...0, headers: headIdentity?.readPrecondition.map { [$0] } ?? [])
+        // A server that ignores Range sends the object: keep its start.
+        byteZero.bodyLimit = Self.leadingBytesLimit
         let (probe, finalTarget) = headRefused
             ? try await following(byteZero, from: url)
             : (try await retrying(display) { try await send(byteZero, display: display, purpose: HTTPMetrics.probe) }, headTarget)
@@ -42,8 +44,7 @@ struct Exchange: Sendable {
             // No byte 0 to send: the whole object is the empty answer.
             throw RemoteImageError.empty(url: display)
         case 200:
-            throw RemoteImageError.rangesNotSupported(
-                url: display, answer: "it answered 200 OK with the whole object to Range: bytes=0-0")
+            return try wholeObjectProbe(probe, target: finalTarget, headIdentity: headIdentity, url: url, duration: duration)
         case 416:
             throw RemoteImageError.empty(url: display)
         default:
@@ -72,6 +73,69 @@ struct Exchange: Sendable {
             duration: duration,
             advertisesRanges: (headRefused ? probe : head)[header: "accept-ranges"]?.lowercased() == "bytes"
         )
+    }
+
+    /// The most of an object's start a probe keeps when the server sends
+    /// it whole: enough to tell a qcow2 by its header.
+    static let leadingBytesLimit = 512
+
+    /// A server that answered the one-byte range with the whole object (as
+    /// `python3 -m http.server` does): the image is read by one streamed
+    /// download in order (``download(from:identity:image:into:)``).
+    private func wholeObjectProbe(
+        _ probe: HTTPResponse, target: RequestTarget, headIdentity: RemoteIdentity?, url: ImageURL, duration: Duration
+    ) throws -> Probe {
+        let display = url.description
+        try refuseContentCoding(of: probe, display: display)
+        guard let identity = try headIdentity ?? identity(of: probe, url: url) else {
+            throw RemoteImageError.rangesNotSupported(
+                url: display, answer: "it answered 200 OK with the whole object to Range: bytes=0-0, and no Content-Length")
+        }
+        guard identity.size <= RemoteIdentity.largestSize else {
+            throw RemoteImageError.tooLarge(url: display, size: identity.size)
+        }
+        return Probe(
+            identity: identity, target: target, httpVersion: probe.httpVersion, duration: duration, advertisesRanges: false,
+            servesRanges: false, leadingBytes: Array(probe.body.prefix(Self.leadingBytesLimit)))
+    }
+
+    /// One GET of the whole object on `target`, for a server that does not
+    /// serve ranges: only a 200 of the object opened (its size, its strong
+    /// ETag, uncoded) streams to `sink`, from byte 0. Not retried here: the
+    /// caller decides what a cut download costs. Returns the bytes that
+    /// reached the sink.
+    func download(from target: RequestTarget, identity: RemoteIdentity, image: ImageURL, into sink: any FetchSink) async throws -> UInt64 {
+        let display = image.description
+        var request = target.request(.get)
+        request.bodyLimit = Int(clamping: identity.size)
+        request.streamedBody = StreamedBody(sink: sink, offset: 0) { head in
+            head.status == 200 && (try? checkWholeObject(head, identity: identity, display: display)) != nil
+        }
+        let response: HTTPResponse
+        do {
+            response = try await send(request, display: display, purpose: FetchPurpose.fill.label)
+        } catch let failure as RetryableFailure {
+            throw failure.error
+        }
+        guard response.status == 200 else {
+            throw RemoteImageError.refusal(response, url: display)
+        }
+        try checkWholeObject(response, identity: identity, display: display)
+        return UInt64(response.streamedBytes)
+    }
+
+    /// What a 200's headers must say for its body to be the object opened.
+    private func checkWholeObject(_ response: HTTPResponse, identity: RemoteIdentity, display: String) throws {
+        try refuseContentCoding(of: response, display: display)
+        if let length = response[header: "content-length"].flatMap({ UInt64($0) }), length != identity.size {
+            throw RemoteImageError.imageChanged(url: display, reason: "size \(identity.size) -> \(length)")
+        }
+        if let etag = response[header: "etag"], let expected = identity.strongETag, etag != expected {
+            throw RemoteImageError.imageChanged(url: display, reason: "ETag \(expected) -> \(etag)")
+        }
+        if let modified = response[header: "last-modified"], let expected = identity.lastModified, modified != expected {
+            throw RemoteImageError.imageChanged(url: display, reason: "Last-Modified \(expected) -> \(modified)")
+        }
     }
 
     /// Sends `request` and follows the redirects it meets, at most

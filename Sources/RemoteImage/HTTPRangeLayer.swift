@@ -30,6 +30,7 @@ public struct HTTPRangeLayer: DiskLayer {
     /// ``notice`` when it is a format lazydisk does not decode).
     public static func open(_ image: RemoteImage, format: ImageFormat? = nil) async throws -> HTTPRangeLayer {
         let size = image.identity.size
+        guard image.servesRanges else { return try wholeObjectLayer(image, format: format) }
         async let startBytes = format == nil && size > 0 ? image.read(0..<min(size, 512)) : []
         async let footerBytes = size >= UInt64(VHDFooter.size) && (format == nil || format == .vhd)
             ? image.read(size - UInt64(VHDFooter.size)..<size)
@@ -50,6 +51,19 @@ public struct HTTPRangeLayer: DiskLayer {
             throw VHDFooterError.sizeBeyondFile(currentSize: parsed.currentSize, dataSize: dataSize)
         }
         return HTTPRangeLayer(image: image, format: .vhd, contentSize: parsed.currentSize, diskID: parsed.uniqueID)
+    }
+
+    /// The layer of an image whose server does not serve ranges, known by
+    /// its first bytes alone: a fixed VHD's footer is at the end, which
+    /// only the whole download reaches.
+    private static func wholeObjectLayer(_ image: RemoteImage, format: ImageFormat?) throws -> HTTPRangeLayer {
+        if format == .vhd {
+            throw RemoteImageError.rangesNotSupported(
+                url: image.url.description,
+                answer: "it sends the whole object to a range request, and a VHD's footer is at its end; give --format raw, or download it first")
+        }
+        let detected: ImageFormat = format ?? (image.leadingBytes.starts(with: ImageFormat.qcow2Magic) ? .qcow2 : .raw)
+        return HTTPRangeLayer(image: image, format: detected, contentSize: image.identity.size, diskID: nil)
     }
 
     private init(image: RemoteImage, format: ImageFormat, contentSize: UInt64, diskID: DiskID?, notice: String? = nil) {
@@ -75,8 +89,10 @@ public struct HTTPRangeLayer: DiskLayer {
     ) -> HTTPRangeLayer {
         precondition(store.chunkLayout.diskBytes == sectorCount * UInt64(sectorSize), "the store covers another disk size")
         var layer = self
+        let source: any RangeSource = image.servesRanges ? image : SequentialSource(
+            size: image.identity.size, store: store, retries: image.retries) { sink in _ = try await image.download(into: sink) }
         layer.scheduler = FetchScheduler(
-            source: image, connections: image.connections, contentSize: contentSize, layout: store.chunkLayout, store: store,
+            source: source, connections: image.connections, contentSize: contentSize, layout: store.chunkLayout, store: store,
             policy: policy, latency: image.probeDuration, onStoreFailure: onStoreFailure)
         return layer
     }

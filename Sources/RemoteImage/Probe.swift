@@ -8,4 +8,10 @@ struct Probe: Sendable {
     var httpVersion: String
     var duration: Duration
     var advertisesRanges: Bool
+    /// False when the server answered a range request with the whole object.
+    var servesRanges = true
+    /// The object's first bytes (up to ``Exchange/leadingBytesLimit``), kept
+    /// from that whole answer: all a server without ranges lets lazydisk
+    /// see of the image before its one download.
+    var leadingBytes: [UInt8] = []
 }

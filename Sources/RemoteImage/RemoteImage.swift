@@ -22,6 +22,12 @@ public final class RemoteImage: RangeSource {
     public let probeDuration: Duration
     /// Whether the server advertised `Accept-Ranges: bytes`.
     public let advertisesRanges: Bool
+    /// Whether the server answers range requests with the range; when it
+    /// sends the whole object instead, the image is read by one streamed
+    /// download (``download(into:)``), and ``read(_:for:)`` fails.
+    public let servesRanges: Bool
+    /// The object's first bytes, when the server does not serve ranges.
+    public let leadingBytes: [UInt8]
 
     private let client: CurlClient
     private let retryPolicy: RetryPolicy
@@ -43,6 +49,8 @@ public final class RemoteImage: RangeSource {
         httpVersion = probe.httpVersion
         probeDuration = probe.duration
         advertisesRanges = probe.advertisesRanges
+        servesRanges = probe.servesRanges
+        leadingBytes = probe.leadingBytes
         pinned = Mutex(Pinned(target: probe.target, openedFrom: url, generation: credentials.current.generation))
         self.client = client
         self.credentials = credentials
@@ -64,6 +72,9 @@ public final class RemoteImage: RangeSource {
         let probe = try await exchange.probe(url)
         return RemoteImage(url: url, probe: probe, client: client, credentials: credentials, retryPolicy: retryPolicy, logger: logger)
     }
+
+    /// Retries after a transient failure, as the retry policy allows.
+    public var retries: Int { retryPolicy.retries }
 
     /// Requests the client runs at once at most.
     public var connections: Int { client.configuration.connections }
@@ -101,6 +112,17 @@ public final class RemoteImage: RangeSource {
     /// The same, with the body streamed to `sink` as it arrives.
     public func read(_ range: Range<UInt64>, for purpose: FetchPurpose, into sink: any FetchSink) async throws {
         _ = try await read(range, for: purpose, streamingTo: sink)
+    }
+
+    /// The whole object, streamed to `sink` from byte 0 by one GET: the
+    /// way to read an image whose server does not serve ranges. Returns the
+    /// bytes the sink got; a transfer that breaks throws, and the sink keeps
+    /// what arrived before.
+    public func download(into sink: any FetchSink) async throws -> UInt64 {
+        let snapshot = credentials.current
+        let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger, credentials: snapshot.credentials)
+        let current = pinned.withLock { $0 }
+        return try await exchange.download(from: current.target, identity: identity, image: current.openedFrom, into: sink)
     }
 
     private func read(_ range: Range<UInt64>, for purpose: FetchPurpose, streamingTo sink: (any FetchSink)?) async throws -> [UInt8] {

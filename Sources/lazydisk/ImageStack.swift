@@ -55,6 +55,11 @@ struct ImageStack {
         }
         let remote = try await options.openLayer(source)
         guard !cacheOptions.noCache else {
+            guard remote.image.servesRanges else {
+                throw RemoteImageError.rangesNotSupported(
+                    url: imageURL.description,
+                    answer: "it answered 200 OK with the whole object to Range: bytes=0-0; without ranges, lazydisk keeps its one download in the cache: drop --no-cache")
+            }
             let (disk, allocation) = try await guestDisk(format: remote.format, file: [LayerConfiguration(remote)], overlayLimit: overlayLimit, observers: [])
             return ImageStack(disk: disk, allocation: allocation, cache: nil, remote: remote, traceRecorder: nil)
         }

@@ -71,7 +71,8 @@ struct InfoCommand: AsyncParsableCommand {
             ("disk id", layer.diskID?.description ?? "none"),
             ("etag", identity.etag ?? "none"),
             ("last modified", identity.lastModified ?? "none"),
-            ("ranges", image.advertisesRanges ? "yes (Accept-Ranges: bytes)" : "yes (probed; not advertised)"),
+            ("ranges", !image.servesRanges ? "no: the server sends the whole object; read by one streamed download into the cache"
+                : image.advertisesRanges ? "yes (Accept-Ranges: bytes)" : "yes (probed; not advertised)"),
             ("http version", image.httpVersion),
             ("probe read", "\((image.probeDuration.seconds * 1_000_000).rounded() / 1000) ms"),
             ("credentials", image.credentialSummary),

@@ -101,6 +101,11 @@ struct RemoteOptions: ParsableArguments {
         let image = try await RemoteImage.open(
             source.url, client: CurlClient(configuration: clientConfiguration()), credentials: credentials,
             retryPolicy: RetryPolicy(retries: retries, maximumTime: .seconds(retryMaxTime)), logger: logger)
+        if !image.servesRanges {
+            printWarning(
+                "\(image.url): the server ignores range requests; lazydisk reads the image by one download, in order, "
+                    + "into the cache (a read waits until the download reaches its bytes)")
+        }
         return try await HTTPRangeLayer.open(image, format: format)
     }
 

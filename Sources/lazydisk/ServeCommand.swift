@@ -213,11 +213,13 @@ struct ServeCommand: AsyncParsableCommand {
     private func hydration(of stack: ImageStack) -> Hydration? {
         guard let remote = stack.remote, let cache = stack.cache else { return nil }
         let trace = noTraceReplay ? nil : Hydration.loadTrace(of: cache)
-        guard fill || trace != nil else { return nil }
+        // A server without ranges sends the whole image anyway: keep all of it.
+        let fillsImage = fill || !remote.image.servesRanges
+        guard fillsImage || trace != nil else { return nil }
         let engine = FillEngine(
             scheduler: remote.scheduler, store: cache, connections: self.remote.connections,
             rateLimiter: fillRate.map { RateLimiter(bytesPerSecond: $0.bytes) })
-        return Hydration(engine: engine, diskBytes: cache.header.diskSize, trace: trace, fillsImage: fill, logger: self.remote.logger)
+        return Hydration(engine: engine, diskBytes: cache.header.diskSize, trace: trace, fillsImage: fillsImage, logger: self.remote.logger)
     }
 
     /// `host` resolved, when every address it means is loopback or

@@ -1,5 +1,7 @@
+import Fetching
 import HTTPTestServers
 import RemoteImage
+import Synchronization
 import Testing
 
 /// Each fault the in-process server can produce, with the outcome and, from
@@ -30,16 +32,19 @@ struct RemoteImageFaultTests {
         #expect(requests.last?.ifMatch == "\"object-1\"")
     }
 
-    @Test func serverIgnoringRangeIsRefusedAtOpen() async throws {
+    /// A server that answers the probe with the whole object opens as one
+    /// that does not serve ranges: its first bytes are kept, the rest of
+    /// the probe's transfer is cut, and the object is read by one download.
+    @Test func serverIgnoringRangeOpensForOneDownload() async throws {
         let server = try await server(.ignoresRange)
-        await #expect {
-            try await openImage(server.url)
-        } throws: { error in
-            expectRedacted(error)
-            guard case let RemoteImageError.rangesNotSupported(_, answer) = error else { return false }
-            return answer.contains("200 OK")
-        }
-        #expect(server.requests.count == 2)
+        let image = try await openImage(server.url)
+        #expect(!image.servesRanges)
+        #expect(image.leadingBytes == Array(Self.content.prefix(512)))
+        #expect(server.requests.map(\.method) == ["HEAD", "GET"])
+        let gathered = GatheredBytes()
+        #expect(try await image.download(into: gathered) == UInt64(Self.content.count))
+        #expect(gathered.bytes == Self.content)
+        #expect(server.requests.map(\.range) == [nil, "bytes=0-0", nil])
     }
 
     @Test func wrongContentRangeIsNeverAccepted() async throws {
@@ -220,5 +225,22 @@ struct RequestHeaderTests {
             server.url, credentials: .fixed(Credentials(headers: [HTTPHeader(name: "Authorization", value: "Bearer SECRET-TOKEN")])))
         _ = try await image.read(0..<512)
         #expect(server.requests.allSatisfy { $0.authorization == "Bearer SECRET-TOKEN" })
+    }
+}
+
+/// A sink that keeps what it is given at its offsets, in memory.
+final class GatheredBytes: FetchSink {
+    private let gathered = Mutex<[UInt8]>([])
+
+    var bytes: [UInt8] { gathered.withLock { $0 } }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        gathered.withLock { gathered in
+            let end = Int(offset) + bytes.count
+            if gathered.count < end {
+                gathered += [UInt8](repeating: 0, count: end - gathered.count)
+            }
+            gathered.replaceSubrange(Int(offset)..<end, with: bytes)
+        }
     }
 }

@@ -129,6 +129,13 @@ final class FaultHandler: ChannelInboundHandler {
         if let ifMatch = request.headers.first(name: "if-match"), ifMatch != validators(of: object).first(name: "ETag") {
             return Reply(status: .preconditionFailed)
         }
+        if case .ignoresRangeCuttingDownloads = state.fault {
+            var reply = Reply(status: .ok, headers: headers, body: object.content[...])
+            if request.headers.first(name: "range") == nil, state.takeFaultyGET(range: 0...max(0, size - 1)) {
+                reply.delivery = .disconnectHalfway
+            }
+            return reply
+        }
         guard let range = request.headers.first(name: "range").flatMap(Self.parseRange), state.fault != .ignoresRange else {
             return Reply(status: .ok, headers: headers, body: object.content[...])
         }

@@ -14,6 +14,9 @@ public final class FaultServer: Sendable {
         case none
         /// Answers every GET with 200 and the whole object.
         case ignoresRange
+        /// The same, and the first `times` GETs of the whole object (those
+        /// without a Range) are cut halfway by closing the connection.
+        case ignoresRangeCuttingDownloads(times: Int)
         /// Answers 206 with a Content-Range one byte off what was asked.
         case wrongContentRange
         /// Answers 206 with the asked Content-Range but only half the body

@@ -25,7 +25,8 @@ final class FaultState: Sendable {
     init(content: [UInt8], fault: FaultServer.Fault) {
         self.fault = fault
         let times = switch fault {
-        case let .shortBody(times), let .disconnectMidBody(times), let .serverError(times), let .tooManyRequests(times, _): times
+        case let .shortBody(times), let .disconnectMidBody(times), let .serverError(times), let .tooManyRequests(times, _),
+             let .ignoresRangeCuttingDownloads(times): times
         default: Int.max
         }
         books = Mutex(Books(object: Object(content: content, generation: 1), faultyGETsLeft: times))

@@ -145,8 +145,9 @@ public final class NginxServer: Sendable {
     }
 }
 
-/// The write end of the pipe the watcher shell reads, and the shell.
-private struct Lifeline: Sendable {
+/// The write end of the pipe a watcher shell reads, and the shell: closing
+/// the pipe makes the shell stop the server it started.
+struct Lifeline: Sendable {
     let writeEnd: Int32
     let watcher: ChildProcess
 
