@@ -171,7 +171,11 @@ final class CurlTransfer {
                 return stream(chunk, to: streamed)
             }
         }
-        let limit = isErrorResponse ? max(request.bodyLimit, Self.errorBodyLimit) : request.bodyLimit
+        // A body that was to stream but was not admitted (a changed object,
+        // a wrong range) is kept only as far as judging it needs: the limit
+        // is the stream's, which may be a whole image.
+        let limit = request.streamedBody != nil ? Self.errorBodyLimit
+            : isErrorResponse ? max(request.bodyLimit, Self.errorBodyLimit) : request.bodyLimit
         guard body.count + chunk.count <= limit else {
             // What fits is kept (the start of an object a server sent whole).
             body.append(contentsOf: chunk.prefix(limit - body.count).assumingMemoryBound(to: UInt8.self))

@@ -47,6 +47,23 @@ struct RemoteImageFaultTests {
         #expect(server.requests.map(\.range) == [nil, "bytes=0-0", nil])
     }
 
+    /// The one download of such a server must still be the object opened:
+    /// a new ETag is "the remote image changed", and none of the new
+    /// object's bytes reach the sink.
+    @Test func aChangedObjectIsNotDownloaded() async throws {
+        let server = try await server(.ignoresRange)
+        let image = try await openImage(server.url)
+        server.replaceContent(Self.content.map { $0 ^ 0xFF })
+        let gathered = GatheredBytes()
+        await #expect {
+            try await image.download(into: gathered)
+        } throws: { error in
+            guard case let RemoteImageError.imageChanged(_, reason) = error else { return false }
+            return reason.contains("ETag")
+        }
+        #expect(gathered.bytes.isEmpty)
+    }
+
     @Test func wrongContentRangeIsNeverAccepted() async throws {
         let server = try await server(.wrongContentRange)
         await #expect {
