@@ -102,20 +102,11 @@ public final class NginxServer: Sendable {
         let config = workDirectory.appending(path: "nginx.conf")
         try runTool(repositoryRoot.appending(path: "scripts/lib/\(script)").path, configArguments).write(to: config)
 
-        let pipe = try closeOnExecPipe()
-        defer { close(pipe.read) }
-        let watcher: ChildProcess
-        do {
-            // The work directory (config, logs, temporary files) goes with nginx.
-            watcher = try ChildProcess("/bin/sh", [
-                "-c", "\"$0\" -p \"$1\" -c \"$2\" -e stderr & server=$!; read -r _; kill -TERM $server; wait $server; rm -rf \"$1\"",
-                try nginxPath(), workDirectory.path, config.path,
-            ], input: .descriptor(pipe.read))
-        } catch {
-            close(pipe.write)
-            throw error
-        }
-        let lifeline = Lifeline(writeEnd: pipe.write, watcher: watcher)
+        // The work directory (config, logs, temporary files) goes with nginx.
+        let lifeline = try Lifeline.start(
+            "\"$0\" -p \"$1\" -c \"$2\" -e stderr & server=$!; read -r _; kill -TERM $server; wait $server; rm -rf \"$1\"",
+            [try nginxPath(), workDirectory.path, config.path])
+        let watcher = lifeline.watcher
         // nginx writes its pid file only once it holds its ports; without that
         // check a port another test's nginx took would pass for ours.
         let pidFile = workDirectory.appending(path: "nginx.pid").path
@@ -150,6 +141,20 @@ public final class NginxServer: Sendable {
 struct Lifeline: Sendable {
     let writeEnd: Int32
     let watcher: ChildProcess
+
+    /// Runs `script` with `sh -c` (its `$0`, `$1`, … from `arguments`),
+    /// reading the pipe whose write end the lifeline holds: the script
+    /// starts its server, waits on `read`, then stops it.
+    static func start(_ script: String, _ arguments: [String]) throws -> Lifeline {
+        let pipe = try closeOnExecPipe()
+        defer { close(pipe.read) }
+        do {
+            return Lifeline(writeEnd: pipe.write, watcher: try ChildProcess("/bin/sh", ["-c", script] + arguments, input: .descriptor(pipe.read)))
+        } catch {
+            close(pipe.write)
+            throw error
+        }
+    }
 
     /// Closing the pipe makes the shell stop nginx and remove its work
     /// directory; this returns once it has.

@@ -14,22 +14,12 @@ public final class PythonHTTPServer: Sendable {
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try LoopbackPort.free()
-            let pipe = try closeOnExecPipe()
-            defer { close(pipe.read) }
-            let watcher: ChildProcess
-            do {
-                watcher = try ChildProcess("/bin/sh", [
-                    "-c", "python3 -u -m http.server \"$0\" --bind 127.0.0.1 --directory \"$1\" > \"$2\" 2>&1 & server=$!; read -r _; kill -TERM $server; wait $server; rm -f \"$2\"",
-                    "\(port)", root.path, log.path,
-                ], input: .descriptor(pipe.read))
-            } catch {
-                close(pipe.write)
-                throw error
-            }
-            let lifeline = Lifeline(writeEnd: pipe.write, watcher: watcher)
+            let lifeline = try Lifeline.start(
+                "python3 -u -m http.server \"$0\" --bind 127.0.0.1 --directory \"$1\" > \"$2\" 2>&1 & server=$!; read -r _; kill -TERM $server; wait $server; rm -f \"$2\"",
+                ["\(port)", root.path, log.path])
             // It says so once it listens (a probing connection could wait
             // in its backlog while it starts).
-            for _ in 0..<1000 where watcher.isRunning && !Self.isListening(log: log) {
+            for _ in 0..<1000 where lifeline.watcher.isRunning && !Self.isListening(log: log) {
                 usleep(10_000)
             }
             if Self.isListening(log: log) {
