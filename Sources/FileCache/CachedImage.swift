@@ -19,7 +19,10 @@ public struct CachedImage: Sendable, Hashable {
         bytesOnDisk = files.reduce(0) { total, name in
             total + UInt64((try? directory.appending(name).stat(followTargetSymlink: false).sizeAllocated) ?? 0)
         }
-        let modified = [CacheUse.fileName, "meta"].lazy.compactMap { try? directory.appending($0).stat().st_mtim }.first
+        // Eager: a lazy compactMap runs its closure again on `first`'s
+        // subscript, and a prune in another process that removes the file in
+        // between made that second look nil, a trap inside the library.
+        let modified = [CacheUse.fileName, "meta"].compactMap { try? directory.appending($0).stat().st_mtim }.first
         lastUse = modified.map { Date(timeIntervalSince1970: TimeInterval($0.tv_sec) + TimeInterval($0.tv_nsec) / 1e9) } ?? .distantPast
         inUse = CacheUse.isUsed(directory)
         url = (try? CacheFiles.contents(of: directory.appending("meta")))
