@@ -67,6 +67,25 @@ struct ListenerBoundsTests {
         #expect(server.isRunning)
     }
 
+    /// An NBD client that sends 1 MiB reads and never takes the replies
+    /// holds serve's memory at the socket's high-water mark: requests stop
+    /// starting while the socket is backed up.
+    @Test(.timeLimit(.minutes(1))) func anNBDClientThatNeverReadsCannotGrowServe() async throws {
+        let work = try TemporaryDirectory()
+        try randomFile(at: work.url.appending(path: "disk.img"), size: 4 << 20)
+        let nginx = try NginxServer(root: work.url)
+        let (server, socketPath) = try await LazyDiskRun.startServing(nginx.url("disk.img"), in: work, extra: ["-r"])
+        defer { server.stop() }
+        let client = try RawNBDConnection(socketPath: socketPath)
+        #expect(client.handshake())
+        let reads = (0..<64).flatMap { RawNBDConnection.request(type: 0, cookie: UInt64($0), offset: UInt64($0 % 4) << 20, length: 1 << 20) }
+        _ = client.flood(reads, times: 100, patience: 2000)
+        try await Task.sleep(for: .seconds(5))
+        let resident = try Self.residentBytes(of: server.pid)
+        #expect(resident < 100 << 20, "serve holds \(resident >> 20) MiB")
+        #expect(server.isRunning)
+    }
+
     /// Past 16 metrics connections a new one is closed at once; a client
     /// that sends nothing is dropped after ten seconds.
     @Test(.timeLimit(.minutes(1))) func metricsConnectionsAreCappedAndIdleOnesDropped() async throws {
