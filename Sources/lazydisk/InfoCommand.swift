@@ -93,7 +93,11 @@ struct InfoCommand: AsyncParsableCommand {
     /// The header of a qcow2 image, read (and checked) as `serve` would.
     private func qcow2Facts(of layer: HTTPRangeLayer) async throws -> Qcow2Facts? {
         guard layer.format == .qcow2 else { return nil }
-        let header = try await Qcow2Disk(file: try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(layer)])).header
+        // A server without ranges gives only the object's first bytes
+        // before its one download: the header is read from those.
+        let header = layer.image.servesRanges
+            ? try await Qcow2Disk(file: try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(layer)])).header
+            : try Qcow2Header(layer.image.leadingBytes, fileSize: layer.image.identity.size)
         return Qcow2Facts(
             version: header.version, virtualSize: header.size, clusterSize: header.clusterSize,
             compression: "\(header.compression.rawValue) (compressed clusters are inflated as they are read)")

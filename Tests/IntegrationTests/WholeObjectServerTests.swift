@@ -63,6 +63,20 @@ struct WholeObjectServerTests {
         #expect(offline.output == setup.image, "\(offline.error)")
     }
 
+    /// A qcow2 is told by its first bytes, `info` reads its header from
+    /// them, and `cat` decodes it as the download streams in.
+    @Test(.timeLimit(.minutes(1))) func aQcow2IsDecodedFromTheDownload() async throws {
+        let setup = try Setup()
+        let served = setup.work.url.appending(path: "served")
+        try runTool("/usr/bin/qemu-img", ["convert", "-f", "raw", "-O", "qcow2", served.appending(path: "disk.img").path, served.appending(path: "disk.qcow2").path])
+        let info = try await LazyDiskRun.run(["info", setup.server.url("disk.qcow2")])
+        let text = String(decoding: info.output, as: UTF8.self)
+        #expect(text.contains("qcow2") && text.contains("\(Self.size) bytes (the qcow2 image's virtual disk)"), "\(text)\(info.error)")
+        let cat = try await LazyDiskRun.run(["cat", setup.server.url("disk.qcow2"), "--cache", setup.cache])
+        #expect(cat.status == 0, "\(cat.error)")
+        #expect(cat.output == setup.image)
+    }
+
     @Test func noCacheIsRefusedWithWhatToDo() async throws {
         let setup = try Setup()
         let cat = try await LazyDiskRun.run(["cat", setup.url, "--no-cache"])
