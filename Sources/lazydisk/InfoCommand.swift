@@ -30,6 +30,8 @@ struct InfoCommand: AsyncParsableCommand {
         var etag: String?
         var lastModified: String?
         var rangesAdvertised: Bool
+        /// False for a server that sends the whole object to a range request.
+        var rangesServed: Bool
         var httpVersion: String
         var probeMilliseconds: Double
         var credentials: String
@@ -55,7 +57,7 @@ struct InfoCommand: AsyncParsableCommand {
                 url: image.url.description, finalUrl: image.pinnedURLDescription, format: layer.format.rawValue,
                 objectSize: identity.size, diskSize: qcow2?.virtualSize ?? layer.sectorCount * UInt64(layer.sectorSize), sectorSize: layer.sectorSize,
                 diskId: layer.diskID?.description, etag: identity.etag, lastModified: identity.lastModified,
-                rangesAdvertised: image.advertisesRanges, httpVersion: image.httpVersion,
+                rangesAdvertised: image.advertisesRanges, rangesServed: image.servesRanges, httpVersion: image.httpVersion,
                 probeMilliseconds: (image.probeDuration.seconds * 1_000_000).rounded() / 1000, credentials: image.credentialSummary,
                 qcow2: qcow2, notice: layer.notice))
             return

@@ -72,6 +72,9 @@ struct WholeObjectServerTests {
         let info = try await LazyDiskRun.run(["info", setup.server.url("disk.qcow2")])
         let text = String(decoding: info.output, as: UTF8.self)
         #expect(text.contains("qcow2") && text.contains("\(Self.size) bytes (the qcow2 image's virtual disk)"), "\(text)\(info.error)")
+        let json = try await LazyDiskRun.run(["info", setup.server.url("disk.qcow2"), "--json"])
+        let facts = try JSONSerialization.jsonObject(with: json.output) as? [String: Any]
+        #expect(facts?["ranges_served"] as? Bool == false && facts?["format"] as? String == "qcow2", "\(String(decoding: json.output, as: UTF8.self))")
         let cat = try await LazyDiskRun.run(["cat", setup.server.url("disk.qcow2"), "--cache", setup.cache])
         #expect(cat.status == 0, "\(cat.error)")
         #expect(cat.output == setup.image)
