@@ -124,15 +124,11 @@ struct Exchange: Sendable {
         return UInt64(response.streamedBytes)
     }
 
-    /// What a 200's headers must say for its body to be the object opened.
+    /// What a 200's headers must say for its body to be the object opened:
+    /// a range answer's checks, with Content-Length for the size, and
+    /// Last-Modified too, since no precondition went with the request.
     private func checkWholeObject(_ response: HTTPResponse, identity: RemoteIdentity, display: String) throws {
-        try refuseContentCoding(of: response, display: display)
-        if let length = response[header: "content-length"].flatMap({ UInt64($0) }), length != identity.size {
-            throw RemoteImageError.imageChanged(url: display, reason: "size \(identity.size) -> \(length)")
-        }
-        if let etag = response[header: "etag"], let expected = identity.strongETag, etag != expected {
-            throw RemoteImageError.imageChanged(url: display, reason: "ETag \(expected) -> \(etag)")
-        }
+        try checkSameObject(response, size: response[header: "content-length"].flatMap { UInt64($0) }, identity: identity, display: display)
         if let modified = response[header: "last-modified"], let expected = identity.lastModified, modified != expected {
             throw RemoteImageError.imageChanged(url: display, reason: "Last-Modified \(expected) -> \(modified)")
         }
@@ -269,16 +265,22 @@ struct Exchange: Sendable {
         guard let contentRange = ContentRange(header) else {
             throw RemoteImageError.malformedResponse(url: display, reason: "206 without a usable Content-Range ('\(header ?? "missing")')")
         }
-        try refuseContentCoding(of: response, display: display)
-        if let total = contentRange.total, total != identity.size {
-            throw RemoteImageError.imageChanged(url: display, reason: "size \(identity.size) -> \(total)")
-        }
-        if let etag = response[header: "etag"], let expected = identity.strongETag, etag != expected {
-            throw RemoteImageError.imageChanged(url: display, reason: "ETag \(expected) -> \(etag)")
-        }
+        try checkSameObject(response, size: contentRange.total, identity: identity, display: display)
         guard contentRange.range == wanted else {
             throw RemoteImageError.malformedResponse(
                 url: display, reason: "asked for bytes \(wanted.lowerBound)-\(wanted.upperBound), got Content-Range '\(header!)'")
+        }
+    }
+
+    /// That an answer carries the object opened, as its headers say: its
+    /// bytes uncoded, the `size` it reports (if any) and its strong ETag.
+    private func checkSameObject(_ response: HTTPResponse, size: UInt64?, identity: RemoteIdentity, display: String) throws {
+        try refuseContentCoding(of: response, display: display)
+        if let size, size != identity.size {
+            throw RemoteImageError.imageChanged(url: display, reason: "size \(identity.size) -> \(size)")
+        }
+        if let etag = response[header: "etag"], let expected = identity.strongETag, etag != expected {
+            throw RemoteImageError.imageChanged(url: display, reason: "ETag \(expected) -> \(etag)")
         }
     }
 
