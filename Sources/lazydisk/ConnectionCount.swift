@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// The connections a listener has open, against a cap: one more than the
@@ -11,17 +12,17 @@ final class ConnectionCount: Sendable {
         self.limit = limit
     }
 
-    /// Counts a new connection in; false (and not counted) when the cap
-    /// is reached.
-    func admit() -> Bool {
-        count.withLock { count in
+    /// Counts `channel` in until it closes; false (and not counted) when
+    /// the cap is reached.
+    func admit(_ channel: any Channel) -> Bool {
+        let admitted = count.withLock { count in
             guard count < limit else { return false }
             count += 1
             return true
         }
-    }
-
-    func release() {
-        count.withLock { $0 -= 1 }
+        if admitted {
+            channel.closeFuture.whenComplete { _ in self.count.withLock { $0 -= 1 } }
+        }
+        return admitted
     }
 }

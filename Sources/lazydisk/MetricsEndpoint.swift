@@ -33,8 +33,7 @@ struct MetricsEndpoint {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: writeBufferWaterMark)
             .childChannelInitializer { channel in
-                guard connections.admit() else { return channel.close() }
-                channel.closeFuture.whenComplete { _ in connections.release() }
+                guard connections.admit(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(ScrapeHandler(export: export, deadline: requestDeadline))

@@ -18,10 +18,9 @@ struct NBDListener {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         let connections = ConnectionCount(limit: maximumConnections)
         let configure: @Sendable (any Channel) -> EventLoopFuture<NBDConnection> = { channel in
-            guard connections.admit() else {
+            guard connections.admit(channel) else {
                 return channel.close().flatMapThrowing { throw ChannelError.ioOnClosedChannel }
             }
-            channel.closeFuture.whenComplete { _ in connections.release() }
             return channel.eventLoop.makeCompletedFuture { try server.configure(channel) }
         }
         switch endpoint {
