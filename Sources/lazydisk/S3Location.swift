@@ -62,10 +62,9 @@ struct S3Location {
     /// or digit at each end, no two dots together, not an IP address.
     static func isBucketName(_ name: String) -> Bool {
         let characters = Array(name.utf8)
-        let alphanumeric = { (byte: UInt8) in (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
         guard (3...63).contains(characters.count), let first = characters.first, let last = characters.last,
-              alphanumeric(first), alphanumeric(last),
-              characters.allSatisfy({ alphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),
+              isLowercaseAlphanumeric(first), isLowercaseAlphanumeric(last),
+              characters.allSatisfy({ isLowercaseAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),
               !name.contains("..")
         else { return false }
         let parts = name.split(separator: ".")
@@ -75,8 +74,11 @@ struct S3Location {
     /// AWS region names (eu-west-1, us-gov-east-1) and the names
     /// S3-compatible stores use: lowercase letters, digits and hyphens.
     static func isRegionName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count)
-            && name.utf8.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-") }
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { isLowercaseAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    private static func isLowercaseAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
     /// The characters SigV4 leaves unencoded in a path segment.
