@@ -91,7 +91,7 @@ public final class SequentialSource: RangeSource {
                 throw SequentialSourceError.shortDownload(received: state.withLock(\.position), size: size)
             } catch {
                 fruitless = state.withLock(\.position) > before ? 0 : fruitless + 1
-                if fruitless > retries || Task.isCancelled {
+                if fruitless > retries {
                     return finish(with: error)
                 }
             }
