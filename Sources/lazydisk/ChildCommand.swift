@@ -23,10 +23,10 @@ enum ChildCommand {
 
     /// Runs `command` (`--run`) with `environment` added to ours, with our
     /// standard input, output and error, to its end; returns its exit
-    /// status (128 + the signal that ended it). While it runs, SIGINT and
-    /// SIGTERM sent to lazydisk go to its whole group, and when lazydisk
-    /// has the terminal, the group gets it: QEMU's `-nographic` console
-    /// reads it and sets its modes as it would under a shell.
+    /// status (128 + the signal that ended it). While it runs, the stop
+    /// signals sent to lazydisk (``StopSignal``) go to its whole group,
+    /// and when lazydisk has the terminal, the group gets it: QEMU's
+    /// `-nographic` console reads it and sets its modes as under a shell.
     static func run(_ command: String, environment: [String: String]) async throws -> Int32 {
         // Made first: from here on, the signals no longer end lazydisk.
         let signals = StopSignal.signals()

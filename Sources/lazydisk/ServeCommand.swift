@@ -14,7 +14,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Listens on a unix socket unless --port is given, and prints the NBD URI. With --run, starts the \
             command with $uri (NBD URI), $nbd (QEMU's nbd: form), $exportname and $unixsocket or $port set, \
-            stops serving when it exits, and exits with its status; SIGINT and SIGTERM go to the command's process \
+            stops serving when it exits, and exits with its status; SIGINT, SIGTERM and SIGHUP go to the command's process \
             group, and what is left of the group when the command exits is stopped. \
             Otherwise SIGINT, SIGTERM or SIGHUP stop the server: it accepts no more connections, sends whole replies \
             to the requests it has read, then exits (a second signal exits at once). With NOTIFY_SOCKET set, \
