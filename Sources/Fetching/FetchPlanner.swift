@@ -16,9 +16,15 @@ import LayeredDisk
 /// - **Priorities.** Requests start in order, one connection each. A read's
 ///   request takes any free connection and queues ahead of all background
 ///   work; background work leaves ``FetchPolicy/connectionsReservedForReads``
-///   free and starts only while the bytes in flight stay under
-///   ``FetchPolicy/bytesInFlightLimit``. A queued background request a read
-///   comes to wait for is promoted to the front.
+///   free and starts only while the bytes downloading stay under
+///   ``FetchPolicy/bytesInFlightLimit`` and the bytes written but not yet
+///   committed under ``FetchPolicy/commitLagLimit``. A queued background
+///   request a read comes to wait for is promoted to the front.
+/// - **Durability off the reader's path.** A request leaves the download
+///   budgets when its bytes are written, not when they are committed: the
+///   commit (sync, then mark) follows in the background, and only the commit
+///   lag holds background work back. Its chunks stay in flight, joinable,
+///   until committed.
 /// - **Readahead.** Observed reads feed a ``ReadaheadTracker``; what it asks
 ///   for is cut to what ``FetchPolicy/readaheadInFlightLimit`` allows, and the
 ///   rest is handed back to the tracker so its stream asks again.
@@ -54,7 +60,8 @@ public struct FetchPlanner: Sendable {
     private enum Stage {
         case queued
         case running
-        /// The bytes arrived; the store has not taken them yet.
+        /// The bytes arrived (written to the store); their commit has not
+        /// finished yet.
         case arrived
     }
 
@@ -79,9 +86,11 @@ public struct FetchPlanner: Sendable {
     private var inFlight: [Int: Int] = [:]
     private var foregroundQueue: [Int] = []
     private var backgroundQueue: [Int] = []
-    /// Bytes of requests started and not yet stored.
+    /// Bytes of requests started whose bytes have not all arrived.
     private var bytesInFlight: UInt64 = 0
     private var readaheadBytesInFlight: UInt64 = 0
+    /// Bytes of requests that arrived and are not yet committed.
+    private var bytesAwaitingCommit: UInt64 = 0
     private var readahead: ReadaheadTracker
     private var nextID = 0
 
@@ -198,11 +207,17 @@ public struct FetchPlanner: Sendable {
     }
 
     /// A request's bytes arrived (or it failed): its connection goes to the
-    /// next request in priority order. Returns the requests that start.
+    /// next request in priority order, and its bytes move from the download
+    /// budgets to the commit lag. Returns the requests that start.
     public mutating func arrived(_ id: Int) -> [Int] {
         guard let entry = entries[id], case .running = entry.stage else { return [] }
         entries[id]?.stage = .arrived
         freeConnections += 1
+        bytesInFlight -= entry.bytes
+        if entry.request.purpose == .readahead {
+            readaheadBytesInFlight -= entry.bytes
+        }
+        bytesAwaitingCommit += entry.bytes
         return startWhatCan()
     }
 
@@ -212,9 +227,9 @@ public struct FetchPlanner: Sendable {
         link.record(bytes: bytes, duration: duration)
     }
 
-    /// A request ended: stored, or failed (then `fetchedBytes` is 0). Its
+    /// A request ended: committed, or failed (then `fetchedBytes` is 0). Its
     /// chunks are no longer in flight. Returns the requests that start now
-    /// that its bytes left the budget.
+    /// that its bytes left the commit lag.
     public mutating func finished(_ id: Int, fetchedBytes: UInt64) -> [Int] {
         var started = arrived(id)
         guard let entry = entries.removeValue(forKey: id) else { return started }
@@ -223,9 +238,8 @@ public struct FetchPlanner: Sendable {
         }
         foregroundQueue.removeAll { $0 == id }
         backgroundQueue.removeAll { $0 == id }
-        bytesInFlight -= entry.bytes
-        if entry.request.purpose == .readahead {
-            readaheadBytesInFlight -= entry.bytes
+        if case .arrived = entry.stage {
+            bytesAwaitingCommit -= entry.bytes
         }
         counters.recordRequest(entry.request.purpose, bytes: fetchedBytes)
         started += startWhatCan()
@@ -261,9 +275,10 @@ public struct FetchPlanner: Sendable {
     }
 
     /// Starts queued requests while connections allow: reads first on any
-    /// free connection, background work only beyond the reserved ones and
-    /// under the bytes-in-flight budget (a request larger than the whole
-    /// budget still starts when nothing else is in flight).
+    /// free connection, background work only beyond the reserved ones, under
+    /// the bytes-in-flight budget and while the commit lag is under its limit
+    /// (a request larger than the whole budget still starts when nothing
+    /// else is in flight).
     private mutating func startWhatCan() -> [Int] {
         var started: [Int] = []
         while freeConnections > 0 {
@@ -271,6 +286,7 @@ public struct FetchPlanner: Sendable {
             if !foregroundQueue.isEmpty {
                 id = foregroundQueue.removeFirst()
             } else if let next = backgroundQueue.first, freeConnections > reservedForReads,
+                      bytesAwaitingCommit < policy.commitLagLimit,
                       bytesInFlight == 0 || bytesInFlight + entries[next]!.bytes <= policy.bytesInFlightLimit {
                 id = backgroundQueue.removeFirst()
             } else {

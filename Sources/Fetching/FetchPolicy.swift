@@ -26,10 +26,15 @@ public struct FetchPolicy: Sendable, Hashable {
     /// Fetched bytes stream into the store, so this costs no memory.
     public var readaheadInFlightLimit: UInt64 = 256 << 20
     /// Bytes of background requests (readahead, fill, trace replay, pull)
-    /// started and not yet stored, at most: enough for every connection of
+    /// started and not yet arrived, at most: enough for every connection of
     /// the default sixteen to carry a request of 32 MiB. Reads are
     /// never held back by it.
     public var bytesInFlightLimit: UInt64 = 512 << 20
+    /// Bytes written to the store and not yet committed (synced, then
+    /// marked) beyond which no background request starts: what a crash may
+    /// cost in fetches again, and what one `fdatasync` may have to write.
+    /// Reads are never held back by it. See docs/cache-format.md.
+    public var commitLagLimit: UInt64 = 256 << 20
     /// Sequential streams followed at once (several guests' processes, or
     /// nbdcopy's parallel workers); the least recently used is forgotten.
     public var streamLimit = 16

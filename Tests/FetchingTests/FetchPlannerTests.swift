@@ -128,12 +128,28 @@ struct FetchPlannerTests {
         var planner = Self.planner(connections: 8) { $0.backgroundRequestLimit = Self.chunk; $0.bytesInFlightLimit = 2 * Self.chunk }
         let fill = planner.fill([0..<6], purpose: .fill)
         #expect(fill.started.count == 2)
-        // Arriving frees a connection, not memory: the bytes count until stored.
-        #expect(planner.arrived(fill.created[0].id).isEmpty)
-        #expect(planner.finished(fill.created[0].id, fetchedBytes: Self.chunk) == [fill.created[2].id])
+        // Arriving (written to the store) leaves the budget; the commit need not finish.
+        #expect(planner.arrived(fill.created[0].id) == [fill.created[2].id])
+        #expect(planner.finished(fill.created[0].id, fetchedBytes: Self.chunk).isEmpty)
         // Reads are never held back by it.
         let read = planner.read(Self.bytes(40..<44), missing: [40..<44])
         #expect(read.started == read.created.map(\.id))
+    }
+
+    /// Bytes written and not yet committed hold background work back at the
+    /// commit lag's limit, and only background work.
+    @Test func theCommitLagHoldsBackgroundWorkOnly() {
+        var planner = Self.planner(connections: 16) { $0.backgroundRequestLimit = Self.chunk; $0.commitLagLimit = 2 * Self.chunk }
+        let fill = planner.fill([0..<4], purpose: .fill)
+        #expect(fill.started == fill.created.map(\.id))
+        _ = planner.arrived(fill.created[0].id)
+        #expect(planner.fill([20..<21], purpose: .fill).started.count == 1, "one chunk awaits its commit: room for more")
+        _ = planner.arrived(fill.created[1].id)
+        let later = planner.fill([30..<31], purpose: .fill)
+        #expect(later.started.isEmpty, "two chunks await their commit: the lag is full")
+        let read = planner.read(Self.bytes(40..<41), missing: [40..<41])
+        #expect(read.started == read.created.map(\.id), "a read is never held back")
+        #expect(planner.finished(fill.created[0].id, fetchedBytes: Self.chunk) == later.created.map(\.id))
     }
 
     @Test func aRequestLargerThanTheBudgetStillStartsAlone() {
