@@ -49,6 +49,7 @@ let package = Package(
                 "LayeredDisk",
                 "ImageModel",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(

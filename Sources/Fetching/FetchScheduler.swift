@@ -34,6 +34,9 @@ public final class FetchScheduler: ReadObserver {
     private struct State {
         var planner: FetchPlanner
         var fetches: [Int: Fetch] = [:]
+        /// Readahead being planned: waiting for the store to say what it lacks.
+        var readaheadPlans: [Int: Task<Void, Never>] = [:]
+        var nextPlanID = 0
     }
 
     /// One planned request, from its start gate to the store.
@@ -92,7 +95,7 @@ public final class FetchScheduler: ReadObserver {
     public func read(_ bytes: Range<UInt64>, into buffer: inout SectorBuffer) async throws {
         let sectorBytes = UInt64(buffer.sectorSize)
         let chunks = layout.chunks(overlapping: bytes)
-        let missing = try store?.missingRuns(in: chunks) ?? [chunks]
+        let missing = try await store?.missingRuns(in: chunks) ?? [chunks]
         let (plan, fetches) = perform { $0.read(bytes, missing: missing) }
         for source in plan.sources {
             switch source {
@@ -121,11 +124,20 @@ public final class FetchScheduler: ReadObserver {
     }
 
     /// Notes a read of the disk, cached or not, and starts readahead when a
-    /// sequential reader needs it.
+    /// sequential reader needs it: once the store says what it lacks, which
+    /// may mean reading its bitmap, so not on the reader's thread.
     public func observeRead(_ bytes: Range<UInt64>) {
-        let ahead = state.withLock { $0.planner.observe(bytes) }
-        guard let ahead, let missing = try? store?.missingRuns(in: ahead), !missing.isEmpty else { return }
-        _ = perform { $0.fill(missing, purpose: .readahead) }
+        state.withLock { state in
+            guard let ahead = state.planner.observe(bytes), let store else { return }
+            let id = state.nextPlanID
+            state.nextPlanID += 1
+            state.readaheadPlans[id] = Task {
+                if let missing = try? await store.missingRuns(in: ahead), !missing.isEmpty {
+                    _ = perform { $0.fill(missing, purpose: .readahead) }
+                }
+                _ = self.state.withLock { $0.readaheadPlans.removeValue(forKey: id) }
+            }
+        }
     }
 
     // MARK: Fills
@@ -142,7 +154,7 @@ public final class FetchScheduler: ReadObserver {
     /// The same for several runs of chunks at once, which may be merged into
     /// shared requests across small gaps.
     public func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillProgress {
-        let missing = try runs.flatMap { try store?.missingRuns(in: $0) ?? [$0] }
+        let missing = try await store?.missingRuns(in: runs) ?? runs
         let (plan, fetches) = perform { $0.fill(missing, purpose: purpose) }
         var progress = FillProgress()
         progress.bytesWanted = runs.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
@@ -158,9 +170,13 @@ public final class FetchScheduler: ReadObserver {
         return progress
     }
 
-    /// Returns once every request made so far has been stored (or failed),
-    /// so a command can exit without losing what it fetched.
+    /// Returns once every request made or being planned so far has been
+    /// stored (or failed), so a command can exit without losing what it
+    /// fetched.
     public func finishStoring() async {
+        while let plan = state.withLock({ $0.readaheadPlans.values.first }) {
+            await plan.value
+        }
         while let fetch = state.withLock({ $0.fetches.values.first }) {
             _ = try? await fetch.stored.value
         }

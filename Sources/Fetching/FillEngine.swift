@@ -43,7 +43,7 @@ public struct FillEngine: Sendable {
     /// or smaller, so that a small fill has a request for every connection.
     public func fill(_ bytes: Range<UInt64>, progress: (FillProgress) -> Void = { _ in }) async throws -> FillProgress {
         let chunks = layout.chunks(overlapping: bytes)
-        var missing = try store.missingRuns(in: chunks)[...]
+        var missing = try await store.missingRuns(in: chunks)[...]
         let missingBytes = missing.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
         var totals = FillProgress()
         totals.bytesWanted = layout.byteCount(ofChunks: chunks)
@@ -82,7 +82,7 @@ public struct FillEngine: Sendable {
         var totals = FillProgress()
         try await withBoundedConcurrency(batches.filter { !$0.isEmpty }, limit: connections) { batch in
             // The rate is for what is fetched: chunks already cached cost none.
-            let missing = try batch.flatMap { try store.missingRuns(in: $0) }
+            let missing = try await store.missingRuns(in: batch)
             try await rateLimiter?.admit(missing.reduce(0) { $0 + layout.byteCount(ofChunks: $1) })
             return try await scheduler.fill(missing)
         } collect: { outcome in
@@ -105,7 +105,7 @@ public struct FillEngine: Sendable {
             try await Task.sleep(for: Self.busyRetryDelay)
         }
         var outcome = RequestOutcome()
-        for run in try store.missingRuns(in: chunks) {
+        for run in try await store.missingRuns(in: chunks) {
             guard let claim = try store.claim(run) else {
                 outcome.busy.append(run)
                 continue

@@ -1,4 +1,5 @@
 import LayeredDisk
+import NIOPosix
 import Synchronization
 import SystemPackage
 
@@ -11,6 +12,10 @@ import SystemPackage
 /// a chunk's bit is written only after its data is durable, so a crash at any
 /// moment leaves a cache that never returns wrong bytes. See
 /// docs/cache-format.md.
+///
+/// Every call that may wait on the disk or on another process (`fdatasync`,
+/// `flock`, the bitmap's pages) runs on one blocking-work pool; what runs
+/// where it is called only reads or writes the data file's page cache.
 public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, ChunkStore {
     public let header: CacheHeader
     public let directory: FilePath
@@ -18,6 +23,8 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     public let discardedPages: Int
     public let chunkLayout: ChunkLayout
     let files: CacheFiles
+    /// Where the calls that may block run.
+    private let pool: NIOThreadPool
     private let dataSync: GroupSync
     /// What this process knows is present. Held only to look up or merge
     /// bits, never across a lock of the cache files or their I/O, so a cache
@@ -33,7 +40,8 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         chunkLayout = ChunkLayout(chunkBytes: Int(header.chunkSize), diskBytes: header.diskSize)
         self.directory = directory
         self.files = files
-        dataSync = GroupSync(files.data)
+        pool = NIOThreadPool.singleton
+        dataSync = GroupSync(files.data, pool: pool)
         self.bitmap = Mutex(bitmap)
         self.discardedPages = discardedPages
     }
@@ -60,12 +68,19 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     }
 
     /// Runs of chunks in `chunks` that are not cached, after looking at what
-    /// other processes have made durable since.
-    public func missingRuns(in chunks: Range<Int>) throws -> [Range<Int>] {
-        try refresh(chunks)
+    /// other processes have made durable since (on the pool, and only when
+    /// this process does not know them all present).
+    public func missingRuns(in chunks: Range<Int>) async throws -> [Range<Int>] {
+        if !knowsPresent(chunks) {
+            try await pool.runIfActive { try self.refresh(chunks) }
+        }
         return bitmap.withLock { bitmap in
             ChunkLayout.runs(in: chunks) { !bitmap.contains($0) }
         }
+    }
+
+    private func knowsPresent(_ chunks: Range<Int>) -> Bool {
+        bitmap.withLock { bitmap in chunks.allSatisfy(bitmap.contains) }
     }
 
     /// Claims `chunks` for fetching, or returns `nil` when another process
@@ -74,11 +89,13 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         try ChunkClaim.claim(chunkLayout.byteRange(ofChunks: chunks), in: files.data)
     }
 
+    /// Answers from what this process knows present, without looking at
+    /// the stored bitmap: a chunk another process cached since is found by
+    /// the read that waits, through ``missingRuns(in:)``.
     public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) throws {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
         let overlapping = chunkLayout.chunks(overlapping: window)
-        try refresh(overlapping)
         let present = bitmap.withLock { bitmap in ChunkLayout.runs(in: overlapping) { bitmap.contains($0) } }
         for run in present {
             let wanted = chunkLayout.byteRange(ofChunks: run).clamped(to: window)
@@ -113,35 +130,37 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
 
     public func commitChunks(_ runs: [Range<Int>]) async throws {
         guard !runs.isEmpty else { return }
-        try await dataSync.synchronize()
-        try commit(runs.flatMap { $0 })
+        let chunks = runs.flatMap { $0 }
+        try await dataSync.synchronize { try self.commit(chunks) }
     }
 
     private func store(_ bytes: ArraySlice<UInt8>, at start: UInt64) async throws {
-        try await commitChunks(try write(bytes, at: start))
+        try await commitChunks(try await write(bytes, at: start))
     }
 
     /// Writes the whole chunks `bytes` (from disk byte `start`) covers that
     /// are not cached yet; returns the runs written.
-    private func write(_ bytes: ArraySlice<UInt8>, at start: UInt64) throws -> [Range<Int>] {
+    private func write(_ bytes: ArraySlice<UInt8>, at start: UInt64) async throws -> [Range<Int>] {
         let end = min(start + UInt64(bytes.count), header.diskSize)
         let covered = chunkLayout.chunks(overlapping: start..<end).filter {
             let range = chunkLayout.byteRange(ofChunk: $0)
             return range.lowerBound >= start && range.upperBound <= end
         }
         guard let first = covered.first, let last = covered.last else { return [] }
-        let missing = try missingRuns(in: first..<last + 1)
-        for run in missing {
-            let range = chunkLayout.byteRange(ofChunks: run)
-            let offset = bytes.startIndex + Int(range.lowerBound - start)
-            try files.data.writeAll(bytes[offset..<offset + range.count], at: Int64(range.lowerBound))
+        let missing = try await missingRuns(in: first..<last + 1)
+        try await pool.runIfActive { [files, chunkLayout] in
+            for run in missing {
+                let range = chunkLayout.byteRange(ofChunks: run)
+                let offset = bytes.startIndex + Int(range.lowerBound - start)
+                try files.data.writeAll(bytes[offset..<offset + range.count], at: Int64(range.lowerBound))
+            }
         }
         return missing
     }
 
     /// Makes the bitmap durable too; data is always durable before its bit.
     public func flush() async throws {
-        try files.meta.synchronizeData()
+        try await pool.runIfActive { [files] in try files.meta.synchronizeData() }
     }
 
     public func unmap(at sector: UInt64, count: UInt64, nextIsZero: Bool) async throws {
@@ -177,7 +196,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     /// ever set, so only a gap is worth reading the stored pages for. The
     /// pages are read without the bitmap's lock.
     private func refresh(_ chunks: Range<Int>) throws {
-        guard !chunks.isEmpty, !bitmap.withLock({ bitmap in chunks.allSatisfy(bitmap.contains) }) else { return }
+        guard !chunks.isEmpty, !knowsPresent(chunks) else { return }
         let pages = PresenceBitmap.page(of: chunks.lowerBound)...PresenceBitmap.page(of: chunks.upperBound - 1)
         let stored = try pages.map { page throws(CacheFileError) in (page, try files.readPage(page)) }
         bitmap.withLock { bitmap in

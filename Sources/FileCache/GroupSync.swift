@@ -1,4 +1,4 @@
-import Dispatch
+import NIOPosix
 import Synchronization
 import SystemPackage
 
@@ -7,11 +7,12 @@ import SystemPackage
 /// who asked while the previous one ran (a group commit).
 ///
 /// Many fetches finish at once while a cache fills; one flush per fetch
-/// would serialise them on the disk's flush latency. The flushes run on a
-/// queue of their own, so they never hold a thread of Swift's cooperative
-/// pool.
+/// would serialise them on the disk's flush latency. The flushes, and what
+/// each caller does once its bytes are durable, run on the blocking-work
+/// pool, so neither an event loop nor a thread of Swift's cooperative pool
+/// ever waits on the disk.
 final class GroupSync: Sendable {
-    private typealias Waiter = CheckedContinuation<Void, any Error>
+    private typealias Waiter = (then: @Sendable () throws -> Void, continuation: CheckedContinuation<Void, any Error>)
 
     private struct State {
         var waiting: [Waiter] = []
@@ -19,23 +20,25 @@ final class GroupSync: Sendable {
     }
 
     private let file: FileDescriptor
-    private let queue = DispatchQueue(label: "lazydisk.cache.sync")
+    private let pool: NIOThreadPool
     private let state = Mutex(State())
 
-    init(_ file: FileDescriptor) {
+    init(_ file: FileDescriptor, pool: NIOThreadPool) {
         self.file = file
+        self.pool = pool
     }
 
-    /// Returns once everything written to the file before the call is durable.
-    func synchronize() async throws {
-        try await withCheckedThrowingContinuation { (waiter: Waiter) in
+    /// Returns once everything written to the file before the call is
+    /// durable and `then` (run on the pool right after the flush) returned.
+    func synchronize(then: @escaping @Sendable () throws -> Void = {}) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let startsFlushing = state.withLock { state in
-                state.waiting.append(waiter)
+                state.waiting.append((then, continuation))
                 defer { state.isFlushing = true }
                 return !state.isFlushing
             }
             if startsFlushing {
-                queue.async { self.flushWhileWaited() }
+                pool.submit { _ in self.flushWhileWaited() }
             }
         }
     }
@@ -49,9 +52,9 @@ final class GroupSync: Sendable {
                 return state.waiting
             }
             guard !batch.isEmpty else { return }
-            let result = Result { () throws(CacheFileError) in try file.synchronizeData() }
+            let synced = Result { () throws(CacheFileError) in try file.synchronizeData() }.mapError { $0 as any Error }
             for waiter in batch {
-                waiter.resume(with: result.mapError { $0 })
+                waiter.continuation.resume(with: synced.flatMap { Result(catching: waiter.then) })
             }
         }
     }

@@ -8,7 +8,7 @@ public protocol ChunkStore: Sendable {
     var chunkLayout: ChunkLayout { get }
     /// Runs of chunks in `chunks` the store does not hold yet, including what
     /// other processes sharing it have made durable since it last looked.
-    func missingRuns(in chunks: Range<Int>) throws -> [Range<Int>]
+    func missingRuns(in chunks: Range<Int>) async throws -> [Range<Int>]
     /// Copies `bytes`, which lie in chunks the store holds, into `target`.
     func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws
     /// Writes bytes a fetch brought, which belong at disk byte `offset` in
@@ -32,6 +32,15 @@ public protocol ChunkStoreClaim: Sendable {
 }
 
 extension ChunkStore {
+    /// The missing runs of every run in `runs`, in their order.
+    public func missingRuns(in runs: [Range<Int>]) async throws -> [Range<Int>] {
+        var missing: [Range<Int>] = []
+        for run in runs {
+            missing += try await missingRuns(in: run)
+        }
+        return missing
+    }
+
     /// A store that no other process shares grants every claim.
     public func claim(_ chunks: Range<Int>) throws -> (any ChunkStoreClaim)? {
         UnsharedClaim()

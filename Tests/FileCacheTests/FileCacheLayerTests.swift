@@ -26,7 +26,7 @@ struct FileCacheLayerTests {
         // Sectors 100..<400 cover chunk 1 (128..<256) and chunk 2 (256..<384) whole.
         #expect(try await disk.read(at: 100, count: 300) == Array(TestImage.bytes[100 * 512..<400 * 512]))
         #expect(cache.presentChunkCount == 2)
-        #expect(try cache.missingRuns(in: 0..<17) == [0..<1, 3..<17])
+        #expect(try await cache.missingRuns(in: 0..<17) == [0..<1, 3..<17])
 
         let (reopened, outcome) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
         #expect(outcome == .reused)
@@ -67,8 +67,8 @@ struct FileCacheLayerTests {
         let (second, _) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
         try await first.writeNoOverwrite(TestImage.bytes[0..<(3 * 65536)], at: 0)
         try await second.writeNoOverwrite(TestImage.bytes[(5 * 65536)..<(6 * 65536)], at: 5 * 128)
-        #expect(try second.missingRuns(in: 0..<8) == [3..<5, 6..<8])
-        #expect(try first.missingRuns(in: 0..<8) == [3..<5, 6..<8])
+        #expect(try await second.missingRuns(in: 0..<8) == [3..<5, 6..<8])
+        #expect(try await first.missingRuns(in: 0..<8) == [3..<5, 6..<8])
         let (third, _) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
         #expect(third.presentChunkCount == 4)
     }
