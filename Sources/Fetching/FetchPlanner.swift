@@ -25,9 +25,11 @@ import LayeredDisk
 ///   commit (sync, then mark) follows in the background, and only the commit
 ///   lag holds background work back. Its chunks stay in flight, joinable,
 ///   until committed.
-/// - **Readahead.** Observed reads feed a ``ReadaheadTracker``; what it asks
-///   for is cut to what ``FetchPolicy/readaheadInFlightLimit`` allows, and the
-///   rest is handed back to the tracker so its stream asks again.
+/// - **Readahead.** Observed reads feed a ``ReadaheadTracker``; a stream's
+///   first window is sized from the link (``firstReadaheadWindow``); what it
+///   asks for is cut to what ``FetchPolicy/readaheadInFlightLimit`` allows
+///   (one budget for every stream), and the rest is handed back to the
+///   tracker so its stream asks again.
 public struct FetchPlanner: Sendable {
     /// One range request: a run of chunks, fetched for a purpose.
     public struct Request: Sendable, Hashable {
@@ -120,6 +122,15 @@ public struct FetchPlanner: Sendable {
         return link.requestBytes(within: min(policy.smallestBackgroundRequest, largest)...largest)
     }
 
+    /// The first readahead window of a stream: what one connection carries
+    /// in nine first-byte latencies, as for a background request, so a new
+    /// stream's first requests keep the link busy rather than waiting on
+    /// their latency (within ``FetchPolicy/initialReadahead`` and
+    /// ``FetchPolicy/readaheadLimit``; the smaller while the rate is unknown).
+    public var firstReadaheadWindow: UInt64 {
+        link.requestBytes(within: policy.initialReadahead...policy.readaheadLimit)
+    }
+
     // MARK: Events
 
     /// A read of `bytes` that the cache above did not answer; `missing` are
@@ -168,7 +179,7 @@ public struct FetchPlanner: Sendable {
     public mutating func observe(_ bytes: Range<UInt64>) -> Range<Int>? {
         counters.reads += 1
         counters.bytesRead += UInt64(bytes.count)
-        guard readsAhead, let ahead = readahead.noteRead(bytes) else { return nil }
+        guard readsAhead, let ahead = readahead.noteRead(bytes, firstWindow: firstReadaheadWindow) else { return nil }
         let room = policy.readaheadInFlightLimit - min(policy.readaheadInFlightLimit, readaheadBytesInFlight)
         // Less room than a first window makes requests too small to be worth it.
         let usableRoom = room < min(policy.initialReadahead, UInt64(ahead.count)) ? 0 : room

@@ -2,12 +2,15 @@
 ///
 /// A read that starts where an earlier one ended makes a stream sequential;
 /// from then on the stream keeps between one and two windows fetched ahead
-/// of its furthest read, and the window doubles from
-/// ``FetchPolicy/initialReadahead`` to ``FetchPolicy/readaheadLimit`` each time
-/// the reader uses up a window. A read anywhere else starts a new stream with
-/// nothing read ahead, so random access costs no extra bytes. A late read of
-/// what a stream already passed leaves it alone (NBD clients keep many reads
-/// in flight, and they arrive out of order).
+/// of its furthest read, and the window doubles from the first window the
+/// caller gives (what the link needs to stay busy, see ``FetchPlanner``) to
+/// ``FetchPolicy/readaheadLimit`` each time the reader uses up a window. A
+/// read inside what a stream already fetched ahead carries that stream on
+/// (a second reader of one region, or reads that overtake each other). A read
+/// anywhere else starts a new stream with nothing read ahead, so random access
+/// costs no extra bytes. A late read of what a stream already passed leaves
+/// it alone (NBD clients keep many reads in flight, and they arrive out of
+/// order).
 struct ReadaheadTracker: Sendable {
     private struct Stream {
         /// Where the stream's first read started.
@@ -21,9 +24,10 @@ struct ReadaheadTracker: Sendable {
         var lastUse: Int
 
         /// Whether a read of `bytes` carries the stream on: it starts at the
-        /// stream's end or overlaps it and goes further.
+        /// stream's end, or before what the stream fetched ahead ends, and
+        /// goes further than the stream's end.
         func continues(with bytes: Range<UInt64>) -> Bool {
-            bytes.lowerBound <= end && bytes.upperBound > end
+            bytes.upperBound > end && (bytes.lowerBound <= end || (window > 0 && bytes.lowerBound < aheadEnd))
         }
     }
 
@@ -38,10 +42,13 @@ struct ReadaheadTracker: Sendable {
     }
 
     /// Notes a read of `bytes`; returns the bytes to fetch ahead, if any.
-    mutating func noteRead(_ bytes: Range<UInt64>) -> Range<UInt64>? {
+    /// A stream found sequential now starts with `firstWindow` (within the
+    /// policy's bounds).
+    mutating func noteRead(_ bytes: Range<UInt64>, firstWindow: UInt64? = nil) -> Range<UInt64>? {
         clock += 1
         if let index = streams.firstIndex(where: { $0.continues(with: bytes) }) {
-            return advance(&streams[index], to: bytes.upperBound)
+            let first = min(max(firstWindow ?? policy.initialReadahead, policy.initialReadahead), policy.readaheadLimit)
+            return advance(&streams[index], to: bytes.upperBound, firstWindow: first)
         }
         if let index = streams.firstIndex(where: { $0.start <= bytes.lowerBound && bytes.upperBound <= $0.end }) {
             // A late read of a stream's past, as clients with many reads in
@@ -53,11 +60,11 @@ struct ReadaheadTracker: Sendable {
         return nil
     }
 
-    private func advance(_ stream: inout Stream, to end: UInt64) -> Range<UInt64>? {
+    private func advance(_ stream: inout Stream, to end: UInt64, firstWindow: UInt64) -> Range<UInt64>? {
         stream.lastUse = clock
         stream.end = end
         guard stream.aheadEnd < end + stream.window, end < diskBytes else { return nil }
-        stream.window = stream.window == 0 ? policy.initialReadahead : min(stream.window * 2, policy.readaheadLimit)
+        stream.window = stream.window == 0 ? firstWindow : min(stream.window * 2, policy.readaheadLimit)
         let ahead = max(stream.aheadEnd, end)..<min(end + 2 * stream.window, diskBytes)
         stream.aheadEnd = ahead.upperBound
         return ahead.isEmpty ? nil : ahead

@@ -187,6 +187,18 @@ struct FetchPlannerTests {
         #expect(planner.observe(50 * Self.chunk..<51 * Self.chunk) == nil)
     }
 
+    /// A new stream's first window keeps the link busy: nine latencies of a
+    /// connection's rate, as a background request, once the rate is known.
+    @Test func aNewStreamsFirstWindowFollowsTheLink() {
+        var planner = FetchPlanner(layout: Self.layout, policy: FetchPolicy(), connections: 8, latency: .milliseconds(30))
+        #expect(planner.firstReadaheadWindow == FetchPolicy().initialReadahead, "the rate is not known yet")
+        planner.measured(bytes: 8 << 20, duration: .microseconds(30_000 + 83_886))
+        #expect(planner.firstReadaheadWindow == planner.backgroundRequestBytes)
+        _ = planner.observe(0..<Self.chunk)
+        let ahead = planner.observe(Self.chunk..<2 * Self.chunk)
+        #expect(ahead?.count == Int(2 * planner.firstReadaheadWindow / Self.chunk) + 1, "two windows, in whole chunks")
+    }
+
     @Test func readaheadCutByItsBudgetIsAskedForAgainWithoutHoles() {
         var planner = Self.planner { $0.readaheadInFlightLimit = 1 << 20; $0.initialReadahead = 1 << 20 }
         _ = planner.observe(0..<Self.chunk)

@@ -33,6 +33,26 @@ struct ReadaheadTrackerTests {
         #expect(tracker.noteRead(300 * mebibyte..<300 * mebibyte + 4096) == nil, "a late read of the past")
     }
 
+    @Test func theFirstWindowIsTheOneGivenWithinThePolicysBounds() {
+        var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
+        _ = tracker.noteRead(0..<4096)
+        #expect(tracker.noteRead(4096..<8192, firstWindow: 24 * mebibyte) == 8192..<8192 + 48 * mebibyte)
+        _ = tracker.noteRead(mebibyte << 10..<(mebibyte << 10) + 4096)
+        let huge = tracker.noteRead((mebibyte << 10) + 4096..<(mebibyte << 10) + 8192, firstWindow: 1 << 40)
+        #expect(huge?.count == Int(2 * FetchPolicy().readaheadLimit))
+    }
+
+    /// A read that lands inside what a stream fetched ahead (another reader
+    /// of the region, or a read that overtook the ones before it) carries
+    /// the stream on instead of starting one that reads nothing ahead.
+    @Test func aReadInsideAStreamsWindowJoinsIt() {
+        var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
+        _ = tracker.noteRead(0..<mebibyte)
+        #expect(tracker.noteRead(mebibyte..<2 * mebibyte) == 2 * mebibyte..<4 * mebibyte)
+        let ahead = tracker.noteRead(3 * mebibyte..<4 * mebibyte)
+        #expect(ahead == 4 * mebibyte..<8 * mebibyte, "the stream moved to the read and its window doubled")
+    }
+
     @Test func readaheadStopsAtTheEndOfTheDisk() {
         var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 3 * mebibyte)
         _ = tracker.noteRead(0..<mebibyte)
