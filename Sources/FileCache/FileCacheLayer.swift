@@ -34,6 +34,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     /// threads of one process, and a page written from an older merge must
     /// not overwrite one written from a newer.
     private let committing = Mutex(())
+    private let pageReads = Atomic<Int>(0)
 
     init(header: CacheHeader, directory: FilePath, files: CacheFiles, bitmap: PresenceBitmap, discardedPages: Int) {
         self.header = header
@@ -61,6 +62,11 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     public var presentBytes: UInt64 {
         min(UInt64(presentChunkCount) * UInt64(header.chunkSize), header.diskSize)
     }
+
+    /// Bitmap pages read from `meta` since the cache was opened, to learn
+    /// what other processes cached: the I/O the cache's bookkeeping costs
+    /// reads (a miss reads the pages it covers once, a hit none).
+    public var storedPageReads: Int { pageReads.load(ordering: .relaxed) }
 
     /// Whether `chunk` is cached, as far as this process knows.
     public func isPresent(_ chunk: Int) -> Bool {
@@ -198,6 +204,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     private func refresh(_ chunks: Range<Int>) throws {
         guard !chunks.isEmpty, !knowsPresent(chunks) else { return }
         let pages = PresenceBitmap.page(of: chunks.lowerBound)...PresenceBitmap.page(of: chunks.upperBound - 1)
+        pageReads.add(pages.count, ordering: .relaxed)
         let stored = try pages.map { page throws(CacheFileError) in (page, try files.readPage(page)) }
         bitmap.withLock { bitmap in
             for (page, bytes) in stored {

@@ -81,6 +81,22 @@ struct FetchSchedulerTests {
         #expect(counters.joinedChunks > 0)
     }
 
+    /// A miss as the NBD server makes it (the immediate answer first, then
+    /// the read that waits) looks at the stored bitmap once and fetches once.
+    @Test func aMissReadsTheStoredBitmapOnceAndFetchesOnce() async throws {
+        let stack = try await Stack(size: 4 << 20)
+        let wanted: Range<UInt64> = 1 << 20..<(1 << 20) + 4096
+        let pagesReadAtOpen = stack.cache.storedPageReads
+        var reply = [UInt8](repeating: 0, count: wanted.count)
+        #expect(try reply.withUnsafeMutableBytes { try stack.disk.readBytesImmediately(wanted, into: $0) } == false)
+        try await stack.read(Int(wanted.lowerBound)..<Int(wanted.upperBound))
+        #expect(stack.cache.storedPageReads - pagesReadAtOpen == 1)
+        #expect(stack.fetchedRanges == [1 << 20...(1 << 20) + (64 << 10) - 1], "one request, of the read's chunk")
+        await stack.remote.scheduler.finishStoring()
+        #expect(try reply.withUnsafeMutableBytes { try stack.disk.readBytesImmediately(wanted, into: $0) })
+        #expect(stack.cache.storedPageReads - pagesReadAtOpen == 1, "a hit reads no page")
+    }
+
     @Test func sequentialReadIsFewLargeRequests() async throws {
         let size = 48 << 20
         let stack = try await Stack(size: size)
