@@ -98,7 +98,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     /// Answers from what this process knows present, without looking at
     /// the stored bitmap: a chunk another process cached since is found by
     /// the read that waits, through ``missingRuns(in:)``.
-    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) throws {
+    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) throws -> Bool {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
         let overlapping = chunkLayout.chunks(overlapping: window)
@@ -113,6 +113,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
             }
             marker.mark(sectors)
         }
+        return true
     }
 
     public func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws {

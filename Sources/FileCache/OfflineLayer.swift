@@ -18,7 +18,7 @@ public struct OfflineLayer: ImmediateReadLayer {
     public var isLogicallyReadOnly: Bool { true }
     public var unmapBehavior: UnmapBehavior { .ignored }
 
-    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) throws {
+    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) throws -> Bool {
         throw CacheFileError.notCached(sectors: buffer.sectors)
     }
 

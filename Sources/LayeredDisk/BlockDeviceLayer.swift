@@ -2,7 +2,7 @@
 ///
 /// This is how a complete disk (an in-memory image, a local file, another
 /// ``LayeredDisk``) becomes the bottom of a stack.
-public struct BlockDeviceLayer: DiskLayer {
+public struct BlockDeviceLayer: ImmediateReadLayer {
     public let device: any BlockDevice
 
     public init(_ device: any BlockDevice) {
@@ -24,6 +24,16 @@ public struct BlockDeviceLayer: DiskLayer {
         let bytes = try await device.read(at: sectors.lowerBound, count: sectors.count)
         buffer.copy(bytes[...], toSector: sectors.lowerBound)
         marker.markAll()
+    }
+
+    /// Answers when the device answers without waiting (a decoded image
+    /// over a warm cache).
+    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) throws -> Bool {
+        let sectors = buffer.sectors
+        guard try buffer.withUnsafeMutableBytes(of: sectors, { try device.readImmediately(at: sectors.lowerBound, count: sectors.count, into: $0) })
+        else { return false }
+        marker.markAll()
+        return true
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {

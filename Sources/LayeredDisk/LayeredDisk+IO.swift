@@ -29,7 +29,7 @@ extension LayeredDisk {
             for run in read.runs(for: layer, at: index) {
                 guard let immediate = layer.immediate else { return false }
                 read.focus(on: run)
-                try immediate.readImmediately(into: &read.buffer, marking: &read.marker)
+                guard try immediate.readImmediately(into: &read.buffer, marking: &read.marker) else { return false }
                 read.noteAsked(layer, at: index, for: run)
             }
         }

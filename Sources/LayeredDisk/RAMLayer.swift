@@ -43,10 +43,11 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
     /// How many sectors the layer holds, for tests and diagnostics.
     public var presentSectorCount: Int { state.withLock(\.presentSectorCount) }
 
-    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) {
+    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) -> Bool {
         state.withLock { state in
             state.read(into: &buffer, marking: &marker)
         }
+        return true
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {

@@ -8,7 +8,10 @@ import Synchronization
 ///
 /// Read-only: the RAM overlay above takes the guest's writes. Unallocated
 /// and zero clusters read as zeros; compressed clusters are inflated once
-/// and kept in a small cache, so a sequential reader inflates each once.
+/// (concurrent reads of one wait for the same inflation) and kept in a small
+/// cache, so a sequential reader inflates each once. A read whose tables
+/// and clusters the file answers without waiting (a warm cache) is answered
+/// on the caller's thread, straight into the caller's buffer.
 public final class Qcow2Disk: BlockDevice {
     public let header: Qcow2Header
     private let file: any BlockDevice
@@ -17,6 +20,8 @@ public final class Qcow2Disk: BlockDevice {
     private let decompressor: ClusterDecompressor
     private let l2Tables: RecentlyUsed<Int, [UInt64]>
     private let clusters: RecentlyUsed<UInt64, [UInt8]>
+    /// Inflations under way, by the compressed cluster's file offset.
+    private let inflating = Mutex<[UInt64: Task<[UInt8], any Error>]>([:])
 
     /// Opens the image in `file`: reads and checks its header and L1 table.
     /// - Parameters:
@@ -45,8 +50,6 @@ public final class Qcow2Disk: BlockDevice {
         _ = try geometry.sectors(at: sector, count: count)
         let start = sector * 512
         var bytes = [UInt8](repeating: 0, count: count * 512)
-        // The last sector of a size that is no multiple of 512 is padded
-        // with zeros, not with whatever its cluster holds past the end.
         let end = min(start + UInt64(bytes.count), header.size)
         guard start < end else { return bytes }
         for piece in try await pieces(of: start..<end) {
@@ -63,6 +66,37 @@ public final class Qcow2Disk: BlockDevice {
             }
         }
         return bytes
+    }
+
+    /// The read, when the file answers every table and cluster it needs
+    /// without waiting; false otherwise (and `target` holds nothing of use).
+    public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
+        _ = try geometry.sectors(at: sector, count: count)
+        let start = sector * 512
+        // The last sector of a size that is no multiple of 512 is padded
+        // with zeros, not with whatever its cluster holds past the end.
+        let end = min(start + UInt64(count * 512), header.size)
+        guard start < end, let pieces = try immediatePieces(of: start..<end) else {
+            target.initializeMemory(as: UInt8.self, repeating: 0)
+            return start >= end
+        }
+        if end - start < UInt64(target.count) {
+            UnsafeMutableRawBufferPointer(rebasing: target[Int(end - start)...]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        for piece in pieces {
+            let at = Int(piece.guest.lowerBound - start)
+            let slice = UnsafeMutableRawBufferPointer(rebasing: target[at..<at + piece.guest.count])
+            switch piece.source {
+            case .zeros:
+                slice.initializeMemory(as: UInt8.self, repeating: 0)
+            case let .file(offset):
+                guard try file.readBytesImmediately(offset..<offset + UInt64(piece.guest.count), into: slice) else { return false }
+            case let .compressed(offset, length, within):
+                guard let cluster = try inflatedImmediately(offset: offset, length: length) else { return false }
+                cluster[within..<within + piece.guest.count].withUnsafeBytes { slice.copyMemory(from: $0) }
+            }
+        }
+        return true
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
@@ -94,13 +128,42 @@ public final class Qcow2Disk: BlockDevice {
     /// joined into one read, and runs of zeros into one piece.
     func pieces(of guest: Range<UInt64>) async throws -> [Piece] {
         let clusterSize = UInt64(header.clusterSize)
+        let first = guest.lowerBound / clusterSize
+        var mappings: [ClusterMapping] = []
+        for cluster in first...(guest.upperBound - 1) / clusterSize {
+            mappings.append(try await mapping(ofCluster: cluster))
+        }
+        return pieces(of: guest) { mappings[Int($0 - first)] } ?? []
+    }
+
+    /// The pieces of `guest` when every L2 table they need is cached or
+    /// read from the file without waiting; nil otherwise.
+    private func immediatePieces(of guest: Range<UInt64>) throws -> [Piece]? {
+        var failure: (any Error)?
+        let pieces = pieces(of: guest) { cluster in
+            do {
+                return try immediateMapping(ofCluster: cluster)
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+        if let failure { throw failure }
+        return pieces
+    }
+
+    /// Cuts `guest` into pieces by the clusters' mappings; nil as soon as
+    /// `mapping` gives none.
+    private func pieces(of guest: Range<UInt64>, mapping: (UInt64) -> ClusterMapping?) -> [Piece]? {
+        let clusterSize = UInt64(header.clusterSize)
         var pieces: [Piece] = []
         var offset = guest.lowerBound
         while offset < guest.upperBound {
             let cluster = offset / clusterSize
             let within = offset % clusterSize
             let end = min(guest.upperBound, (cluster + 1) * clusterSize)
-            let source: Piece.Source = switch try await mapping(ofCluster: cluster) {
+            guard let clusterMapping = mapping(cluster) else { return nil }
+            let source: Piece.Source = switch clusterMapping {
             case .unallocated, .zero: .zeros
             case let .standard(host): .file(host + within)
             case let .compressed(host, length): .compressed(offset: host, length: length, within: Int(within))
@@ -129,10 +192,7 @@ public final class Qcow2Disk: BlockDevice {
 
     /// The L2 entry of guest cluster `cluster`, decoded.
     func mapping(ofCluster cluster: UInt64) async throws -> ClusterMapping {
-        let l1Index = Int(cluster / UInt64(header.l2Entries))
-        guard l1Index < l1.count,
-              let tableOffset = try ClusterMapping.l2TableOffset(l1Entry: l1[l1Index], header: header, fileSize: fileSize)
-        else { return .unallocated }
+        guard let (l1Index, tableOffset) = try l2Table(ofCluster: cluster) else { return .unallocated }
         let table: [UInt64]
         if let cached = l2Tables[l1Index] {
             table = cached
@@ -140,18 +200,73 @@ public final class Qcow2Disk: BlockDevice {
             table = Self.entries(try await file.readBytes(tableOffset..<tableOffset + UInt64(header.clusterSize)))
             l2Tables[l1Index] = table
         }
-        return try ClusterMapping(entry: table[Int(cluster % UInt64(header.l2Entries))], header: header, fileSize: fileSize)
+        return try entry(ofCluster: cluster, in: table)
+    }
+
+    /// The same, when the table is cached or the file answers without
+    /// waiting; nil otherwise.
+    private func immediateMapping(ofCluster cluster: UInt64) throws -> ClusterMapping? {
+        guard let (l1Index, tableOffset) = try l2Table(ofCluster: cluster) else { return .unallocated }
+        if let cached = l2Tables[l1Index] {
+            return try entry(ofCluster: cluster, in: cached)
+        }
+        var bytes = [UInt8](repeating: 0, count: header.clusterSize)
+        let tableBytes = tableOffset..<tableOffset + UInt64(header.clusterSize)
+        guard try bytes.withUnsafeMutableBytes({ try file.readBytesImmediately(tableBytes, into: $0) }) else { return nil }
+        let table = Self.entries(bytes)
+        l2Tables[l1Index] = table
+        return try entry(ofCluster: cluster, in: table)
+    }
+
+    /// Which L1 entry maps `cluster`, and where its L2 table is; nil when
+    /// the cluster has no table (it is unallocated).
+    private func l2Table(ofCluster cluster: UInt64) throws -> (l1Index: Int, offset: UInt64)? {
+        let l1Index = Int(cluster / UInt64(header.l2Entries))
+        guard l1Index < l1.count,
+              let tableOffset = try ClusterMapping.l2TableOffset(l1Entry: l1[l1Index], header: header, fileSize: fileSize)
+        else { return nil }
+        return (l1Index, tableOffset)
+    }
+
+    private func entry(ofCluster cluster: UInt64, in table: [UInt64]) throws -> ClusterMapping {
+        try ClusterMapping(entry: table[Int(cluster % UInt64(header.l2Entries))], header: header, fileSize: fileSize)
     }
 
     /// Reports at most this many clusters at once, so a request over a huge
     /// disk reads a bounded number of L2 tables.
     static let allocationClusters: UInt64 = 8192
 
+    /// The compressed cluster at `offset`, inflated: from the cache, from
+    /// an inflation under way, or by one this read starts for every reader.
     private func inflated(offset: UInt64, length: Int) async throws -> [UInt8] {
         if let cluster = clusters[offset] {
             return cluster
         }
-        let cluster = try decompressor.decompress(try await file.readBytes(offset..<offset + UInt64(length)))
+        let inflation = inflating.withLock { inflating in
+            if let running = inflating[offset] { return running }
+            let started = Task { [self] in
+                defer { _ = self.inflating.withLock { $0.removeValue(forKey: offset) } }
+                let cluster = try decompressor.decompress(try await file.readBytes(offset..<offset + UInt64(length)))
+                clusters[offset] = cluster
+                return cluster
+            }
+            inflating[offset] = started
+            return started
+        }
+        return try await inflation.value
+    }
+
+    /// The same without waiting: from the cache, or inflated here when the
+    /// file answers at once; nil otherwise.
+    private func inflatedImmediately(offset: UInt64, length: Int) throws -> [UInt8]? {
+        if let cluster = clusters[offset] {
+            return cluster
+        }
+        var compressed = [UInt8](repeating: 0, count: length)
+        guard try compressed.withUnsafeMutableBytes({ try file.readBytesImmediately(offset..<offset + UInt64(length), into: $0) }) else {
+            return nil
+        }
+        let cluster = try decompressor.decompress(compressed)
         clusters[offset] = cluster
         return cluster
     }

@@ -75,6 +75,67 @@ struct Qcow2DiskTests {
         // A read across clusters that starts and ends inside them.
         let part = try await disk.read(at: 100, count: 700)
         #expect(Data(part) == (try Data(contentsOf: fixtures.raw))[51200..<51200 + 700 * 512])
+        // Over a file that answers at once, every read is answered at once.
+        #expect(try Self.wholeImmediately(try await Self.open(image)) == (try Data(contentsOf: fixtures.raw)))
+    }
+
+    /// The disk read with ``Qcow2Disk/readImmediately(at:count:into:)`` alone;
+    /// nil when a read would wait.
+    static func wholeImmediately(_ disk: Qcow2Disk) throws -> Data? {
+        var data = Data()
+        var sector: UInt64 = 0
+        while sector < disk.sectorCount {
+            let count = Int(min(disk.sectorCount - sector, 2048))
+            var bytes = [UInt8](repeating: 0xEE, count: count * 512)
+            guard try bytes.withUnsafeMutableBytes({ try disk.readImmediately(at: sector, count: count, into: $0) }) else { return nil }
+            data.append(contentsOf: bytes)
+            sector += UInt64(count)
+        }
+        return data
+    }
+
+    /// Over a file that always has to wait (the cache misses), only what
+    /// the disk holds itself is answered at once: inflated clusters, zeros.
+    @Test func anImmediateReadAnswersOnlyFromWhatItHolds() async throws {
+        let fixtures = try Fixtures()
+        let raw = try Data(contentsOf: fixtures.raw)
+        for (name, options, immediateAfterRead) in [("plain.qcow2", [String](), false), ("zlib.qcow2", ["-c"], true)] {
+            let image = try fixtures.converted(name, options)
+            let file = try WaitingFile(contentsOf: image)
+            let disk = try await Qcow2Disk(file: file)
+            // Cluster 1 holds text, which qemu-img compresses (random data it stores as it is).
+            var bytes = [UInt8](repeating: 0, count: 64 << 10)
+            #expect(try bytes.withUnsafeMutableBytes { try disk.readImmediately(at: 128, count: 128, into: $0) } == false, "\(name)")
+            _ = try await disk.read(at: 128, count: 128)
+            let answered = try bytes.withUnsafeMutableBytes { try disk.readImmediately(at: 128, count: 128, into: $0) }
+            #expect(answered == immediateAfterRead, "\(name)")
+            if answered {
+                #expect(Data(bytes) == raw[(64 << 10)..<(128 << 10)])
+            }
+        }
+    }
+
+    /// Reads of one compressed cluster that wait at once share one inflation:
+    /// the file is asked for its bytes once.
+    @Test func concurrentReadsOfACompressedClusterInflateItOnce() async throws {
+        let fixtures = try Fixtures()
+        let image = try fixtures.converted("zlib.qcow2", ["-c"])
+        let file = try WaitingFile(contentsOf: image)
+        let disk = try await Qcow2Disk(file: file)
+        _ = try await disk.read(at: 0, count: 1)
+        let readsBefore = file.readCount
+        file.hold()
+        // Cluster 1: text, compressed.
+        async let first = disk.read(at: 128, count: 8)
+        async let second = disk.read(at: 136, count: 8)
+        // The first read reaches the file; give the second every chance to.
+        for _ in 0..<200 where file.readCount < readsBefore + 2 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        file.release()
+        let raw = try Data(contentsOf: fixtures.raw)
+        #expect(Data(try await first + second) == raw[(128 * 512)..<(144 * 512)])
+        #expect(file.readCount == readsBefore + 1)
     }
 
     @Test func zeroClustersAndTablesPastFiveHundredMegabytes() async throws {
