@@ -43,4 +43,17 @@ public struct FetchPolicy: Sendable, Hashable {
     public var connectionsReservedForReads = 1
 
     public init() {}
+
+    /// The policy for a cache of `bytes` in memory (`--no-cache`): readahead
+    /// and background requests together stay within half of it, so what
+    /// they bring is still there when the reader comes.
+    public static func memoryCache(ofBytes bytes: UInt64) -> FetchPolicy {
+        var policy = FetchPolicy()
+        policy.readaheadInFlightLimit = bytes / 4
+        policy.bytesInFlightLimit = bytes / 4
+        policy.readaheadLimit = min(policy.readaheadLimit, bytes / 16)
+        policy.backgroundRequestLimit = min(policy.backgroundRequestLimit, bytes / 16)
+        policy.smallestBackgroundRequest = min(policy.smallestBackgroundRequest, policy.backgroundRequestLimit)
+        return policy
+    }
 }

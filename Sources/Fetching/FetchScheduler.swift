@@ -2,30 +2,30 @@ import CoreMetrics
 import LayeredDisk
 import Synchronization
 
-/// Carries out what the ``FetchPlanner`` decides: reads that missed the
-/// cache become few, large, parallel range requests to a ``RangeSource``,
-/// fetched chunks go to the chunk store, and what a sequential reader will
-/// want next is already on its way.
+/// Carries out what the ``FetchPlanner`` decides, as the file cache's
+/// filler: reads that missed the cache become few, large, parallel range
+/// requests to a ``RangeSource`` (the layer below the cache), whose bodies
+/// stream into the cache through its write-no-overwrite path; what a
+/// sequential reader will want next is already on its way.
 ///
-/// Every request moves whole chunks of ``layout`` and stores them in the
-/// store, if there is one, so data fetched beyond what a read asked for is
-/// kept and no byte is fetched twice. A request's body streams into the
-/// store as it arrives, so no request holds its bytes in memory; the reads
-/// waiting for it read the store once it is whole, and the request stays
-/// joinable until committed. Without a store a request gathers its bytes for
-/// the reads that wait.
+/// Every request moves whole chunks of ``layout``, so data fetched beyond
+/// what a read asked for is kept and no byte is fetched twice. A request
+/// holds none of its bytes in memory: the reads waiting for it are told when
+/// its last byte is written and read the cache like any hit (a miss is a hit
+/// that waited). The commit that makes them durable follows, and the request
+/// stays joinable until it is committed.
 ///
 /// The planner sits behind a lock rather than in an actor: planning is quick
 /// and never waits, and a read plans on its own thread (a connection's event
 /// loop) instead of hopping to another thread and back for every miss. I/O
 /// (store lookups, downloads, stores) happens outside the lock.
-public final class FetchScheduler: ReadObserver {
+public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     public let layout: ChunkLayout
     public let policy: FetchPolicy
     private let source: any RangeSource
     /// Bytes of the source that hold disk data; the disk may end in padding.
     private let contentSize: UInt64
-    private let store: (any ChunkStore)?
+    private let store: any ChunkStore
     private let onStoreFailure: @Sendable (any Error) -> Void
     private let state: Mutex<State>
     /// Requests downloading now (started, not yet arrived), for the metrics.
@@ -39,13 +39,13 @@ public final class FetchScheduler: ReadObserver {
         var nextPlanID = 0
     }
 
-    /// One planned request, from its start gate to the store.
+    /// One planned request, from its start gate to the commit.
     private struct Fetch: Sendable {
         let chunks: Range<Int>
         let gate: StartGate
-        /// The chunks' bytes for reads: in memory until written to the store.
-        let bytes: FetchedBytes
-        /// Ends once the bytes are stored (or fetching or storing failed).
+        /// Told when every byte is in the store, for the reads that wait.
+        let arrival: Arrival
+        /// Ends once the bytes are committed (or fetching or storing failed).
         let stored: Task<Void, any Error>
     }
 
@@ -53,17 +53,15 @@ public final class FetchScheduler: ReadObserver {
     ///   - connections: requests that may run at once.
     ///   - layout: the chunks of the disk; its size may exceed `contentSize`
     ///     by padding, which reads as zeros.
-    ///   - store: where fetched chunks are kept; without one, nothing is read
-    ///     ahead (there is nowhere to keep it) and only concurrent reads share
-    ///     fetches.
+    ///   - store: the cache the fetched chunks go to.
     ///   - onStoreFailure: told when storing fetched chunks fails (a full
-    ///     disk); the reads that wanted them still succeed.
+    ///     disk); the reads that wanted them read the layers below instead.
     public init(
         source: any RangeSource,
         connections: Int,
         contentSize: UInt64,
         layout: ChunkLayout,
-        store: (any ChunkStore)?,
+        store: any ChunkStore,
         policy: FetchPolicy = FetchPolicy(),
         latency: Duration = .zero,
         onStoreFailure: @escaping @Sendable (any Error) -> Void = { _ in }
@@ -75,7 +73,7 @@ public final class FetchScheduler: ReadObserver {
         self.policy = policy
         self.onStoreFailure = onStoreFailure
         state = Mutex(State(planner: FetchPlanner(
-            layout: layout, policy: policy, connections: connections, readsAhead: store != nil, latency: latency)))
+            layout: layout, policy: policy, connections: connections, latency: latency)))
     }
 
     /// What the scheduler has done so far, with the reads it observed.
@@ -90,37 +88,18 @@ public final class FetchScheduler: ReadObserver {
 
     // MARK: Reads
 
-    /// Reads `bytes` (sector-aligned, within the disk) into `buffer`, which
-    /// must be focused on exactly those sectors.
-    public func read(_ bytes: Range<UInt64>, into buffer: inout SectorBuffer) async throws {
-        let sectorBytes = UInt64(buffer.sectorSize)
-        let chunks = layout.chunks(overlapping: bytes)
-        let missing = try await store?.missingRuns(in: chunks) ?? [chunks]
+    /// Returns once the store holds every chunk `bytes` overlaps (written,
+    /// perhaps not yet committed): those it lacks are fetched, or waited for
+    /// where a request already brings them. The store is asked once what it
+    /// lacks. Throws the fetch's error, or ``ReadCacheRefusal`` when the
+    /// store refused the bytes.
+    public func bring(_ bytes: Range<UInt64>) async throws {
+        let missing = try await store.missingRuns(in: layout.chunks(overlapping: bytes))
+        guard !missing.isEmpty else { return }
         let (plan, fetches) = perform { $0.read(bytes, missing: missing) }
-        for source in plan.sources {
-            switch source {
-            case let .fetch(id):
-                guard let fetch = fetches[id] else { preconditionFailure("request \(id) was planned without its tasks") }
-                let fetched = layout.byteRange(ofChunks: fetch.chunks)
-                let wanted = fetched.clamped(to: bytes)
-                switch try await fetch.bytes.location() {
-                case let .memory(data):
-                    let offset = Int(wanted.lowerBound - fetched.lowerBound)
-                    buffer.copy(data[offset..<offset + wanted.count], toSector: wanted.lowerBound / sectorBytes)
-                case .store:
-                    try readStored(wanted, into: &buffer)
-                }
-            case let .stored(run):
-                try readStored(layout.byteRange(ofChunks: run).clamped(to: bytes), into: &buffer)
-            }
+        for case let .fetch(id) in plan.sources {
+            try await fetches[id]?.arrival.wait()
         }
-    }
-
-    private func readStored(_ wanted: Range<UInt64>, into buffer: inout SectorBuffer) throws {
-        guard let store else { return }
-        let sectorBytes = UInt64(buffer.sectorSize)
-        let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
-        try buffer.withUnsafeMutableBytes(of: sectors) { try store.readHeld(wanted, into: $0) }
     }
 
     /// Notes a read of the disk, cached or not, and starts readahead when a
@@ -128,7 +107,7 @@ public final class FetchScheduler: ReadObserver {
     /// may mean reading its bitmap, so not on the reader's thread.
     public func observeRead(_ bytes: Range<UInt64>) {
         state.withLock { state in
-            guard let ahead = state.planner.observe(bytes), let store else { return }
+            guard let ahead = state.planner.observe(bytes) else { return }
             let id = state.nextPlanID
             state.nextPlanID += 1
             state.readaheadPlans[id] = Task {
@@ -154,7 +133,7 @@ public final class FetchScheduler: ReadObserver {
     /// The same for several runs of chunks at once, which may be merged into
     /// shared requests across small gaps.
     public func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillProgress {
-        let missing = try await store?.missingRuns(in: runs) ?? runs
+        let missing = try await store.missingRuns(in: runs)
         let (plan, fetches) = perform { $0.fill(missing, purpose: purpose) }
         var progress = FillProgress()
         progress.bytesWanted = runs.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
@@ -215,11 +194,10 @@ public final class FetchScheduler: ReadObserver {
     }
 
     /// The task of one request: once started, stream the bytes into the
-    /// store (or, without one, gather them for the waiting reads), then
-    /// commit them.
+    /// store, tell the waiting reads, then commit them.
     private func makeFetch(_ request: FetchPlanner.Request) -> Fetch {
         let gate = StartGate()
-        let bytes = FetchedBytes()
+        let arrival = Arrival()
         let range = layout.byteRange(ofChunks: request.chunks)
         // A read's fetch runs where the read waits (an NBD connection's event
         // loop), so its answer crosses from curl's thread to that one only.
@@ -233,7 +211,6 @@ public final class FetchScheduler: ReadObserver {
                 } whileLocked: { $0.fetches[request.id] = nil }
             }
             await gate.wait()
-            var refusal: (any Error)?
             let started = ContinuousClock.now
             do {
                 downloading.increment()
@@ -241,40 +218,34 @@ public final class FetchScheduler: ReadObserver {
                     downloading.decrement()
                     tell { $0.arrived(request.id) }
                 }
-                if let store {
-                    refusal = try await download(range, for: request.purpose, into: store, delivering: bytes)
-                } else {
-                    bytes.arrived(try await download(range, for: request.purpose))
-                }
+                try await download(range, for: request.purpose)
+                store.wrote(request.chunks)
+                arrival.arrived()
             } catch {
-                bytes.failed(error)
+                arrival.failed(error)
+                if error is ReadCacheRefusal { onStoreFailure(error) }
                 throw error
             }
             fetchedBytes = UInt64(range.count)
             let duration = ContinuousClock.now - started
             state.withLock { $0.planner.measured(bytes: fetchedBytes, duration: duration) }
-            guard let store else { return }
             do {
-                if let refusal { throw refusal }
                 try await store.commitChunks([request.chunks])
             } catch {
                 onStoreFailure(error)
                 throw error
             }
         }
-        return Fetch(chunks: request.chunks, gate: gate, bytes: bytes, stored: stored)
+        return Fetch(chunks: request.chunks, gate: gate, arrival: arrival, stored: stored)
     }
 
-    /// Streams `range` of the disk into `store` and tells `bytes` they are
-    /// there. When the store refuses them (a full disk), the reads waiting
-    /// still get the bytes, fetched again into memory, and the store's error
-    /// is returned: nothing is to be committed.
-    private func download(
-        _ range: Range<UInt64>, for purpose: FetchPurpose, into store: any ChunkStore, delivering bytes: FetchedBytes
-    ) async throws -> (any Error)? {
+    /// Streams `range` of the disk into the store: the source's bytes, then
+    /// zeros for any padding past its end. Throws ``ReadCacheRefusal`` when
+    /// the store refuses them (a full disk).
+    private func download(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws {
         let sink = StoringSink(store: store)
         do {
-            let available = availablePart(of: range)
+            let available = range.lowerBound..<max(range.lowerBound, min(range.upperBound, contentSize))
             if !available.isEmpty {
                 try await source.read(available, for: purpose, into: sink)
             }
@@ -283,27 +254,8 @@ public final class FetchScheduler: ReadObserver {
                     .withUnsafeBytes { try sink.write($0, at: available.upperBound) }
             }
         } catch {
-            guard let refusal = sink.failure else { throw error }
-            bytes.arrived(try await download(range, for: purpose))
-            return refusal
+            if let refusal = sink.failure { throw ReadCacheRefusal(refusal) }
+            throw error
         }
-        bytes.arrivedInStore()
-        return nil
-    }
-
-    /// The part of `range` the source holds; the rest is padding.
-    private func availablePart(of range: Range<UInt64>) -> Range<UInt64> {
-        range.lowerBound..<max(range.lowerBound, min(range.upperBound, contentSize))
-    }
-
-    /// The bytes of `range` of the disk: the source's bytes, then zeros for
-    /// any padding past its end.
-    private func download(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8] {
-        let available = availablePart(of: range)
-        var bytes = available.isEmpty ? [] : try await source.read(available, for: purpose)
-        if bytes.count < range.count {
-            bytes.append(contentsOf: repeatElement(0, count: range.count - bytes.count))
-        }
-        return bytes
     }
 }

@@ -29,12 +29,24 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     /// What this process knows is present. Held only to look up or merge
     /// bits, never across a lock of the cache files or their I/O, so a cache
     /// hit answered on an event loop never waits behind another's commit.
-    private let bitmap: Mutex<PresenceBitmap>
+    private let presence: Mutex<Presence>
     /// Serializes this process's commits: `flock` does not exclude two
     /// threads of one process, and a page written from an older merge must
     /// not overwrite one written from a newer.
     private let committing = Mutex(())
     private let pageReads = Atomic<Int>(0)
+
+    /// What this process may read from the data file: the chunks committed
+    /// (the bitmap, as it is or will be stored) and the chunks written whose
+    /// commit has not finished, which only this process knows of.
+    private struct Presence {
+        var bitmap: PresenceBitmap
+        var written: Set<Int> = []
+
+        func contains(_ chunk: Int) -> Bool {
+            bitmap.contains(chunk) || written.contains(chunk)
+        }
+    }
 
     init(header: CacheHeader, directory: FilePath, files: CacheFiles, bitmap: PresenceBitmap, discardedPages: Int) {
         self.header = header
@@ -43,7 +55,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         self.files = files
         pool = NIOThreadPool.singleton
         dataSync = GroupSync(files.data, pool: pool)
-        self.bitmap = Mutex(bitmap)
+        presence = Mutex(Presence(bitmap: bitmap))
         self.discardedPages = discardedPages
     }
 
@@ -56,7 +68,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     public var unmapBehavior: UnmapBehavior { .ignored }
 
     public var chunkCount: Int { chunkLayout.chunkCount }
-    public var presentChunkCount: Int { bitmap.withLock(\.presentCount) }
+    public var presentChunkCount: Int { presence.withLock(\.bitmap.presentCount) }
 
     /// Bytes of the disk the cache holds (the last chunk may be short).
     public var presentBytes: UInt64 {
@@ -70,7 +82,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
 
     /// Whether `chunk` is cached, as far as this process knows.
     public func isPresent(_ chunk: Int) -> Bool {
-        bitmap.withLock { $0.contains(chunk) }
+        presence.withLock { $0.contains(chunk) }
     }
 
     /// Runs of chunks in `chunks` that are not cached, after looking at what
@@ -80,13 +92,13 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         if !knowsPresent(chunks) {
             try await pool.runIfActive { try self.refresh(chunks) }
         }
-        return bitmap.withLock { bitmap in
-            ChunkLayout.runs(in: chunks) { !bitmap.contains($0) }
+        return presence.withLock { presence in
+            ChunkLayout.runs(in: chunks) { !presence.contains($0) }
         }
     }
 
     private func knowsPresent(_ chunks: Range<Int>) -> Bool {
-        bitmap.withLock { bitmap in chunks.allSatisfy(bitmap.contains) }
+        presence.withLock { presence in chunks.allSatisfy(presence.contains) }
     }
 
     /// Claims `chunks` for fetching, or returns `nil` when another process
@@ -102,7 +114,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
         let overlapping = chunkLayout.chunks(overlapping: window)
-        let present = bitmap.withLock { bitmap in ChunkLayout.runs(in: overlapping) { bitmap.contains($0) } }
+        let present = presence.withLock { presence in ChunkLayout.runs(in: overlapping) { presence.contains($0) } }
         for run in present {
             let wanted = chunkLayout.byteRange(ofChunks: run).clamped(to: window)
             let sectors = wanted.lowerBound / sectorBytes..<(wanted.upperBound + sectorBytes - 1) / sectorBytes
@@ -135,10 +147,21 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         try files.data.writeAll(bytes, at: Int64(offset))
     }
 
+    public func wrote(_ chunks: Range<Int>) {
+        presence.withLock { $0.written.formUnion(chunks) }
+    }
+
+    /// Makes the chunks' data durable, then sets their bits. When that
+    /// fails, they are no longer read from here: they will be fetched again.
     public func commitChunks(_ runs: [Range<Int>]) async throws {
         guard !runs.isEmpty else { return }
         let chunks = runs.flatMap { $0 }
-        try await dataSync.synchronize { try self.commit(chunks) }
+        do {
+            try await dataSync.synchronize { try self.commit(chunks) }
+        } catch {
+            presence.withLock { $0.written.subtract(chunks) }
+            throw error
+        }
     }
 
     private func store(_ bytes: ArraySlice<UInt8>, at start: UInt64) async throws {
@@ -183,14 +206,15 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
             defer { try? files.lock.unlock() }
             let pages = Set(chunks.map(PresenceBitmap.page(of:))).sorted()
             let stored = try pages.map { page throws(CacheFileError) in (page, try files.readPage(page)) }
-            let encoded = bitmap.withLock { bitmap in
+            let encoded = presence.withLock { presence in
                 for (page, bytes) in stored {
-                    _ = bitmap.merge(storedPage: bytes, page: page)
+                    _ = presence.bitmap.merge(storedPage: bytes, page: page)
                 }
                 for chunk in chunks {
-                    bitmap.insert(chunk)
+                    presence.bitmap.insert(chunk)
+                    presence.written.remove(chunk)
                 }
-                return pages.map { (page: $0, bytes: bitmap.encodedPage($0)) }
+                return pages.map { (page: $0, bytes: presence.bitmap.encodedPage($0)) }
             }
             for page in encoded {
                 try files.meta.writeAll(page.bytes, at: CacheFiles.offset(ofPage: page.page))
@@ -207,9 +231,9 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         let pages = PresenceBitmap.page(of: chunks.lowerBound)...PresenceBitmap.page(of: chunks.upperBound - 1)
         pageReads.add(pages.count, ordering: .relaxed)
         let stored = try pages.map { page throws(CacheFileError) in (page, try files.readPage(page)) }
-        bitmap.withLock { bitmap in
+        presence.withLock { presence in
             for (page, bytes) in stored {
-                _ = bitmap.merge(storedPage: bytes, page: page)
+                _ = presence.bitmap.merge(storedPage: bytes, page: page)
             }
         }
     }

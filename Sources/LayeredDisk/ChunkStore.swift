@@ -14,9 +14,14 @@ public protocol ChunkStore: Sendable {
     /// Writes bytes a fetch brought, which belong at disk byte `offset` in
     /// chunks the fetch is bringing whole, without marking them held: from
     /// then on ``readHeld(_:into:)`` returns them, so nothing needs to keep
-    /// them in memory. Writing the same bytes again is harmless. Commit the
-    /// chunks with ``commitChunks(_:)`` once every byte of them is written.
+    /// them in memory. Writing the same bytes again is harmless. Say so with
+    /// ``wrote(_:)`` once every byte of them is written, then commit them
+    /// with ``commitChunks(_:)``.
     func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws
+    /// Every byte of `chunks` is written: reads may take them from the
+    /// store now (they count as held in this process), before the commit
+    /// that makes them durable and marks them for every process.
+    func wrote(_ chunks: Range<Int>)
     /// Makes written chunks durable, then marks them held.
     func commitChunks(_ runs: [Range<Int>]) async throws
     /// Claims `chunks` for a fetch by this process, where other processes

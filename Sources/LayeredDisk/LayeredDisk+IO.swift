@@ -1,6 +1,7 @@
 extension LayeredDisk {
     /// Reads through the stack: each layer, top-down, supplies what it holds of
-    /// the sectors still missing; the rest reads as zeros. Read caches are then
+    /// the sectors still missing; the rest reads as zeros. A read cache with a
+    /// filler is waited on for what it lacks; other read caches are then
     /// filled with what the layers below them returned.
     public func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
         let sectors = try geometry.sectors(at: sector, count: count)
@@ -8,7 +9,11 @@ extension LayeredDisk {
         for (index, layer) in layers.enumerated() where !read.isComplete {
             for run in read.runs(for: layer, at: index) {
                 read.focus(on: run)
-                try await layer.backing.read(into: &read.buffer, marking: &read.marker)
+                if let filler = layer.filler, let cache = layer.immediate {
+                    try await readWaiting(on: filler, from: cache, run: run, into: &read)
+                } else {
+                    try await layer.backing.read(into: &read.buffer, marking: &read.marker)
+                }
                 read.noteAsked(layer, at: index, for: run)
             }
         }
@@ -37,6 +42,35 @@ extension LayeredDisk {
         read.finish()
         return true
     }
+
+    /// A miss is a hit that waited: reads what `cache` holds of `run`, has
+    /// `filler` bring the rest (one request for the span of what is missing,
+    /// which plans only the chunks the cache lacks) and reads that from the
+    /// cache too. A cache that loses what was brought before it is read (a
+    /// bounded memory cache under pressure) is asked again, a few times; what
+    /// it refuses or still lacks is left to the layers below.
+    private func readWaiting(
+        on filler: any ReadCacheFiller, from cache: any ImmediateReadLayer, run: Range<UInt64>, into read: inout StackRead
+    ) async throws {
+        guard try cache.readImmediately(into: &read.buffer, marking: &read.marker) else { return }
+        let sectorBytes = UInt64(sectorSize)
+        for _ in 0..<Self.fillAttempts {
+            let missing = read.marker.unmarkedRuns(in: run)
+            guard let first = missing.first, let last = missing.last else { return }
+            do {
+                try await filler.bring(first.lowerBound * sectorBytes..<last.upperBound * sectorBytes)
+            } catch is ReadCacheRefusal {
+                return
+            }
+            for gap in missing {
+                read.focus(on: gap)
+                guard try cache.readImmediately(into: &read.buffer, marking: &read.marker) else { return }
+            }
+        }
+    }
+
+    /// How often a read asks a filler for what its cache lost again.
+    static let fillAttempts = 3
 
     /// Writes to the top layer and on down while layers are write-through.
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {

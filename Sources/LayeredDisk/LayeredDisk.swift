@@ -43,6 +43,7 @@ public final class LayeredDisk: BlockDevice {
                 backing: layer,
                 readCache: configuration.readCache ? layer as? any WriteNoOverwriteLayer : nil,
                 immediate: layer as? any ImmediateReadLayer,
+                filler: configuration.filler,
                 writeThrough: configuration.writeThrough,
                 visibleSectorCount: visibleSectorCount
             )
@@ -83,7 +84,8 @@ public final class LayeredDisk: BlockDevice {
                 throw .attachFailed(layer: index, underlying: error)
             }
             let metadata = LayerMetadata(of: layer)
-            if configuration.readCache && !metadata.canReadCache {
+            // A read cache with a filler is filled by it, not by the stack.
+            if configuration.filler == nil ? configuration.readCache && !metadata.canReadCache : !(layer is any ImmediateReadLayer) {
                 throw .readCacheNotSupported(layer: index)
             }
             guard metadata.sectorSize > 0, metadata.sectorSize.nonzeroBitCount == 1 else {
@@ -133,6 +135,8 @@ struct StackLayer: Sendable {
     let readCache: (any WriteNoOverwriteLayer)?
     /// The layer, when its reads never suspend.
     let immediate: (any ImmediateReadLayer)?
+    /// What brings this read cache what it lacks, if anything does.
+    let filler: (any ReadCacheFiller)?
     let writeThrough: Bool
     /// Sectors at or past this read as zeros from this layer down: no layer
     /// above is that small. Unused for the top layer, whose size can change.

@@ -31,10 +31,11 @@ struct StackRead {
         marker.focus(on: run)
     }
 
-    /// After `layer` was asked for `run`: when it is a read cache, it is to
-    /// keep whatever the layers below supply of that run.
+    /// After `layer` was asked for `run`: when it is a read cache the stack
+    /// fills (one without a filler), it is to keep whatever the layers below
+    /// supply of that run.
     mutating func noteAsked(_ layer: StackLayer, at index: Int, for run: Range<UInt64>) {
-        if layer.readCache != nil {
+        if layer.readCache != nil && layer.filler == nil {
             cacheFills += marker.unmarkedRuns(in: run).map { (index, $0) }
         }
     }

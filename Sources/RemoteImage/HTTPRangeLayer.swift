@@ -5,15 +5,16 @@ import LayeredDisk
 /// The bottom layer of every lazydisk stack: a read-only disk whose sectors
 /// come from a ``RemoteImage`` by HTTP range requests. Every sector is present.
 ///
+/// The cache above it is filled from it by the fetch pipeline
+/// (``scheduler(filling:policy:onStoreFailure:)``), which streams its bytes
+/// into the cache; the layer's own reads, one range request each, serve only
+/// what a cache refused (a full disk).
+///
 /// A raw image whose size is not a whole number of sectors is rounded up: the
 /// last sector is padded with zeros, so no byte of the image is hidden. A
 /// fixed VHD exposes its footer's current size and unique id, never the footer.
 public struct HTTPRangeLayer: DiskLayer {
     public static let logicalSectorSize = 512
-    /// Fetch granularity without a cache: the physical sector, so small
-    /// reads fetch little and concurrent reads of one sector share a fetch.
-    static let uncachedChunkBytes = 4096
-
     public let image: RemoteImage
     public let format: ImageFormat
     /// Bytes of disk data in the object (excluding any VHD footer).
@@ -21,8 +22,6 @@ public struct HTTPRangeLayer: DiskLayer {
     public let diskID: DiskID?
     /// What a user should know about the image's format, for `info`.
     public let notice: String?
-    /// Where reads get their bytes: coalesced, single-flight range requests.
-    public private(set) var scheduler: FetchScheduler
 
     /// Wraps an opened image. With `format` nil, the qcow2 magic in the first
     /// bytes selects ``ImageFormat/qcow2``, a valid VHD cookie in the last 512
@@ -72,29 +71,23 @@ public struct HTTPRangeLayer: DiskLayer {
         self.notice = notice
         self.contentSize = contentSize
         self.diskID = diskID
-        let sectorBytes = UInt64(Self.logicalSectorSize)
-        let diskBytes = (contentSize + sectorBytes - 1) / sectorBytes * sectorBytes
-        scheduler = FetchScheduler(
-            source: image, connections: image.connections, contentSize: contentSize,
-            layout: ChunkLayout(chunkBytes: Self.uncachedChunkBytes, diskBytes: diskBytes), store: nil)
     }
 
-    /// This layer fetching whole chunks of `store` and keeping them there,
-    /// with readahead and fills (see ``FetchScheduler``). The store must
-    /// cover exactly this disk.
-    public func storingChunks(
-        in store: any ChunkStore,
+    /// The fetch pipeline that fills `store`, the cache above this layer,
+    /// from it: whole chunks, coalesced and single-flight, with readahead
+    /// and fills (see ``FetchScheduler``). The store must cover exactly this
+    /// disk. From a server without ranges, the one download streams into it.
+    public func scheduler(
+        filling store: any ChunkStore,
         policy: FetchPolicy = FetchPolicy(),
         onStoreFailure: @escaping @Sendable (any Error) -> Void = { _ in }
-    ) -> HTTPRangeLayer {
+    ) -> FetchScheduler {
         precondition(store.chunkLayout.diskBytes == sectorCount * UInt64(sectorSize), "the store covers another disk size")
-        var layer = self
         let source: any RangeSource = image.servesRanges ? image : SequentialSource(
             size: image.identity.size, store: store, retries: image.retries) { sink in _ = try await image.download(into: sink) }
-        layer.scheduler = FetchScheduler(
+        return FetchScheduler(
             source: source, connections: image.connections, contentSize: contentSize, layout: store.chunkLayout, store: store,
             policy: policy, latency: image.probeDuration, onStoreFailure: onStoreFailure)
-        return layer
     }
 
     public var layerType: String { "http" }
@@ -105,9 +98,14 @@ public struct HTTPRangeLayer: DiskLayer {
     public var isLogicallyReadOnly: Bool { true }
     public var unmapBehavior: UnmapBehavior { .ignored }
 
+    /// One range request for the sectors (zeros past the image's end).
     public func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) async throws {
         let sectorBytes = UInt64(sectorSize)
-        try await scheduler.read(buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes, into: &buffer)
+        let wanted = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
+        let available = wanted.lowerBound..<max(wanted.lowerBound, min(wanted.upperBound, contentSize))
+        var bytes = available.isEmpty ? [] : try await image.read(available)
+        bytes.append(contentsOf: repeatElement(0, count: wanted.count - bytes.count))
+        buffer.copy(bytes[...], toSector: buffer.sectors.lowerBound)
         marker.markAll()
     }
 

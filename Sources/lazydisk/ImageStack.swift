@@ -1,3 +1,4 @@
+import Fetching
 import FileCache
 import Foundation
 import ImageModel
@@ -7,14 +8,18 @@ import Qcow2
 import RemoteImage
 import Synchronization
 
-/// The one engine behind every command that reads an image: the file cache
-/// over the HTTP layer (or over nothing, offline). The HTTP layer's fetch
-/// scheduler stores what it fetches in the cache, so the cache is not a
-/// read cache of the stack: no chunk is written twice.
+/// The one engine behind every command that reads an image, in the design
+/// card's shape: the file cache, a read cache filled by the fetch scheduler,
+/// over the HTTP layer (or over nothing, offline); with `--no-cache`, a
+/// bounded memory cache in its place. A read the cache misses waits for the
+/// scheduler to bring the chunks and reads them from the cache.
 struct ImageStack {
     /// Presence granularity for new caches: large enough for few bitmap
     /// updates, small enough that a boot does not fetch much it never reads.
     static let chunkSize: UInt32 = 64 * 1024
+    /// The memory `--no-cache` reads through: room for the readahead and
+    /// background bytes its policy lets be in flight, twice over.
+    static let memoryCacheBytes = 64 << 20
 
     /// The disk as commands read it: every read of the image file is shown
     /// to the scheduler for readahead.
@@ -24,6 +29,8 @@ struct ImageStack {
     let allocation: (any AllocationMap)?
     let cache: FileCacheLayer?
     let remote: HTTPRangeLayer?
+    /// What fills the cache from the remote image: reads, readahead, fills.
+    let scheduler: FetchScheduler?
     /// Records the order reads first touch chunks, saved as the cache's
     /// boot trace by ``finish()``.
     let traceRecorder: TraceRecorder?
@@ -51,7 +58,7 @@ struct ImageStack {
                 format: ImageFormat(rawValue: cache.header.format) ?? .raw,
                 file: [LayerConfiguration(cache), LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize))],
                 overlayLimit: overlayLimit, observers: recorder.map { [$0] } ?? [])
-            return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: nil, traceRecorder: recorder)
+            return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: nil, scheduler: nil, traceRecorder: recorder)
         }
         let remote = try await options.openLayer(source)
         guard !cacheOptions.noCache else {
@@ -60,12 +67,17 @@ struct ImageStack {
                     url: imageURL.description,
                     answer: "it answered 200 OK with the whole object to Range: bytes=0-0; without ranges, lazydisk keeps its one download in the cache: drop --no-cache")
             }
-            let (disk, allocation) = try await guestDisk(format: remote.format, file: [LayerConfiguration(remote)], overlayLimit: overlayLimit, observers: [])
-            return ImageStack(disk: disk, allocation: allocation, cache: nil, remote: remote, traceRecorder: nil)
+            let memory = MemoryCacheLayer(
+                sectorCount: remote.sectorCount, sectorSize: remote.sectorSize, chunkBytes: Int(chunkSize), limitBytes: memoryCacheBytes)
+            let scheduler = remote.scheduler(filling: memory, policy: .memoryCache(ofBytes: UInt64(memoryCacheBytes)))
+            let (disk, allocation) = try await guestDisk(
+                format: remote.format, file: [LayerConfiguration(memory, filledBy: scheduler), LayerConfiguration(remote)],
+                overlayLimit: overlayLimit, observers: [scheduler])
+            return ImageStack(disk: disk, allocation: allocation, cache: nil, remote: remote, scheduler: scheduler, traceRecorder: nil)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
         let warned = Atomic<Bool>(false)
-        let fetching = remote.storingChunks(in: cache) { error in
+        let scheduler = remote.scheduler(filling: cache) { error in
             // Reads go on from the server; say so once, log every failure.
             if !warned.exchange(true, ordering: .relaxed) {
                 printWarning("cannot store fetched data in the cache: \(error); reads continue from the server")
@@ -74,9 +86,9 @@ struct ImageStack {
         }
         let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
         let (disk, allocation) = try await guestDisk(
-            format: remote.format, file: [LayerConfiguration(cache), LayerConfiguration(fetching)], overlayLimit: overlayLimit,
-            observers: [fetching.scheduler] + (recorder.map { [$0] } ?? []))
-        return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: fetching, traceRecorder: recorder)
+            format: remote.format, file: [LayerConfiguration(cache, filledBy: scheduler), LayerConfiguration(remote)],
+            overlayLimit: overlayLimit, observers: [scheduler] + (recorder.map { [$0] } ?? []))
+        return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: remote, scheduler: scheduler, traceRecorder: recorder)
     }
 
     /// The disk the guest sees, from the layers that hold the image file's
@@ -102,7 +114,7 @@ struct ImageStack {
     /// Waits for fetched data to reach the cache, makes the cache's bitmap
     /// durable and saves the boot trace; call before the process exits.
     func finish() async throws {
-        await remote?.scheduler.finishStoring()
+        await scheduler?.finishStoring()
         guard let cache else { return }
         try await cache.flush()
         if let trace = traceRecorder?.trace, !trace.chunks.isEmpty {

@@ -49,7 +49,7 @@ struct PullCommand: AsyncParsableCommand {
         // No reads wait in a pull: background work may use every connection.
         var policy = FetchPolicy()
         policy.connectionsReservedForReads = 0
-        let scheduler = layer.storingChunks(in: cache, policy: policy).scheduler
+        let scheduler = layer.scheduler(filling: cache, policy: policy)
         let engine = FillEngine(scheduler: scheduler, store: cache, connections: remote.connections)
         let progress = PullProgress()
         if trace {

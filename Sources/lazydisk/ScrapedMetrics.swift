@@ -22,7 +22,7 @@ final class ScrapedMetrics: Sendable {
     /// Made after the metrics backend is bootstrapped; the disk's size is
     /// fixed, so it is set once here.
     init(stack: ImageStack) {
-        scheduler = stack.remote?.scheduler
+        scheduler = stack.scheduler
         cache = stack.cache
         Gauge(label: "lazydisk_disk_size_bytes").record(stack.disk.byteCount)
     }

@@ -181,7 +181,7 @@ struct ServeCommand: AsyncParsableCommand {
         await background?.value
         try await stack.disk.flush()
         try await stack.finish()
-        if let counters = stack.remote?.scheduler.counters {
+        if let counters = stack.scheduler?.counters {
             StandardStream.error.writeLine("lazydisk: " + CounterReport(counters).line)
         }
         Self.removeFiles(endpoint: endpoint, pidFile: pidFile)
@@ -211,13 +211,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The background work asked for, if there is any and a server to do it.
     private func hydration(of stack: ImageStack) -> Hydration? {
-        guard let remote = stack.remote, let cache = stack.cache else { return nil }
+        guard let remote = stack.remote, let cache = stack.cache, let scheduler = stack.scheduler else { return nil }
         let trace = noTraceReplay ? nil : Hydration.loadTrace(of: cache)
         // A server without ranges sends the whole image anyway: keep all of it.
         let fillsImage = fill || !remote.image.servesRanges
         guard fillsImage || trace != nil else { return nil }
         let engine = FillEngine(
-            scheduler: remote.scheduler, store: cache, connections: self.remote.connections,
+            scheduler: scheduler, store: cache, connections: self.remote.connections,
             rateLimiter: fillRate.map { RateLimiter(bytesPerSecond: $0.bytes) })
         return Hydration(engine: engine, diskBytes: cache.header.diskSize, trace: trace, fillsImage: fillsImage, logger: self.remote.logger)
     }

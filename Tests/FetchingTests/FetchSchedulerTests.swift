@@ -8,16 +8,19 @@ import Testing
 struct FetchSchedulerTests {
     static let size = 8 << 20
 
-    static func scheduler(source: InMemorySource, store: InMemoryChunkStore?, connections: Int = 4) -> FetchScheduler {
+    static func scheduler(source: InMemorySource, store: InMemoryChunkStore, connections: Int = 4) -> FetchScheduler {
         FetchScheduler(
-            source: source, connections: connections, contentSize: UInt64(source.size),
-            layout: store?.chunkLayout ?? ChunkLayout(chunkBytes: 4096, diskBytes: UInt64(size)), store: store)
+            source: source, connections: connections, contentSize: UInt64(source.size), layout: store.chunkLayout, store: store)
     }
 
-    static func read(_ bytes: Range<Int>, from scheduler: FetchScheduler) async throws -> [UInt8] {
-        var buffer = SectorBuffer(sectors: UInt64(bytes.lowerBound / 512)..<UInt64(bytes.upperBound / 512), sectorSize: 512)
-        try await scheduler.read(UInt64(bytes.lowerBound)..<UInt64(bytes.upperBound), into: &buffer)
-        return buffer.bytes
+    /// A read as the stack makes it: the scheduler brings the bytes, then
+    /// they are read from the store.
+    static func read(_ bytes: Range<Int>, from scheduler: FetchScheduler, store: InMemoryChunkStore) async throws -> [UInt8] {
+        let range = UInt64(bytes.lowerBound)..<UInt64(bytes.upperBound)
+        try await scheduler.bring(range)
+        var read = [UInt8](repeating: 0, count: bytes.count)
+        try read.withUnsafeMutableBytes { try store.readHeld(range, into: $0) }
+        return read
     }
 
     @Test func concurrentOverlappingReadsGetTheirBytesAndNothingTwice() async throws {
@@ -32,7 +35,7 @@ struct FetchSchedulerTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for bytes in reads {
                 group.addTask {
-                    let read = try await Self.read(bytes, from: scheduler)
+                    let read = try await Self.read(bytes, from: scheduler, store: store)
                     #expect(read == source.bytes(bytes), "bytes \(bytes)")
                 }
             }
@@ -53,40 +56,25 @@ struct FetchSchedulerTests {
         #expect(outcome.bytesFetched == UInt64(Self.size))
         #expect(store.storedCount == store.chunkLayout.chunkCount)
         let requests = source.requested.count
-        #expect(try await Self.read(4096..<(1 << 20), from: scheduler) == source.bytes(4096..<(1 << 20)))
+        #expect(try await Self.read(4096..<(1 << 20), from: scheduler, store: store) == source.bytes(4096..<(1 << 20)))
         #expect(source.requested.count == requests)
         #expect(scheduler.counters.requests[.fill] == requests)
     }
 
-    @Test func withoutAStoreOnlyConcurrentReadsShare() async throws {
-        let source = InMemorySource(size: Self.size)
-        let scheduler = Self.scheduler(source: source, store: nil)
-        #expect(try await Self.read(0..<8192, from: scheduler) == source.bytes(0..<8192))
-        #expect(try await Self.read(0..<8192, from: scheduler) == source.bytes(0..<8192))
-        #expect(source.requested == [0..<8192, 0..<8192])
-    }
-
-    /// Once a request's bytes are written to the store, the scheduler lets go
-    /// of them: a read that joins the request while its commit is still on
-    /// its way reads the store, not memory.
-    @Test(.timeLimit(.minutes(1))) func bytesWrittenToTheStoreLeaveMemory() async throws {
+    /// A request's bytes are read as soon as they are written, before the
+    /// commit that makes them durable: the read waits for the download, not
+    /// for the disk, and is not fetched again.
+    @Test(.timeLimit(.minutes(1))) func aReadDoesNotWaitForTheCommit() async throws {
         let source = InMemorySource(size: Self.size)
         let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size)), holdsCommits: true)
         let scheduler = Self.scheduler(source: source, store: store)
-        let fill = Task { try await scheduler.fill(0..<1) }
-        while store.waitingCommits == 0 {
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        #expect(store.readCount == 0)
-        // The store holds the chunk's bytes but has not committed them: the
-        // read still joins the request, and gets its bytes from the store.
-        var buffer = SectorBuffer(sectors: 0..<8, sectorSize: 512)
-        try await scheduler.read(0..<4096, into: &buffer)
-        #expect(buffer.bytes == source.bytes(0..<4096))
-        #expect(store.readCount == 1)
+        #expect(try await Self.read(0..<4096, from: scheduler, store: store) == source.bytes(0..<4096))
+        #expect(store.waitingCommits == 1 && store.storedCount == 0, "its commit still waits")
+        #expect(try await Self.read(4096..<8192, from: scheduler, store: store) == source.bytes(4096..<8192))
         #expect(source.requested.count == 1)
         store.releaseCommits()
-        _ = try await fill.value
+        await scheduler.finishStoring()
+        #expect(store.storedCount == 1)
     }
 
     /// A read's fetch runs on the executor the read waits on (an NBD
@@ -99,7 +87,7 @@ struct FetchSchedulerTests {
         let scheduler = Self.scheduler(source: source, store: store)
         let read = Task(executorPreference: executor) {
             try await WaitingExecutor.$current.withValue(executor) {
-                try await Self.read(0..<4096, from: scheduler)
+                try await Self.read(0..<4096, from: scheduler, store: store)
             }
         }
         #expect(try await read.value == source.bytes(0..<4096))

@@ -43,6 +43,8 @@ final class InMemoryChunkStore: ChunkStore {
     private let chunks = Mutex<[Int: [UInt8]]>([:])
     /// Committed chunks; held, as a file cache's bits say.
     private let committed = Mutex<Set<Int>>([])
+    /// Chunks whose every byte is written: held for this process already.
+    private let whole = Mutex<Set<Int>>([])
     private let reads = Mutex(0)
     /// Commits wait here while held (nil: they do not wait).
     private let heldCommits: Mutex<[CheckedContinuation<Void, Never>]?>
@@ -67,8 +69,12 @@ final class InMemoryChunkStore: ChunkStore {
     }
 
     func missingRuns(in range: Range<Int>) throws -> [Range<Int>] {
-        let held = committed.withLock { $0 }
+        let held = committed.withLock { $0 }.union(whole.withLock { $0 })
         return ChunkLayout.runs(in: range) { !held.contains($0) }
+    }
+
+    func wrote(_ chunks: Range<Int>) {
+        whole.withLock { $0.formUnion(chunks) }
     }
 
     func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws {

@@ -19,7 +19,7 @@ struct FetchSchedulerTests {
         let server: FaultServer
         let directory: TemporaryDirectory
         let cache: FileCacheLayer
-        let remote: HTTPRangeLayer
+        let scheduler: FetchScheduler
         let disk: ObservedDisk<LayeredDisk>
 
         init(
@@ -39,9 +39,9 @@ struct FetchSchedulerTests {
                 sectorSize: 512, diskSize: layer.sectorCount * 512, chunkSize: 64 << 10,
                 format: layer.format.rawValue, identity: image.identity)
             cache = try FileCacheLayer.open(at: FilePath(directory.url.path), for: header).0
-            remote = layer.storingChunks(in: cache, policy: policy)
-            let stack = try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(cache), LayerConfiguration(remote)])
-            disk = ObservedDisk(stack, observers: [remote.scheduler])
+            scheduler = layer.scheduler(filling: cache, policy: policy)
+            let stack = try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(cache, filledBy: scheduler), LayerConfiguration(layer)])
+            disk = ObservedDisk(stack, observers: [scheduler])
         }
 
         /// The byte ranges of every range GET after the open probe.
@@ -77,7 +77,7 @@ struct FetchSchedulerTests {
         for (earlier, later) in zip(ranges, ranges.dropFirst()) {
             #expect(earlier.upperBound < later.lowerBound, "\(earlier) and \(later) overlap")
         }
-        let counters = stack.remote.scheduler.counters
+        let counters = stack.scheduler.counters
         #expect(counters.joinedChunks > 0)
     }
 
@@ -92,9 +92,17 @@ struct FetchSchedulerTests {
         try await stack.read(Int(wanted.lowerBound)..<Int(wanted.upperBound))
         #expect(stack.cache.storedPageReads - pagesReadAtOpen == 1)
         #expect(stack.fetchedRanges == [1 << 20...(1 << 20) + (64 << 10) - 1], "one request, of the read's chunk")
-        await stack.remote.scheduler.finishStoring()
+        await stack.scheduler.finishStoring()
         #expect(try reply.withUnsafeMutableBytes { try stack.disk.readBytesImmediately(wanted, into: $0) })
         #expect(stack.cache.storedPageReads - pagesReadAtOpen == 1, "a hit reads no page")
+    }
+
+    /// A large read that misses waits on parallel requests of at most the
+    /// foreground limit, not one long one.
+    @Test func aLargeMissIsSplitIntoParallelRequests() async throws {
+        let stack = try await Stack(size: 20 << 20)
+        try await stack.read(0..<(20 << 20))
+        #expect(Set(stack.fetchedRanges) == [0...8388607, 8388608...16777215, 16777216...20971519])
     }
 
     @Test func sequentialReadIsFewLargeRequests() async throws {
@@ -106,13 +114,13 @@ struct FetchSchedulerTests {
             // The reader waits for what its read started: the requests made
             // depend on the rules, not on whether a busy machine let the
             // reader overtake its readahead.
-            await stack.remote.scheduler.finishStoring()
+            await stack.scheduler.finishStoring()
         }
         let ranges = stack.fetchedRanges
         let fetched = ranges.reduce(0) { $0 + $1.count }
         #expect(ranges.count <= size / (1 << 20) + 10, "\(ranges.count) requests")
         #expect(Double(fetched) <= 1.05 * Double(size), "\(fetched) bytes fetched")
-        let counters = stack.remote.scheduler.counters
+        let counters = stack.scheduler.counters
         #expect(counters.reads == size / readSize)
         #expect(counters.bytesFetched[.readahead, default: 0] > UInt64(size / 2))
     }
@@ -127,11 +135,11 @@ struct FetchSchedulerTests {
         let readSize = 128 << 10
         for offset in stride(from: 0, to: size, by: readSize) {
             try await stack.read(offset..<offset + readSize)
-            await stack.remote.scheduler.finishStoring()
+            await stack.scheduler.finishStoring()
         }
         // Only the two reads before the stream is found sequential miss;
         // holes would make most reads miss (95 of 128 before the fix).
-        let counters = stack.remote.scheduler.counters
+        let counters = stack.scheduler.counters
         let misses = counters.requests[.read, default: 0]
         #expect(misses <= 2, "\(misses) of \(size / readSize) reads missed the readahead")
     }
@@ -158,7 +166,7 @@ struct FetchSchedulerTests {
         policy.backgroundRequestLimit = 64 << 10
         let stack = try await Stack(size: 8 << 20, connections: 4, policy: policy, fault: .heldUntilReleased)
         let chunkCount = stack.cache.chunkCount
-        let fill = Task { try await stack.remote.scheduler.fill(0..<chunkCount / 2) }
+        let fill = Task { try await stack.scheduler.fill(0..<chunkCount / 2) }
         try await Self.waitFor { stack.fetchedRanges.count == 3 }
         let wanted = (6 << 20)..<(6 << 20) + 4096
         let read = Task { try await stack.read(wanted) }

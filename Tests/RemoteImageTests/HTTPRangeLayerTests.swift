@@ -62,12 +62,4 @@ struct HTTPRangeLayerTests {
             try await HTTPRangeLayer.open(image)
         }
     }
-
-    @Test func largeReadsAreSplitIntoParallelRequests() async throws {
-        let content = testBytes(count: 20 << 20)
-        let (disk, _, server) = try await disk(serving: content, format: .raw)
-        #expect(try await disk.read(at: 0, count: (20 << 20) / 512) == content)
-        let reads = server.requests.filter { $0.range != nil && $0.range != "bytes=0-0" }
-        #expect(Set(reads.compactMap(\.range)) == ["bytes=0-8388607", "bytes=8388608-16777215", "bytes=16777216-20971519"])
-    }
 }

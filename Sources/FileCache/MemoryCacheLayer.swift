@@ -1,0 +1,135 @@
+import LayeredDisk
+import Synchronization
+
+/// The read cache of `--no-cache`: the file cache's place in the stack, in
+/// a bounded amount of memory, so an image read without a cache on disk
+/// goes through the same stack, fetch pipeline and readahead as one with.
+///
+/// Whole chunks only, as the file cache. Past its limit it forgets the
+/// chunks read least recently; a read that finds a chunk gone before it read
+/// it asks for it again (see ``LayeredDisk``). Nothing is durable, so a
+/// commit has nothing to do.
+public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
+    public let chunkLayout: ChunkLayout
+    public let sectorSize: Int
+    /// Chunks kept at most.
+    private let capacity: Int
+    private let state = Mutex(State())
+
+    private struct State {
+        /// Readable chunks and when each was last used.
+        var held: [Int: (bytes: [UInt8], used: UInt64)] = [:]
+        /// Chunks a fetch is writing, not yet readable.
+        var arriving: [Int: [UInt8]] = [:]
+        var clock: UInt64 = 0
+    }
+
+    /// A cache of a disk of `sectorCount` sectors, in chunks of
+    /// `chunkBytes`, holding at most `limitBytes` (at least one chunk).
+    public init(sectorCount: UInt64, sectorSize: Int, chunkBytes: Int, limitBytes: Int) {
+        chunkLayout = ChunkLayout(chunkBytes: chunkBytes, diskBytes: sectorCount * UInt64(sectorSize))
+        self.sectorSize = sectorSize
+        capacity = max(1, limitBytes / chunkBytes)
+    }
+
+    public var layerType: String { "memory-cache" }
+    public var sectorCount: UInt64 { chunkLayout.diskBytes / UInt64(sectorSize) }
+    public var physicalSectorSize: Int { 4096 }
+    public var isFUARespected: Bool { false }
+    public var isLogicallyReadOnly: Bool { true }
+    public var unmapBehavior: UnmapBehavior { .ignored }
+
+    /// Bytes held now.
+    public var heldBytes: Int { state.withLock { $0.held.values.reduce(0) { $0 + $1.bytes.count } } }
+
+    public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) -> Bool {
+        let sectorBytes = UInt64(sectorSize)
+        let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
+        state.withLock { state in
+            state.clock += 1
+            for chunk in chunkLayout.chunks(overlapping: window) {
+                guard let held = state.held[chunk] else { continue }
+                state.held[chunk]?.used = state.clock
+                let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
+                let wanted = chunkBytes.clamped(to: window)
+                let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
+                let start = Int(wanted.lowerBound - chunkBytes.lowerBound)
+                buffer.copy(held.bytes[start..<start + wanted.count], toSector: sectors.lowerBound)
+                marker.mark(sectors)
+            }
+        }
+        return true
+    }
+
+    public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
+        throw DiskError.readOnly
+    }
+
+    public func flush() async throws {}
+
+    public func unmap(at sector: UInt64, count: UInt64, nextIsZero: Bool) async throws {
+        throw DiskError.readOnly
+    }
+
+    // MARK: ChunkStore
+
+    public func missingRuns(in chunks: Range<Int>) -> [Range<Int>] {
+        state.withLock { state in ChunkLayout.runs(in: chunks) { state.held[$0] == nil } }
+    }
+
+    public func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws {
+        try state.withLock { state throws(Forgotten) in
+            var written = 0
+            for chunk in chunkLayout.chunks(overlapping: bytes) {
+                guard let held = state.held[chunk]?.bytes ?? state.arriving[chunk] else {
+                    throw Forgotten(chunk: chunk)
+                }
+                let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
+                let wanted = chunkBytes.clamped(to: bytes)
+                let start = Int(wanted.lowerBound - chunkBytes.lowerBound)
+                held[start..<start + wanted.count].withUnsafeBytes {
+                    UnsafeMutableRawBufferPointer(rebasing: target[written..<written + wanted.count]).copyMemory(from: $0)
+                }
+                written += wanted.count
+            }
+        }
+    }
+
+    public func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) {
+        let range = offset..<offset + UInt64(bytes.count)
+        state.withLock { state in
+            for chunk in chunkLayout.chunks(overlapping: range) {
+                let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
+                let piece = chunkBytes.clamped(to: range)
+                let source = UnsafeRawBufferPointer(rebasing: bytes[Int(piece.lowerBound - offset)..<Int(piece.upperBound - offset)])
+                let start = Int(piece.lowerBound - chunkBytes.lowerBound)
+                state.arriving[chunk, default: [UInt8](repeating: 0, count: chunkBytes.count)]
+                    .withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[start..<start + piece.count]).copyMemory(from: source) }
+            }
+        }
+    }
+
+    /// Makes the chunks readable, then forgets the least recently used
+    /// ones past the limit (never these).
+    public func wrote(_ chunks: Range<Int>) {
+        state.withLock { state in
+            state.clock += 1
+            for chunk in chunks {
+                guard let bytes = state.arriving.removeValue(forKey: chunk) else { continue }
+                state.held[chunk] = (bytes, state.clock)
+            }
+            while state.held.count > capacity,
+                  let oldest = state.held.min(by: { $0.value.used < $1.value.used }), oldest.value.used < state.clock {
+                state.held[oldest.key] = nil
+            }
+        }
+    }
+
+    public func commitChunks(_ runs: [Range<Int>]) {}
+
+    /// A chunk asked for that the cache no longer holds.
+    public struct Forgotten: Error, CustomStringConvertible {
+        public let chunk: Int
+        public var description: String { "chunk \(chunk) is no longer in the memory cache" }
+    }
+}
