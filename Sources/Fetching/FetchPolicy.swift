@@ -44,14 +44,14 @@ public struct FetchPolicy: Sendable, Hashable {
 
     public init() {}
 
-    /// The policy for a cache of `bytes` in memory (`--no-cache`): readahead
-    /// and background requests together stay within half of it, so what
-    /// they bring is still there when the reader comes.
+    /// The policy for a cache of `bytes` in memory (`--no-cache`): what
+    /// readahead and background requests bring stays within half of it, so
+    /// it is still there when the reader comes.
     public static func memoryCache(ofBytes bytes: UInt64) -> FetchPolicy {
         var policy = FetchPolicy()
-        policy.readaheadInFlightLimit = bytes / 4
-        policy.bytesInFlightLimit = bytes / 4
-        policy.readaheadLimit = min(policy.readaheadLimit, bytes / 16)
+        policy.readaheadInFlightLimit = bytes / 2
+        policy.bytesInFlightLimit = bytes / 2
+        policy.readaheadLimit = min(policy.readaheadLimit, bytes / 8)
         policy.backgroundRequestLimit = min(policy.backgroundRequestLimit, bytes / 16)
         policy.smallestBackgroundRequest = min(policy.smallestBackgroundRequest, policy.backgroundRequestLimit)
         return policy
