@@ -53,7 +53,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         chunkLayout = ChunkLayout(chunkBytes: Int(header.chunkSize), diskBytes: header.diskSize)
         self.directory = directory
         self.files = files
-        pool = NIOThreadPool.singleton
+        pool = BlockingWork.pool
         dataSync = GroupSync(files.data, pool: pool)
         presence = Mutex(Presence(bitmap: bitmap))
         self.discardedPages = discardedPages

@@ -38,24 +38,28 @@ final class GroupSync: Sendable {
                 return !state.isFlushing
             }
             if startsFlushing {
-                pool.submit { _ in self.flushWhileWaited() }
+                pool.submit { _ in self.flushWaiting() }
             }
         }
     }
 
-    /// Flushes for everyone waiting, again and again until nobody is.
-    private func flushWhileWaited() {
-        while true {
-            let batch = state.withLock { state -> [Waiter] in
-                defer { state.waiting = [] }
-                state.isFlushing = !state.waiting.isEmpty
-                return state.waiting
-            }
-            guard !batch.isEmpty else { return }
-            let synced = Result { () throws(CacheFileError) in try file.synchronizeData() }.mapError { $0 as any Error }
-            for waiter in batch {
-                waiter.continuation.resume(with: synced.flatMap { Result(catching: waiter.then) })
-            }
+    /// Flushes once for everyone waiting, then leaves the thread to other
+    /// work: another batch that gathered meanwhile is a new item on the pool.
+    private func flushWaiting() {
+        let batch = state.withLock { state -> [Waiter] in
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        let synced = Result { () throws(CacheFileError) in try file.synchronizeData() }.mapError { $0 as any Error }
+        for waiter in batch {
+            waiter.continuation.resume(with: synced.flatMap { Result(catching: waiter.then) })
+        }
+        let flushesAgain = state.withLock { state in
+            state.isFlushing = !state.waiting.isEmpty
+            return state.isFlushing
+        }
+        if flushesAgain {
+            pool.submit { _ in self.flushWaiting() }
         }
     }
 }

@@ -81,9 +81,10 @@ struct CacheLimitTests {
         let server = try LazyDiskRun.start(
             ["serve", setup.nginx.url("a.img"), "--socket", socketPath, "--cache", setup.caches.url.path], errorLog: work.url.appending(path: "log"))
         defer { server.stop() }
-        while !FileManager.default.fileExists(atPath: socketPath) {
+        while !FileManager.default.fileExists(atPath: socketPath) && server.isRunning {
             try await Task.sleep(for: .milliseconds(10))
         }
+        try #require(server.isRunning, "serve ended: \((try? String(contentsOf: work.url.appending(path: "log"), encoding: .utf8)) ?? "")")
         for name in ["b", "c", "d"] {
             #expect(try await setup.pull(name, limit: "2560K").status == 0)
             #expect(setup.cachedNames().contains("a"), "a was removed while served")
