@@ -56,9 +56,22 @@ struct CredentialRefreshTests {
 
     /// Reads the image in turn, 64 KiB at a time, until the origin has
     /// refused `expiries` expired credentials; every read must be exact.
-    private static func readThrough(_ expiries: Int, socket: String, origin: Origin) throws -> Int {
+    /// The reads block on the socket for tens of seconds, so they run on a
+    /// thread of their own, not one of Swift's cooperative pool (two on a
+    /// two-core machine), which every other test in the process needs.
+    private static func readThrough(_ expiries: Int, socket: String, origin: Origin) async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try readThroughBlocking(expiries, socket: socket, origin: origin) })
+            }
+        }
+    }
+
+    /// Throws, rather than records, what went wrong: off a test's task an
+    /// expectation would not be the test's.
+    private static func readThroughBlocking(_ expiries: Int, socket: String, origin: Origin) throws -> Int {
         let connection = try RawNBDConnection(socketPath: socket)
-        #expect(connection.handshake())
+        guard connection.handshake() else { throw ReadFailure("the handshake failed") }
         var reads = 0
         var generator = SystemRandomNumberGenerator()
         // Each expiry is met by a refusal and a new link (two requests a
@@ -66,15 +79,20 @@ struct CredentialRefreshTests {
         while origin.refusals < expiries || origin.minted.count <= expiries {
             // Random chunks: no readahead, and more than --no-cache keeps in memory.
             let offset = Int.random(in: 0..<origin.image.count / readSize, using: &generator) * readSize
-            #expect(connection.send(RawNBDConnection.request(type: 0, cookie: UInt64(reads), offset: UInt64(offset), length: UInt32(readSize))))
+            guard connection.send(RawNBDConnection.request(type: 0, cookie: UInt64(reads), offset: UInt64(offset), length: UInt32(readSize)))
+            else { throw ReadFailure("read \(reads) could not be sent") }
             let reply = connection.receive(16 + readSize, timeout: 30_000)
-            let exact = reply.count == 16 + readSize && reply[4..<8].allSatisfy { $0 == 0 }
+            guard reply.count == 16 + readSize && reply[4..<8].allSatisfy({ $0 == 0 })
                 && reply.dropFirst(16).elementsEqual(origin.image[offset..<offset + readSize])
-            #expect(exact, "read \(reads) at \(offset) was not the image's bytes")
-            guard exact else { break }
+            else { throw ReadFailure("read \(reads) at \(offset) was not the image's bytes") }
             reads += 1
         }
         return reads
+    }
+
+    struct ReadFailure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// Reads 4 KiB of another 64 KiB chunk each time (the chunks of
@@ -142,7 +160,7 @@ struct CredentialRefreshTests {
         let (server, socket) = try await Self.serve(["--url-command", "sh \(origin.mint) /signed/disk.img", "--no-cache"], in: origin)
         defer { server.stop() }
         let arguments = try String(contentsOfFile: "/proc/\(server.pid)/cmdline", encoding: .utf8)
-        _ = try Self.readThrough(10, socket: socket, origin: origin)
+        _ = try await Self.readThrough(10, socket: socket, origin: origin)
         #expect(origin.refusals >= 10)
         #expect(origin.minted.count > 10)
         #expect(server.stop() == .exited(0))
@@ -162,7 +180,7 @@ struct CredentialRefreshTests {
         defer { server.stop() }
         // The cache fills as it reads; wait out a token first, so a miss meets an expired one.
         try await Task.sleep(for: .seconds(2.5))
-        let reads = try Self.readThrough(1, socket: socket, origin: origin)
+        let reads = try await Self.readThrough(1, socket: socket, origin: origin)
         #expect(reads > 0 && origin.minted.count >= 2, "the token was not renewed")
         #expect(server.stop() == .exited(0))
         Self.expectNoSecret(in: try String(contentsOf: origin.work.url.appending(path: "serve.log"), encoding: .utf8), origin: origin, "output")
