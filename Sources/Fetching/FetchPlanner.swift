@@ -75,8 +75,6 @@ public struct FetchPlanner: Sendable {
 
     public let layout: ChunkLayout
     public let policy: FetchPolicy
-    /// Whether observed reads start readahead: only with somewhere to keep it.
-    public let readsAhead: Bool
     public private(set) var counters = FetchCounters()
     /// What the link gives, from the requests that finished.
     public private(set) var link: LinkEstimate
@@ -98,14 +96,12 @@ public struct FetchPlanner: Sendable {
 
     /// - Parameters:
     ///   - connections: requests that may run at once.
-    ///   - readsAhead: whether observed reads start readahead.
     ///   - latency: the link's first-byte latency as far as it is known.
-    public init(layout: ChunkLayout, policy: FetchPolicy, connections: Int, readsAhead: Bool = true, latency: Duration = .zero) {
+    public init(layout: ChunkLayout, policy: FetchPolicy, connections: Int, latency: Duration = .zero) {
         precondition(connections > 0, "a planner needs a connection")
         self.layout = layout
         link = LinkEstimate(latency: latency)
         self.policy = policy
-        self.readsAhead = readsAhead
         self.connections = connections
         reservedForReads = min(policy.connectionsReservedForReads, connections - 1)
         freeConnections = connections
@@ -174,12 +170,11 @@ public struct FetchPlanner: Sendable {
 
     /// Notes a read of the disk, cached or not; returns the chunks to fetch
     /// ahead of a sequential reader, if any, to be checked against the store
-    /// and handed to ``fill(_:purpose:)`` with purpose `.readahead`. A
-    /// planner without `readsAhead` only counts the read.
+    /// and handed to ``fill(_:purpose:)`` with purpose `.readahead`.
     public mutating func observe(_ bytes: Range<UInt64>) -> Range<Int>? {
         counters.reads += 1
         counters.bytesRead += UInt64(bytes.count)
-        guard readsAhead, let ahead = readahead.noteRead(bytes, firstWindow: firstReadaheadWindow) else { return nil }
+        guard let ahead = readahead.noteRead(bytes, firstWindow: firstReadaheadWindow) else { return nil }
         let room = policy.readaheadInFlightLimit - min(policy.readaheadInFlightLimit, readaheadBytesInFlight)
         // Less room than a first window makes requests too small to be worth it.
         let usableRoom = room < min(policy.initialReadahead, UInt64(ahead.count)) ? 0 : room

@@ -30,7 +30,7 @@ final class GroupSync: Sendable {
 
     /// Returns once everything written to the file before the call is
     /// durable and `then` (run on the pool right after the flush) returned.
-    func synchronize(then: @escaping @Sendable () throws -> Void = {}) async throws {
+    func synchronize(then: @escaping @Sendable () throws -> Void) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let startsFlushing = state.withLock { state in
                 state.waiting.append((then, continuation))

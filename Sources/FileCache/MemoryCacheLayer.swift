@@ -39,9 +39,6 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     public var isLogicallyReadOnly: Bool { true }
     public var unmapBehavior: UnmapBehavior { .ignored }
 
-    /// Bytes held now.
-    public var heldBytes: Int { state.withLock { $0.held.values.reduce(0) { $0 + $1.bytes.count } } }
-
     public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) -> Bool {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
