@@ -11,6 +11,18 @@ extension BlockDevice {
         return Array(bytes[start..<start + range.count])
     }
 
+    /// Reads an arbitrary byte range into `destination` (exactly as long),
+    /// waiting for what must be fetched. Sector-aligned ranges, what clients
+    /// send, are read straight into `destination`.
+    public func readBytes(_ range: Range<UInt64>, into destination: inout some ReadDestination) async throws {
+        let sectors = try coveringSectors(range)
+        guard range.lowerBound != sectors.lowerBound * UInt64(sectorSize) || sectors.count * sectorSize != range.count else {
+            return try await read(at: sectors.lowerBound, count: sectors.count, into: &destination)
+        }
+        let bytes = try await readBytes(range)
+        destination.copy(from: bytes)
+    }
+
     /// Reads an arbitrary byte range into `target` when that needs no
     /// waiting; see ``BlockDevice/readImmediately(at:count:into:)``. Sector
     /// aligned ranges, what clients send, go straight into `target`.

@@ -32,6 +32,11 @@ public protocol BlockDevice: Sendable {
     /// caller then uses ``read(at:count:)``. Serving a hit this way costs no
     /// task and no copy.
     func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool
+    /// Reads `count` sectors into `destination` (exactly that long),
+    /// waiting for what must be fetched. A device whose misses become hits
+    /// once their bytes arrive fills `destination` the way a hit does, with
+    /// no copy between.
+    func read(at sector: UInt64, count: Int, into destination: inout some ReadDestination) async throws
     /// Writes whole sectors starting at `sector`; with `fua`, durably when
     /// ``isFUARespected``.
     func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws
@@ -56,6 +61,13 @@ extension BlockDevice {
     /// A device that does not say otherwise may always have to wait.
     public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
         false
+    }
+
+    /// A device that does not say otherwise reads into an array of its own,
+    /// which is then copied.
+    public func read(at sector: UInt64, count: Int, into destination: inout some ReadDestination) async throws {
+        let bytes = try await read(at: sector, count: count)
+        destination.copy(from: bytes)
     }
 
     /// A device that never resizes waits until its task is cancelled.

@@ -1,19 +1,93 @@
 extension LayeredDisk {
     /// Reads through the stack: each layer, top-down, supplies what it holds of
-    /// the sectors still missing; the rest reads as zeros. A read cache with a
-    /// filler is waited on for what it lacks; other read caches are then
-    /// filled with what the layers below them returned.
+    /// the sectors still missing; the rest reads as zeros.
     public func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
+        let sectors = try geometry.sectors(at: sector, count: count)
+        var bytes = [UInt8](repeating: 0, count: sectors.count * sectorSize)
+        try await read(at: sector, count: count, into: &bytes)
+        return bytes
+    }
+
+    /// A miss is a hit that waited: the read is tried as a hit; what a read
+    /// cache with a filler lacks is brought into it (one request per gap,
+    /// which plans only the chunks the cache lacks, or joins a fetch under
+    /// way), and the read is tried as a hit again, straight into
+    /// `destination`. A cache that loses what was brought before it is read
+    /// (a bounded memory cache under pressure) is asked again, a few times.
+    /// What a cache refuses, and a stack with a layer that must always wait,
+    /// is read layer by layer instead.
+    public func read(at sector: UInt64, count: Int, into destination: inout some ReadDestination) async throws {
+        for _ in 0...Self.fillAttempts {
+            let attempt = try destination.withUnsafeMutableBytes { try attemptImmediately(at: sector, count: count, into: $0) }
+            guard case let .lacks(filler, gaps) = attempt else {
+                if case .read = attempt { return }
+                break
+            }
+            do {
+                for gap in gaps {
+                    try await filler.bring(gap)
+                }
+            } catch is ReadCacheRefusal {
+                break
+            }
+        }
+        let bytes = try await readLayerByLayer(at: sector, count: count)
+        destination.copy(from: bytes)
+    }
+
+    /// Reads into `target` when every layer the read reaches answers without
+    /// suspending and no read cache is left to fill; false otherwise, and
+    /// `target` then holds nothing of use.
+    public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
+        if case .read = try attemptImmediately(at: sector, count: count, into: target) { true } else { false }
+    }
+
+    /// What a read of the stack without suspending came to.
+    private enum ImmediateAttempt {
+        /// Every byte is in the target.
+        case read
+        /// A read cache with a filler lacks `gaps` (byte ranges).
+        case lacks(any ReadCacheFiller, gaps: [Range<UInt64>])
+        /// A layer must be waited on, or a read cache without a filler wants
+        /// what the layers below it return.
+        case waits
+    }
+
+    private func attemptImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> ImmediateAttempt {
+        let sectors = try geometry.sectors(at: sector, count: count)
+        var read = StackRead(into: SectorBuffer(sectors: sectors, sectorSize: sectorSize, lending: target))
+        for (index, layer) in layers.enumerated() where !read.isComplete {
+            guard let immediate = layer.immediate else { return .waits }
+            var gaps: [Range<UInt64>] = []
+            for run in read.runs(for: layer, at: index) {
+                read.focus(on: run)
+                guard try immediate.readImmediately(into: &read.buffer, marking: &read.marker) else { return .waits }
+                read.noteAsked(layer, at: index, for: run)
+                if layer.filler != nil {
+                    gaps += read.marker.unmarkedRuns(in: run)
+                }
+            }
+            if let filler = layer.filler, !gaps.isEmpty {
+                let sectorBytes = UInt64(sectorSize)
+                return .lacks(filler, gaps: gaps.map { $0.lowerBound * sectorBytes..<$0.upperBound * sectorBytes })
+            }
+        }
+        guard read.cacheFills.isEmpty else { return .waits }
+        read.finish()
+        return .read
+    }
+
+    /// Asks each layer in turn, waiting on those that must; read caches
+    /// without a filler then keep what the layers below them returned. A
+    /// read cache with a filler only gives what it holds here: its filler
+    /// was asked already, or refused.
+    private func readLayerByLayer(at sector: UInt64, count: Int) async throws -> [UInt8] {
         let sectors = try geometry.sectors(at: sector, count: count)
         var read = StackRead(into: SectorBuffer(sectors: sectors, sectorSize: sectorSize))
         for (index, layer) in layers.enumerated() where !read.isComplete {
             for run in read.runs(for: layer, at: index) {
                 read.focus(on: run)
-                if let filler = layer.filler, let cache = layer.immediate {
-                    try await readWaiting(on: filler, from: cache, run: run, into: &read)
-                } else {
-                    try await layer.backing.read(into: &read.buffer, marking: &read.marker)
-                }
+                try await layer.backing.read(into: &read.buffer, marking: &read.marker)
                 read.noteAsked(layer, at: index, for: run)
             }
         }
@@ -22,51 +96,6 @@ extension LayeredDisk {
             await fillCache(layer: fill.layer, sectors: fill.sectors, from: read.buffer)
         }
         return read.buffer.bytes
-    }
-
-    /// Reads into `target` when every layer the read reaches answers without
-    /// suspending and no read cache is left to fill; false otherwise, and
-    /// `target` then holds nothing of use.
-    public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
-        let sectors = try geometry.sectors(at: sector, count: count)
-        var read = StackRead(into: SectorBuffer(sectors: sectors, sectorSize: sectorSize, lending: target))
-        for (index, layer) in layers.enumerated() where !read.isComplete {
-            for run in read.runs(for: layer, at: index) {
-                guard let immediate = layer.immediate else { return false }
-                read.focus(on: run)
-                guard try immediate.readImmediately(into: &read.buffer, marking: &read.marker) else { return false }
-                read.noteAsked(layer, at: index, for: run)
-            }
-        }
-        guard read.cacheFills.isEmpty else { return false }
-        read.finish()
-        return true
-    }
-
-    /// A miss is a hit that waited: reads what `cache` holds of `run`, has
-    /// `filler` bring the rest (one request for the span of what is missing,
-    /// which plans only the chunks the cache lacks) and reads that from the
-    /// cache too. A cache that loses what was brought before it is read (a
-    /// bounded memory cache under pressure) is asked again, a few times; what
-    /// it refuses or still lacks is left to the layers below.
-    private func readWaiting(
-        on filler: any ReadCacheFiller, from cache: any ImmediateReadLayer, run: Range<UInt64>, into read: inout StackRead
-    ) async throws {
-        guard try cache.readImmediately(into: &read.buffer, marking: &read.marker) else { return }
-        let sectorBytes = UInt64(sectorSize)
-        for _ in 0..<Self.fillAttempts {
-            let missing = read.marker.unmarkedRuns(in: run)
-            guard let first = missing.first, let last = missing.last else { return }
-            do {
-                try await filler.bring(first.lowerBound * sectorBytes..<last.upperBound * sectorBytes)
-            } catch is ReadCacheRefusal {
-                return
-            }
-            for gap in missing {
-                read.focus(on: gap)
-                guard try cache.readImmediately(into: &read.buffer, marking: &read.marker) else { return }
-            }
-        }
     }
 
     /// How often a read asks a filler for what its cache lost again.

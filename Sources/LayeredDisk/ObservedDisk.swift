@@ -23,6 +23,11 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
         return try await base.read(at: sector, count: count)
     }
 
+    public func read(at sector: UInt64, count: Int, into destination: inout some ReadDestination) async throws {
+        observeRead(at: sector, count: count)
+        try await base.read(at: sector, count: count, into: &destination)
+    }
+
     /// Shows the read only when it is served here: one that returns false
     /// comes back through ``read(at:count:)`` and is shown there.
     public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
