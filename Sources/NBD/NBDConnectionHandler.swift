@@ -20,8 +20,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     private let events: (any NBDServerEvents)?
     /// Who the client is, once it connected (told to ``events``).
     private var peer: String?
-    private var handshake: NBDHandshake
-    private var transmission: NBDTransmission?
+    private var state: State
     private var flow: NBDRequestFlow
     private let finished: EventLoopPromise<Void>
     private var executor: EventLoopExecutor?
@@ -32,15 +31,26 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     private var needsFlush = false
     /// A socket read asked for while requests wait, done once they start.
     private var heldRead = false
-    private var isClosed = false
     /// Completes once every reply written so far has reached the socket:
     /// a connection that ends closes after it, or the kernel would never
     /// see replies still queued in the channel.
     private var lastWrite: EventLoopFuture<Void>?
-    private var isClosing = false
     private let handshakeTimeout: TimeAmount
-    /// Closes the connection unless the handshake is over by then.
-    private var handshakeExpiry: Scheduled<Void>?
+
+    /// Where the connection is in its life.
+    private enum State {
+        /// Options are negotiated; unless that ends first, `expiry` closes
+        /// the connection (set once the channel is active).
+        case negotiating(NBDHandshake, expiry: Scheduled<Void>?)
+        /// Requests are served.
+        case transmitting(NBDTransmission)
+        /// Every request is answered; the connection closes once the
+        /// replies are written.
+        case closing
+        /// The channel is gone: what still runs is cancelled, and its
+        /// replies are dropped.
+        case closed
+    }
 
     /// - Parameter finished: Succeeded once the connection is closed and no
     ///   task of it runs any more.
@@ -52,7 +62,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         self.export = export
         self.metrics = metrics
         self.events = events
-        handshake = NBDHandshake(export: export)
+        state = .negotiating(NBDHandshake(export: export), expiry: nil)
         flow = NBDRequestFlow(maximumInFlight: maximumInFlight, maximumBytesInFlight: maximumBytesInFlight)
         self.finished = finished
     }
@@ -68,7 +78,10 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         events?.clientConnected(peer)
         context.writeAndFlush(wrapOutboundOut(.greeting), promise: nil)
         let channel = context.channel
-        handshakeExpiry = context.eventLoop.scheduleTask(in: handshakeTimeout) { channel.close(promise: nil) }
+        if case let .negotiating(handshake, _) = state {
+            let expiry = context.eventLoop.scheduleTask(in: handshakeTimeout) { channel.close(promise: nil) }
+            state = .negotiating(handshake, expiry: expiry)
+        }
         context.fireChannelActive()
     }
 
@@ -79,8 +92,10 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         if let peer {
             events?.clientDisconnected(peer)
         }
-        isClosed = true
-        handshakeExpiry?.cancel()
+        if case let .negotiating(_, expiry) = state {
+            expiry?.cancel()
+        }
+        state = .closed
         for task in tasks.values {
             task.cancel()
         }
@@ -90,12 +105,18 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         isReading = true
         let message = unwrapInboundIn(data)
-        guard transmission != nil else { return negotiate(message, context: context) }
-        guard case let .request(request) = message else {
-            return context.close(promise: nil)
+        switch state {
+        case let .negotiating(handshake, expiry):
+            negotiate(message, handshake: handshake, expiry: expiry, context: context)
+        case .transmitting:
+            guard case let .request(request) = message else {
+                return context.close(promise: nil)
+            }
+            flow.receive(request)
+            startRequests(context: context)
+        case .closing, .closed:
+            break
         }
-        flow.receive(request)
-        startRequests(context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -112,7 +133,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     /// ``NBDConnection/DrainEvent``: answer what was read, then close.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is NBDConnection.DrainEvent else { return context.fireUserInboundEventTriggered(event) }
-        guard transmission != nil else { return context.close(promise: nil) }
+        guard case .transmitting = state else { return context.close(promise: nil) }
         flow.drain()
         startRequests(context: context)
     }
@@ -130,8 +151,12 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func negotiate(_ message: NBDClientMessage, context: ChannelHandlerContext) {
+    private func negotiate(
+        _ message: NBDClientMessage, handshake: NBDHandshake, expiry: Scheduled<Void>?, context: ChannelHandlerContext
+    ) {
+        var handshake = handshake
         let action = handshake.receive(message)
+        state = .negotiating(handshake, expiry: expiry)
         for reply in action.replies {
             context.write(wrapOutboundOut(reply), promise: nil)
         }
@@ -142,19 +167,19 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         case .close:
             context.close(promise: nil)
         case let .transmission(structuredReplies, baseAllocation):
-            handshakeExpiry?.cancel()
-            transmission = NBDTransmission(
+            expiry?.cancel()
+            state = .transmitting(NBDTransmission(
                 disk: export.disk, allocation: export.allocation, structuredReplies: structuredReplies, baseAllocation: baseAllocation,
-                metrics: metrics, events: events)
+                metrics: metrics, events: events))
         }
     }
 
     /// Starts every request the flow lets start, then reads on or closes.
     private func startRequests(context: ChannelHandlerContext) {
-        guard let transmission else { return }
+        guard case let .transmitting(transmission) = state else { return }
         while let request = flow.nextRequest(canWrite: context.channel.isWritable) {
-            if let replies = transmission.immediateReply(to: request) {
-                write(replies, context: context)
+            if let reply = transmission.immediateReply(to: request) {
+                write(reply, context: context)
             } else {
                 startTask(transmission, request, context: context)
             }
@@ -178,40 +203,38 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
         let context = NIOLoopBound(context, eventLoop: eventLoop)
         tasks[id] = Task(executorPreference: executor) { [executor] in
-            let replies = await WaitingExecutor.$current.withValue(executor) {
+            let reply = await WaitingExecutor.$current.withValue(executor) {
                 await transmission.reply(to: request)
             }
             eventLoop.execute {
-                handler.value.taskFinished(id, request, replies: replies, context: context.value)
+                handler.value.taskFinished(id, request, reply: reply, context: context.value)
             }
         }
     }
 
-    private func taskFinished(_ id: Int, _ request: NBDRequest, replies: [NBDServerMessage], context: ChannelHandlerContext) {
+    private func taskFinished(_ id: Int, _ request: NBDRequest, reply: NBDReply?, context: ChannelHandlerContext) {
         tasks[id] = nil
         flow.taskFinished(request)
-        if !isClosed {
-            write(replies, context: context)
+        if case .transmitting = state {
+            if let reply {
+                write(reply, context: context)
+            }
             startRequests(context: context)
         }
         finishIfDone()
     }
 
-    private func write(_ replies: [NBDServerMessage], context: ChannelHandlerContext) {
-        guard let last = replies.last else { return }
-        for reply in replies.dropLast() {
-            context.write(wrapOutboundOut(reply), promise: nil)
-        }
+    private func write(_ reply: NBDReply, context: ChannelHandlerContext) {
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.write(wrapOutboundOut(last), promise: written)
+        context.write(wrapOutboundOut(.reply(reply)), promise: written)
         lastWrite = written.futureResult
         needsFlush = true
     }
 
     /// Closes once every reply is on the socket (or failed to get there).
     private func closeOnceWritten(context: ChannelHandlerContext) {
-        guard !isClosing else { return }
-        isClosing = true
+        guard case .transmitting = state else { return }
+        state = .closing
         context.flush()
         guard let lastWrite else { return context.close(promise: nil) }
         let context = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -225,7 +248,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     }
 
     private func finishIfDone() {
-        guard isClosed, flow.inFlight == 0 else { return }
+        guard case .closed = state, flow.inFlight == 0 else { return }
         finished.succeed()
     }
 }

@@ -44,18 +44,8 @@ extension ByteBuffer {
                 writeRepeatingByte(0, count: 124)
             }
             return nil
-        case let .simpleReply(error, cookie, data):
-            writeInteger(NBDProtocol.simpleReplyMagic)
-            writeInteger(error)
-            writeInteger(cookie)
-            return data
-        case let .structuredReply(flags, type, cookie, data):
-            writeInteger(NBDProtocol.structuredReplyMagic)
-            writeInteger(flags)
-            writeInteger(type)
-            writeInteger(cookie)
-            writeInteger(UInt32(data.readableBytes))
-            return data
+        case let .reply(reply):
+            return writeHeader(of: reply)
         }
     }
 }

@@ -8,8 +8,6 @@ public enum NBDServerMessage: Sendable, Equatable {
     case optionReply(option: UInt32, type: UInt32, data: ByteBuffer)
     /// The old-style answer to NBD_OPT_EXPORT_NAME.
     case exportName(size: UInt64, flags: UInt16, padWithZeroes: Bool)
-    /// A simple reply: error 0 for success, and data for a READ.
-    case simpleReply(error: UInt32, cookie: UInt64, data: ByteBuffer?)
-    /// One structured reply chunk.
-    case structuredReply(flags: UInt16, type: UInt16, cookie: UInt64, data: ByteBuffer)
+    /// The answer to a transmission-phase request.
+    case reply(NBDReply)
 }

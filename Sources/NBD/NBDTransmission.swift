@@ -12,8 +12,8 @@ struct NBDTransmission: Sendable {
     let metrics: NBDMetrics
     let events: (any NBDServerEvents)?
 
-    /// The replies to `request`, in order.
-    func reply(to request: NBDRequest) async -> [NBDServerMessage] {
+    /// The reply to `request`; none to NBD_CMD_DISC.
+    func reply(to request: NBDRequest) async -> NBDReply? {
         let flags = NBDCommandFlags(rawValue: request.flags)
         guard flags.isSubset(of: .known) else { return failure(.invalid, request, "unknown command flags") }
         guard let command = request.command else { return failure(.invalid, request, "unknown command \(request.type)") }
@@ -25,9 +25,10 @@ struct NBDTransmission: Sendable {
                 guard let range = readRange(of: request) else {
                     return failure(.invalid, request, "read outside the export or too large")
                 }
-                let bytes = try await disk.readBytes(range)
+                var data = ReplyData(length: Int(request.length))
+                try await disk.readBytes(range, into: &data)
                 metrics.succeeded(.read, length: request.length)
-                return readReply(request, bytes: bytes)
+                return reply(request, .data(offset: request.offset, bytes: data.bytes))
             case .write:
                 guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
                 guard range != nil else { return failure(.noSpace, request, "write past the end of the export") }
@@ -52,12 +53,12 @@ struct NBDTransmission: Sendable {
                     return failure(.invalid, request, "block status needs structured replies and base:allocation")
                 }
                 guard let range, request.length > 0 else { return failure(.invalid, request, "block status outside the export") }
-                return [try await blockStatus(request, range: range)]
+                return try await blockStatus(request, range: range)
             case .disconnect:
-                return []
+                return nil
             }
             metrics.succeeded(command, length: request.length)
-            return [success(request)]
+            return reply(request, .done)
         } catch DiskError.readOnly {
             return failure(.permission, request, "the export is read-only")
         } catch let error as DiskError {
@@ -73,20 +74,15 @@ struct NBDTransmission: Sendable {
     /// The reply to a READ the disk can serve without waiting, or `nil`: for
     /// any other request, or a read that must wait or fails, ask
     /// ``reply(to:)``, which also says what was wrong.
-    func immediateReply(to request: NBDRequest) -> [NBDServerMessage]? {
+    func immediateReply(to request: NBDRequest) -> NBDReply? {
         guard request.command == .read, NBDCommandFlags(rawValue: request.flags).isSubset(of: .known),
               let range = readRange(of: request)
         else { return nil }
-        // The disk writes the bytes straight into the buffer the socket gets.
-        let length = Int(request.length)
-        var data = readReplyBuffer(for: request)
-        let read = try? data.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { target in
-            try disk.readBytesImmediately(range, into: UnsafeMutableRawBufferPointer(rebasing: target[..<length])) ? length : 0
-        }
-        guard read == length else { return nil }
+        var data = ReplyData(length: Int(request.length))
+        guard (try? data.withUnsafeMutableBytes({ try disk.readBytesImmediately(range, into: $0) })) == true else { return nil }
         metrics.received(.read)
         metrics.succeeded(.read, length: request.length)
-        return [dataReply(request, data: data)]
+        return reply(request, .data(offset: request.offset, bytes: data.bytes))
     }
 
     /// The bytes a READ asks for, when it is one the export can answer.
@@ -123,36 +119,9 @@ struct NBDTransmission: Sendable {
         }
     }
 
-    /// The reply carrying a READ's bytes, copied once into the buffer the
-    /// socket is given.
-    private func readReply(_ request: NBDRequest, bytes: [UInt8]) -> [NBDServerMessage] {
-        var data = readReplyBuffer(for: request)
-        data.writeBytes(bytes)
-        return [dataReply(request, data: data)]
-    }
-
-    /// A READ's reply buffer with room for its bytes, which go after their
-    /// offset when the reply is structured (an NBD_REPLY_TYPE_OFFSET_DATA
-    /// chunk).
-    private func readReplyBuffer(for request: NBDRequest) -> ByteBuffer {
-        var data = ByteBuffer()
-        data.reserveCapacity(MemoryLayout<UInt64>.size + Int(request.length))
-        if structuredReplies {
-            data.writeInteger(request.offset)
-        }
-        return data
-    }
-
-    /// A READ's reply around `data`, filled as ``readReplyBuffer(for:)`` says.
-    private func dataReply(_ request: NBDRequest, data: ByteBuffer) -> NBDServerMessage {
-        structuredReplies
-            ? .structuredReply(flags: Self.done, type: NBDReplyType.offsetData.rawValue, cookie: request.cookie, data: data)
-            : .simpleReply(error: 0, cookie: request.cookie, data: data)
-    }
-
     /// The extents of `range` from the export's allocation map (at most one
     /// with NBD_CMD_FLAG_REQ_ONE), or one extent of data without a map.
-    private func blockStatus(_ request: NBDRequest, range: Range<UInt64>) async throws -> NBDServerMessage {
+    private func blockStatus(_ request: NBDRequest, range: Range<UInt64>) async throws -> NBDReply {
         var extents = try await allocation?.allocation(of: range) ?? []
         if extents.isEmpty {
             extents = [AllocationExtent(length: UInt64(request.length), isHole: false, isZero: false)]
@@ -160,35 +129,20 @@ struct NBDTransmission: Sendable {
         if NBDCommandFlags(rawValue: request.flags).contains(.requestOne) {
             extents = Array(extents.prefix(1))
         }
-        var chunk = ByteBuffer()
-        chunk.writeInteger(NBDHandshake.baseAllocationID)
-        for extent in extents {
-            chunk.writeInteger(UInt32(extent.length))
-            chunk.writeInteger(UInt32(extent.isHole ? 1 : 0) | UInt32(extent.isZero ? 2 : 0))
-        }
-        return .structuredReply(flags: Self.done, type: NBDReplyType.blockStatus.rawValue, cookie: request.cookie, data: chunk)
+        return reply(request, .blockStatus(contextID: NBDHandshake.baseAllocationID, extents: extents))
     }
 
-    private func success(_ request: NBDRequest) -> NBDServerMessage {
-        structuredReplies
-            ? .structuredReply(flags: Self.done, type: NBDReplyType.none.rawValue, cookie: request.cookie, data: ByteBuffer())
-            : .simpleReply(error: 0, cookie: request.cookie, data: nil)
+    private func reply(_ request: NBDRequest, _ body: NBDReply.Body) -> NBDReply {
+        NBDReply(cookie: request.cookie, body: body, isStructured: structuredReplies)
     }
 
     /// An error reply, counted under `cause`: by default the one its errno
     /// implies, as the checks above use them.
-    private func failure(
-        _ errno: NBDErrno, _ request: NBDRequest, _ message: String, cause: FailureCause? = nil
-    ) -> [NBDServerMessage] {
+    private func failure(_ errno: NBDErrno, _ request: NBDRequest, _ message: String, cause: FailureCause? = nil) -> NBDReply {
         let cause = cause ?? Self.cause(of: errno)
         metrics.failed(cause)
         events?.requestFailed(request.command?.label ?? "command \(request.type)", cause: cause, message: message)
-        guard structuredReplies else { return [.simpleReply(error: errno.rawValue, cookie: request.cookie, data: nil)] }
-        var chunk = ByteBuffer()
-        chunk.writeInteger(errno.rawValue)
-        chunk.writeInteger(UInt16(message.utf8.count))
-        chunk.writeString(message)
-        return [.structuredReply(flags: Self.done, type: NBDReplyType.error.rawValue, cookie: request.cookie, data: chunk)]
+        return reply(request, .error(errno, message: message))
     }
 
     private static func cause(of errno: NBDErrno) -> FailureCause {
@@ -199,7 +153,4 @@ struct NBDTransmission: Sendable {
         default: .invalidRequest
         }
     }
-
-    /// `NBD_REPLY_FLAG_DONE`: the last chunk of a reply.
-    private static let done: UInt16 = 1
 }

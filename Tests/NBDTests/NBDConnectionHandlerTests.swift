@@ -1,0 +1,140 @@
+import LayeredDisk
+@testable import NBD
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// The connection handler on its own, in an embedded channel: messages in,
+/// messages out, time moved by hand. Reads a disk in memory answers at once
+/// go through `EmbeddedChannel`; requests that run in a task, which needs an
+/// event loop of its own, through `NIOAsyncTestingChannel`.
+@Suite("NBD connection handler")
+struct NBDConnectionHandlerTests {
+    static let image = (0..<16 * 512).map { UInt8(truncatingIfNeeded: $0 / 512 + $0) }
+
+    static func handler(on eventLoop: any EventLoop, disk: any BlockDevice) -> NBDConnectionHandler {
+        NBDConnectionHandler(
+            export: NBDExport(description: "test", disk: disk), maximumInFlight: 4, maximumBytesInFlight: 1 << 20,
+            handshakeTimeout: .seconds(10), metrics: NBDMetrics(), events: nil, finished: eventLoop.makePromise())
+    }
+
+    /// NBD_OPT_GO for the default export, with no information asked for.
+    static let go: NBDClientMessage = {
+        var data = ByteBuffer()
+        data.writeInteger(UInt32(0))
+        data.writeInteger(UInt16(0))
+        return .option(code: 7, data: data)
+    }()
+
+    static func read(cookie: UInt64, offset: UInt64, length: UInt32) -> NBDClientMessage {
+        .request(NBDRequest(flags: 0, type: NBDCommand.read.rawValue, cookie: cookie, offset: offset, length: length))
+    }
+
+    static let structuredReplies: NBDClientMessage = .option(code: 8, data: ByteBuffer())
+
+    /// Connects, negotiates (with structured replies when asked) and drops
+    /// what the handshake sent.
+    static func negotiate(_ channel: EmbeddedChannel, structured: Bool) throws {
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809)).wait()
+        #expect(try channel.readOutbound(as: NBDServerMessage.self) == .greeting)
+        try channel.writeInbound(NBDClientMessage.clientFlags(3))
+        if structured {
+            try channel.writeInbound(structuredReplies)
+        }
+        try channel.writeInbound(go)
+        while try channel.readOutbound(as: NBDServerMessage.self) != nil {}
+    }
+
+    @Test func aReadTheDiskAnswersAtOnceIsRepliedInTheSameEventLoopTurn() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(Self.handler(on: channel.eventLoop, disk: try InMemoryDisk(bytes: Self.image)))
+        try Self.negotiate(channel, structured: true)
+
+        try channel.writeInbound(Self.read(cookie: 7, offset: 1024, length: 1024))
+
+        let reply = try #require(try channel.readOutbound(as: NBDServerMessage.self))
+        let expected = NBDReply(cookie: 7, body: .data(offset: 1024, bytes: ByteBuffer(bytes: Self.image[1024..<2048])), isStructured: true)
+        #expect(reply == .reply(expected))
+        #expect(try channel.finish().isClean)
+    }
+
+    /// A client that connects and never finishes its handshake is closed
+    /// when its time is up, not before.
+    @Test func aStalledHandshakeIsClosedWhenItsTimeIsUp() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(Self.handler(on: channel.eventLoop, disk: InMemoryDisk(sectorCount: 8)))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809)).wait()
+        try channel.writeInbound(NBDClientMessage.clientFlags(3))
+
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive)
+    }
+
+    /// A handshake that ends in time is not closed by its timer later.
+    @Test func aFinishedHandshakeOutlivesItsTimer() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(Self.handler(on: channel.eventLoop, disk: InMemoryDisk(sectorCount: 8)))
+        try Self.negotiate(channel, structured: false)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(channel.isActive)
+        #expect(try channel.finish().isClean)
+    }
+
+    /// A handshake message once requests are served breaks the protocol.
+    @Test func anOptionDuringTransmissionClosesTheConnection() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(Self.handler(on: channel.eventLoop, disk: InMemoryDisk(sectorCount: 8)))
+        try Self.negotiate(channel, structured: false)
+        try channel.writeInbound(Self.go)
+        #expect(!channel.isActive)
+    }
+
+    /// A read past the end runs in a task and gets a structured error that
+    /// says why; a write is answered once it is done, and a read then sees it.
+    @Test func requestsThatRunInATaskAreAnsweredWithTheirOutcome() async throws {
+        let channel = NIOAsyncTestingChannel()
+        let disk = try InMemoryDisk(bytes: Self.image)
+        try await channel.pipeline.addHandler(Self.handler(on: channel.eventLoop, disk: disk))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809))
+        try await channel.writeInbound(NBDClientMessage.clientFlags(3))
+        try await channel.writeInbound(Self.structuredReplies)
+        try await channel.writeInbound(Self.go)
+        while try await channel.readOutbound(as: NBDServerMessage.self) != nil {}
+
+        try await channel.writeInbound(Self.read(cookie: 1, offset: 16 * 512, length: 512))
+        let refused = try await channel.waitForOutboundWrite(as: NBDServerMessage.self)
+        #expect(refused == .reply(NBDReply(
+            cookie: 1, body: .error(.invalid, message: "read outside the export or too large"), isStructured: true)))
+
+        let written = ByteBuffer(repeating: 0x5a, count: 512)
+        try await channel.writeInbound(NBDClientMessage.request(NBDRequest(
+            flags: 0, type: NBDCommand.write.rawValue, cookie: 2, offset: 512, length: 512, payload: written)))
+        #expect(try await channel.waitForOutboundWrite(as: NBDServerMessage.self) == .reply(NBDReply(cookie: 2, body: .done, isStructured: true)))
+
+        try await channel.writeInbound(Self.read(cookie: 3, offset: 512, length: 512))
+        #expect(try await channel.waitForOutboundWrite(as: NBDServerMessage.self)
+            == .reply(NBDReply(cookie: 3, body: .data(offset: 512, bytes: written), isStructured: true)))
+        _ = try await channel.finish()
+    }
+
+    /// NBD_CMD_DISC: requests before it are answered, then the connection
+    /// closes, once the replies are written.
+    @Test func aDisconnectClosesAfterTheRepliesBeforeIt() async throws {
+        let channel = NIOAsyncTestingChannel()
+        try await channel.pipeline.addHandler(Self.handler(on: channel.eventLoop, disk: try InMemoryDisk(bytes: Self.image)))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809))
+        try await channel.writeInbound(NBDClientMessage.clientFlags(3))
+        try await channel.writeInbound(Self.go)
+        while try await channel.readOutbound(as: NBDServerMessage.self) != nil {}
+
+        try await channel.writeInbound(NBDClientMessage.request(NBDRequest(
+            flags: 0, type: NBDCommand.flush.rawValue, cookie: 4, offset: 0, length: 0)))
+        try await channel.writeInbound(NBDClientMessage.request(NBDRequest(
+            flags: 0, type: NBDCommand.disconnect.rawValue, cookie: 5, offset: 0, length: 0)))
+        #expect(try await channel.waitForOutboundWrite(as: NBDServerMessage.self) == .reply(NBDReply(cookie: 4, body: .done, isStructured: false)))
+        try await channel.closeFuture.get()
+        #expect(try await channel.readOutbound(as: NBDServerMessage.self) == nil)
+    }
+}
