@@ -47,6 +47,7 @@ let package = Package(
             name: "FileCache",
             dependencies: [
                 "LayeredDisk",
+                "Fetching",
                 "ImageModel",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Glibc
+import Fetching
 import LayeredDisk
 import SystemPackage
 

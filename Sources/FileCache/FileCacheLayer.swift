@@ -1,3 +1,4 @@
+import Fetching
 import LayeredDisk
 import NIOPosix
 import Synchronization

@@ -8,7 +8,7 @@
 public protocol BlockDevice: Sendable {
     /// Bytes per logical sector; a power of two.
     var sectorSize: Int { get }
-    /// The current number of sectors; it can change only through a resize.
+    /// The number of sectors, fixed for the device's life.
     var sectorCount: UInt64 { get }
     /// A stable identifier the guest may see, if the disk has a natural one.
     var diskID: DiskID? { get }
@@ -44,9 +44,6 @@ public protocol BlockDevice: Sendable {
     func flush() async throws
     /// Tells the device that `count` sectors at `sector` are no longer needed.
     func unmap(at sector: UInt64, count: UInt64) async throws
-    /// Returns the sector count once it differs from `sectorCount`; suspends
-    /// until then, or until the task is cancelled.
-    func waitResize(from sectorCount: UInt64) async -> UInt64
 }
 
 extension BlockDevice {
@@ -69,17 +66,4 @@ extension BlockDevice {
         let bytes = try await read(at: sector, count: count)
         destination.copy(from: bytes)
     }
-
-    /// A device that never resizes waits until its task is cancelled.
-    public func waitResize(from sectorCount: UInt64) async -> UInt64 {
-        await suspendUntilCancelled()
-        return self.sectorCount
-    }
-}
-
-/// Suspends the calling task until it is cancelled, without polling.
-func suspendUntilCancelled() async {
-    let (never, continuation) = AsyncStream<Never>.makeStream()
-    for await _ in never {}
-    continuation.finish()
 }

@@ -48,8 +48,4 @@ public struct BlockDeviceLayer: ImmediateReadLayer {
     public func unmap(at sector: UInt64, count: UInt64, nextIsZero: Bool) async throws {
         try await device.unmap(at: sector, count: count)
     }
-
-    public func waitResize(from sectorCount: UInt64) async -> UInt64 {
-        await device.waitResize(from: sectorCount)
-    }
 }

@@ -41,9 +41,6 @@ public protocol DiskLayer: AttachableLayer {
     /// below read as zeros there, so the layer may simply forget the sectors
     /// instead of storing zeros.
     func unmap(at sector: UInt64, count: UInt64, nextIsZero: Bool) async throws
-    /// Returns the sector count once it differs from `sectorCount`; suspends
-    /// until then, or until the task is cancelled.
-    func waitResize(from sectorCount: UInt64) async -> UInt64
 }
 
 extension DiskLayer {
@@ -58,11 +55,5 @@ extension DiskLayer {
     /// A layer that needs nothing from the layer below attaches as itself.
     public func attach(above lower: LayerMetadata?) async throws -> any DiskLayer {
         self
-    }
-
-    /// A layer that never resizes waits until its task is cancelled.
-    public func waitResize(from sectorCount: UInt64) async -> UInt64 {
-        await suspendUntilCancelled()
-        return self.sectorCount
     }
 }

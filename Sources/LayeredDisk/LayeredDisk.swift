@@ -64,11 +64,6 @@ public final class LayeredDisk: BlockDevice {
     /// How many cache fills have failed since the disk was created.
     public var cacheFillFailureCount: Int { cacheFillFailures.load(ordering: .relaxed) }
 
-    /// Returns the top layer's new sector count once it has resized.
-    public func waitResize(from sectorCount: UInt64) async -> UInt64 {
-        await layers[0].backing.waitResize(from: sectorCount)
-    }
-
     /// Attaches the layers bottom-up, checking each as it comes, and returns
     /// them top first.
     private static func attach(_ configurations: [LayerConfiguration]) async throws(LayeredDiskError) -> [any DiskLayer] {

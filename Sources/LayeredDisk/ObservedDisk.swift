@@ -48,10 +48,6 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
         try await base.unmap(at: sector, count: count)
     }
 
-    public func waitResize(from sectorCount: UInt64) async -> UInt64 {
-        await base.waitResize(from: sectorCount)
-    }
-
     private func observeRead(at sector: UInt64, count: Int) {
         guard count > 0, sector < sectorCount else { return }
         let size = UInt64(sectorSize)

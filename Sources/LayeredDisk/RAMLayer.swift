@@ -6,8 +6,7 @@ import Synchronization
 /// its cache are never modified. Only written sectors use memory, up to a
 /// limit a client cannot push: a write past it fails with
 /// ``DiskError/noSpace(limitBytes:)`` (ENOSPC to an NBD client). It supports
-/// write-no-overwrite, so it can also be a (non-persistent) read cache, and it
-/// can be resized while in use.
+/// write-no-overwrite, so it can also be a (non-persistent) read cache.
 public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
     public let sectorSize: Int
     public var layerType: String { "ram" }
@@ -25,6 +24,7 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
     /// 64-sector groups it allocates).
     public init(sectorCount: UInt64, sectorSize: Int = 512, limitBytes: Int = .max) {
         self.sectorSize = sectorSize
+        self.sectorCount = sectorCount
         state = Mutex(State(sectorCount: sectorCount, sectorSize: sectorSize, limitBytes: limitBytes))
     }
 
@@ -38,7 +38,7 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
     /// Bytes of memory the layer's data takes now.
     public var allocatedBytes: Int { state.withLock(\.allocatedBytes) }
 
-    public var sectorCount: UInt64 { state.withLock(\.sectorCount) }
+    public let sectorCount: UInt64
 
     /// How many sectors the layer holds, for tests and diagnostics.
     public var presentSectorCount: Int { state.withLock(\.presentSectorCount) }
@@ -75,42 +75,10 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
         }
     }
 
-    /// Changes the layer's size; sectors past a smaller size are dropped, and
-    /// anyone in ``waitResize(from:)`` is woken.
     /// The runs of `sectors` this layer holds (written, or zeroed by an
     /// unmap): reads of them never reach the layers below.
     public func storedRuns(in sectors: Range<UInt64>) -> [Range<UInt64>] {
         state.withLock { $0.storedRuns(in: sectors) }
-    }
-
-    public func resize(to sectorCount: UInt64) {
-        let waiters = state.withLock { state in
-            state.resize(to: sectorCount)
-        }
-        for waiter in waiters {
-            waiter.resume(returning: sectorCount)
-        }
-    }
-
-    public func waitResize(from sectorCount: UInt64) async -> UInt64 {
-        let id = state.withLock { $0.nextWaiterID() }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let current = state.withLock { state -> UInt64? in
-                    guard state.sectorCount == sectorCount, !Task.isCancelled else { return state.sectorCount }
-                    state.resizeWaiters[id] = continuation
-                    return nil
-                }
-                if let current {
-                    continuation.resume(returning: current)
-                }
-            }
-        } onCancel: {
-            let (waiter, current) = state.withLock { state in
-                (state.resizeWaiters.removeValue(forKey: id), state.sectorCount)
-            }
-            waiter?.resume(returning: current)
-        }
     }
 }
 
@@ -141,12 +109,10 @@ extension RAMLayer {
     }
 
     fileprivate struct State {
-        var sectorCount: UInt64
+        let sectorCount: UInt64
         let sectorSize: Int
         let limitBytes: Int
         var chunks: [UInt64: Chunk] = [:]
-        var resizeWaiters: [Int: CheckedContinuation<UInt64, Never>] = [:]
-        private var waiterCount = 0
 
         init(sectorCount: UInt64, sectorSize: Int, limitBytes: Int) {
             self.sectorCount = sectorCount
@@ -176,11 +142,6 @@ extension RAMLayer {
                 }
             }
             return stored
-        }
-
-        mutating func nextWaiterID() -> Int {
-            waiterCount += 1
-            return waiterCount
         }
 
         func read(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) {
@@ -229,15 +190,6 @@ extension RAMLayer {
                     chunks[span.chunk] = chunk
                 }
             }
-        }
-
-        mutating func resize(to newCount: UInt64) -> [CheckedContinuation<UInt64, Never>] {
-            if newCount < sectorCount {
-                remove(newCount..<sectorCount)
-            }
-            sectorCount = newCount
-            defer { resizeWaiters = [:] }
-            return Array(resizeWaiters.values)
         }
 
         /// The chunks `sectors` touches, with the slots it covers in each.

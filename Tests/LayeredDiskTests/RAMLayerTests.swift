@@ -34,33 +34,6 @@ struct RAMLayerTests {
         #expect(disk.sectorSize == 4096)
     }
 
-    @Test func shrinkingDropsSectorsAndWakesWaiters() async throws {
-        let layer = RAMLayer(sectorCount: 100)
-        try await layer.write(SectorPattern.bytes(sectors: 0..<100)[...], at: 0, fua: false)
-        let disk = try await LayeredDisk(readOnly: false, layers: [LayerConfiguration(layer)])
-
-        async let resized = disk.waitResize(from: 100)
-        layer.resize(to: 40)
-        #expect(await resized == 40)
-        #expect(layer.presentSectorCount == 40)
-
-        layer.resize(to: 80)
-        #expect(try await disk.read(at: 30, count: 50)
-            == SectorPattern.bytes(sectors: 30..<40) + Array(repeating: 0, count: 40 * 512))
-        #expect(await layer.waitResize(from: 100) == 80)
-    }
-
-    @Test func waitingForAResizeEndsWithCancellation() async {
-        let layer = RAMLayer(sectorCount: 10)
-        let waiter = Task { await layer.waitResize(from: 10) }
-        waiter.cancel()
-        #expect(await waiter.value == 10)
-
-        let device = Task { await InMemoryDisk(sectorCount: 4).waitResize(from: 4) }
-        device.cancel()
-        #expect(await device.value == 4)
-    }
-
     @Test func unmapWithoutNextIsZeroStoresZeros() async throws {
         let layer = RAMLayer(sectorCount: 16)
         try await layer.unmap(at: 2, count: 3, nextIsZero: false)

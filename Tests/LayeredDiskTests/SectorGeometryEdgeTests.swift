@@ -1,7 +1,7 @@
 import LayeredDisk
 import Testing
 
-/// Request ranges and chunk arithmetic at the edges of 32 and 64 bits: a
+/// Request ranges at the edges of 32 and 64 bits: a
 /// range either lies on the disk or is an error, never a trap.
 @Suite("Geometry at the edges of its integers")
 struct SectorGeometryEdgeTests {
@@ -30,20 +30,6 @@ struct SectorGeometryEdgeTests {
         let geometry = SectorGeometry(sectorSize: 512, sectorCount: 8)
         for byteCount in [-1, Int.min, 1, 511, 513, Int.max] {
             #expect(throws: DiskError.self) { try geometry.sectors(at: 0, byteCount: byteCount) }
-        }
-    }
-
-    /// Chunks of disks up to the largest lazydisk serves (1 EiB), with reads
-    /// that end at, or just inside, the end of the disk.
-    @Test func chunkArithmeticHoldsUpToTheLargestDisk() {
-        for diskBytes: UInt64 in [1, 512, 65536, (1 << 32) + 512, 1 << 60] {
-            for chunkBytes in [512, 65536, 1 << 30] {
-                let layout = ChunkLayout(chunkBytes: chunkBytes, diskBytes: diskBytes)
-                let last = layout.chunkCount - 1
-                #expect(layout.byteRange(ofChunk: last).upperBound == diskBytes)
-                #expect(layout.chunks(overlapping: diskBytes - 1..<diskBytes) == last..<last + 1)
-                #expect(layout.chunks(overlapping: 0..<diskBytes) == 0..<layout.chunkCount)
-            }
         }
     }
 }
