@@ -9,6 +9,10 @@ public protocol ChunkStore: Sendable {
     /// Runs of chunks in `chunks` the store does not hold yet, including what
     /// other processes sharing it have made durable since it last looked.
     func missingRuns(in chunks: Range<Int>) async throws -> [Range<Int>]
+    /// Runs of chunks in `chunks` this process does not know the store
+    /// holds: what it has seen, without looking for what other processes
+    /// stored since (a fetch's ``claim(_:)`` looks).
+    func knownMissingRuns(in chunks: Range<Int>) -> [Range<Int>]
     /// Copies `bytes`, which lie in chunks the store holds, into `target`.
     func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws
     /// Writes bytes a fetch brought, which belong at disk byte `offset` in
@@ -24,16 +28,38 @@ public protocol ChunkStore: Sendable {
     func wrote(_ chunks: Range<Int>)
     /// Makes written chunks durable, then marks them held.
     func commitChunks(_ runs: [Range<Int>]) async throws
-    /// Claims `chunks` for a fetch by this process, where other processes
-    /// share the store, so that two fills split the work; nil when another
-    /// process is fetching some of them now. Release it once they are stored.
-    func claim(_ chunks: Range<Int>) throws -> (any ChunkStoreClaim)?
+    /// Claims for a fetch by this process what it can of `chunks`, where
+    /// other processes share the store, then looks at what they stored: the
+    /// claim names the chunks still missing, those this process is to fetch
+    /// and those another process is fetching now, which a fetch waits for
+    /// with ``awaitRelease(of:within:)`` instead of fetching them again.
+    /// Release the claim once the claimed chunks are committed (or failed).
+    func claim(_ chunks: Range<Int>) async throws -> ChunkClaim
+    /// Returns true once no other process claims any of `chunks` (it
+    /// committed them, failed, or died: the kernel drops a dead process's
+    /// claims), false when `limit` passes first. Costs no CPU while it waits.
+    func awaitRelease(of chunks: [Range<Int>], within limit: Duration) async -> Bool
 }
 
-/// A claim on chunks being fetched; see ``ChunkStore/claim(_:)``.
-public protocol ChunkStoreClaim: Sendable {
-    /// Lets others fetch the chunks (they will find them stored).
-    func release()
+/// Chunks a fetch claimed, and those another process is fetching; see
+/// ``ChunkStore/claim(_:)``.
+public struct ChunkClaim: Sendable {
+    /// Runs of missing chunks this fetch is to fetch.
+    public let claimed: [Range<Int>]
+    /// Runs of missing chunks another process is fetching now.
+    public let heldElsewhere: [Range<Int>]
+    private let releasing: @Sendable () -> Void
+
+    public init(claimed: [Range<Int>], heldElsewhere: [Range<Int>] = [], release: @escaping @Sendable () -> Void = {}) {
+        self.claimed = claimed
+        self.heldElsewhere = heldElsewhere
+        releasing = release
+    }
+
+    /// Lets others fetch the claimed chunks (they will find them stored).
+    public func release() {
+        releasing()
+    }
 }
 
 extension ChunkStore {
@@ -47,11 +73,12 @@ extension ChunkStore {
     }
 
     /// A store that no other process shares grants every claim.
-    public func claim(_ chunks: Range<Int>) throws -> (any ChunkStoreClaim)? {
-        UnsharedClaim()
+    public func claim(_ chunks: Range<Int>) async throws -> ChunkClaim {
+        ChunkClaim(claimed: try await missingRuns(in: chunks))
     }
-}
 
-private struct UnsharedClaim: ChunkStoreClaim {
-    func release() {}
+    /// No other process holds a claim on a store that no other process shares.
+    public func awaitRelease(of chunks: [Range<Int>], within limit: Duration) async -> Bool {
+        true
+    }
 }

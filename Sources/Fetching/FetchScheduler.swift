@@ -45,8 +45,10 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         let gate: StartGate
         /// Told when every byte is in the store, for the reads that wait.
         let arrival: Arrival
-        /// Ends once the bytes are committed (or fetching or storing failed).
-        let stored: Task<Void, any Error>
+        /// Ends once the bytes are committed (or fetching or storing failed),
+        /// with the bytes this process fetched (not those another process
+        /// fetched and this one waited for).
+        let stored: Task<UInt64, any Error>
     }
 
     /// - Parameters:
@@ -90,11 +92,12 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
 
     /// Returns once the store holds every chunk `bytes` overlaps (written,
     /// perhaps not yet committed): those it lacks are fetched, or waited for
-    /// where a request already brings them. The store is asked once what it
-    /// lacks. Throws the fetch's error, or ``ReadCacheRefusal`` when the
-    /// store refused the bytes.
+    /// where a request already brings them. The plan goes by what this
+    /// process knows the store holds; the fetch's claim looks at what other
+    /// processes stored, once. Throws the fetch's error, or
+    /// ``ReadCacheRefusal`` when the store refused the bytes.
     public func bring(_ bytes: Range<UInt64>) async throws {
-        let missing = try await store.missingRuns(in: layout.chunks(overlapping: bytes))
+        let missing = store.knownMissingRuns(in: layout.chunks(overlapping: bytes))
         guard !missing.isEmpty else { return }
         let (plan, fetches) = perform { $0.read(bytes, missing: missing) }
         for case let .fetch(id) in plan.sources {
@@ -138,9 +141,9 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         var progress = FillProgress()
         progress.bytesWanted = runs.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
         for request in plan.created {
-            try await fetches[request.id]?.stored.value
-            progress.requests += 1
-            progress.bytesFetched += layout.byteCount(ofChunks: request.chunks)
+            let fetched = try await fetches[request.id]?.stored.value ?? 0
+            progress.requests += fetched > 0 ? 1 : 0
+            progress.bytesFetched += fetched
         }
         for id in plan.joined {
             try await fetches[id]?.stored.value
@@ -193,12 +196,12 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         gates.forEach { $0.open() }
     }
 
-    /// The task of one request: once started, stream the bytes into the
-    /// store, tell the waiting reads, then commit them.
+    /// The task of one request: once started, bring its chunks into the
+    /// store (fetched, or waited for where another process fetches them),
+    /// tell the waiting reads, then commit them and let go of the claim.
     private func makeFetch(_ request: FetchPlanner.Request) -> Fetch {
         let gate = StartGate()
         let arrival = Arrival()
-        let range = layout.byteRange(ofChunks: request.chunks)
         // A read's fetch runs where the read waits (an NBD connection's event
         // loop), so its answer crosses from curl's thread to that one only.
         let executor = request.purpose.isForeground ? WaitingExecutor.current : nil
@@ -211,14 +214,17 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
                 } whileLocked: { $0.fetches[request.id] = nil }
             }
             await gate.wait()
+            var claims: [ChunkClaim] = []
+            defer { claims.forEach { $0.release() } }
             let started = ContinuousClock.now
+            let shared: SharedFetch
             do {
                 downloading.increment()
                 defer {
                     downloading.decrement()
                     tell { $0.arrived(request.id) }
                 }
-                try await download(range, for: request.purpose)
+                shared = try await bringShared(request.chunks, for: request.purpose, claims: &claims)
                 store.wrote(request.chunks)
                 arrival.arrived()
             } catch {
@@ -226,17 +232,93 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
                 if error is ReadCacheRefusal { onStoreFailure(error) }
                 throw error
             }
-            fetchedBytes = UInt64(range.count)
-            let duration = ContinuousClock.now - started
-            state.withLock { $0.planner.measured(bytes: fetchedBytes, duration: duration) }
+            fetchedBytes = shared.fetchedBytes
+            if !shared.waited {
+                let duration = ContinuousClock.now - started
+                state.withLock { $0.planner.measured(bytes: fetchedBytes, duration: duration) }
+            }
             do {
                 try await store.commitChunks([request.chunks])
             } catch {
                 onStoreFailure(error)
                 throw error
             }
+            return fetchedBytes
         }
         return Fetch(chunks: request.chunks, gate: gate, arrival: arrival, stored: stored)
+    }
+
+    /// What bringing a request's chunks in came to.
+    private struct SharedFetch {
+        var fetchedBytes: UInt64 = 0
+        /// Whether it waited for another process, so its time says nothing
+        /// of the link.
+        var waited = false
+    }
+
+    /// Brings `chunks` into the store, fetching what this process can claim
+    /// and waiting, meanwhile, for what other processes sharing the store
+    /// are fetching: each byte is fetched once per host. Chunks a process
+    /// let go of without storing (it failed or died) are claimed again.
+    ///
+    /// The wait is bounded by ``waitLimit(forChunks:)``: a peer slower than
+    /// this process's own link would be does not hold a read longer than
+    /// about fetching it again would, and the rest is then fetched here
+    /// without a claim (writing the same bytes twice is harmless).
+    private func bringShared(
+        _ chunks: Range<Int>, for purpose: FetchPurpose, claims: inout [ChunkClaim]
+    ) async throws -> SharedFetch {
+        var outcome = SharedFetch()
+        var pending = [chunks]
+        while !pending.isEmpty {
+            var round: [ChunkClaim] = []
+            for run in pending {
+                round.append(try await store.claim(run))
+            }
+            claims += round
+            let mine = round.flatMap(\.claimed)
+            let theirs = round.flatMap(\.heldElsewhere)
+            guard !theirs.isEmpty else {
+                outcome.fetchedBytes += try await download(mine, for: purpose)
+                break
+            }
+            outcome.waited = true
+            async let fetchedMine = download(mine, for: purpose)
+            let released = await store.awaitRelease(of: theirs, within: waitLimit(forChunks: theirs))
+            outcome.fetchedBytes += try await fetchedMine
+            pending = try await store.missingRuns(in: theirs)
+            if !released {
+                outcome.fetchedBytes += try await download(pending, for: purpose)
+                break
+            }
+        }
+        return outcome
+    }
+
+    /// How long a fetch waits for another process's fetch of `chunks`:
+    /// twice what fetching them would take by this process's estimate of
+    /// its link, plus a second for a peer that started late or runs on a
+    /// busy host.
+    private func waitLimit(forChunks chunks: [Range<Int>]) -> Duration {
+        let bytes = chunks.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
+        let estimate = state.withLock { $0.planner.link.timeToFetch(bytes) }
+        return .seconds(1) + estimate * 2
+    }
+
+    /// Streams `runs` of chunks into the store at once; returns the bytes.
+    private func download(_ runs: [Range<Int>], for purpose: FetchPurpose) async throws -> UInt64 {
+        let ranges = runs.map(layout.byteRange(ofChunks:))
+        if ranges.count == 1 {
+            try await download(ranges[0], for: purpose)
+        } else {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for range in ranges {
+                    group.addTask { try await self.download(range, for: purpose) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        return ranges.reduce(0) { $0 + UInt64($1.count) }
     }
 
     /// Streams `range` of the disk into the store: the source's bytes, then

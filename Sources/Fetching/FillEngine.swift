@@ -6,15 +6,13 @@ import LayeredDisk
 /// Each request's chunks are stored (data made durable, then their bits)
 /// as soon as they arrive, so a fill that is interrupted or killed resumes
 /// where it stopped. Before fetching, a request looks again at what other
-/// processes stored and claims its chunks (``ChunkStore/claim(_:)``); runs
-/// another process holds are looked at again later. With a rate limiter,
-/// every request waits for its turn under the rate.
+/// processes stored; the scheduler waits for chunks another process is
+/// fetching instead of fetching them again. With a rate limiter, every
+/// request waits for its turn under the rate.
 public struct FillEngine: Sendable {
     /// A boot trace is replayed in batches of about this many bytes; each
     /// batch is one fill, so nearby chunks share requests.
     public static let traceBatchBytes: UInt64 = 4 << 20
-    /// How long to wait before looking again at chunks another process holds.
-    static let busyRetryDelay: Duration = .milliseconds(20)
 
     public let scheduler: FetchScheduler
     public let store: any ChunkStore
@@ -52,15 +50,14 @@ public struct FillEngine: Sendable {
         // A small fill still spreads over every connection.
         let shareOfConnection = (missingBytes + UInt64(connections) - 1) / UInt64(connections)
         try await withBoundedConcurrency(limit: requestsUnderWay) {
-            nextRequest(from: &missing, atMost: min(shareOfConnection, scheduler.backgroundRequestBytes)).map { (chunks: $0, wasBusy: false) }
-        } work: { next in
-            try await fillRequest(next.chunks, afterWaiting: next.wasBusy)
+            nextRequest(from: &missing, atMost: min(shareOfConnection, scheduler.backgroundRequestBytes))
+        } work: { chunks in
+            try await fillRequest(chunks)
         } collect: { outcome in
-            totals.bytesFetched += outcome.fetched.bytesFetched
-            totals.requests += outcome.fetched.requests
-            totals.bytesAlreadyCached += outcome.foundCached
+            totals.bytesFetched += outcome.bytesFetched
+            totals.requests += outcome.requests
+            totals.bytesAlreadyCached += outcome.bytesAlreadyCached
             progress(totals)
-            return outcome.busy.map { (chunks: $0, wasBusy: true) }
         }
         return totals
     }
@@ -87,37 +84,18 @@ public struct FillEngine: Sendable {
             return try await scheduler.fill(missing)
         } collect: { outcome in
             totals.add(outcome)
-            return []
         }
         return totals
     }
 
-    /// What one request found and did.
-    private struct RequestOutcome: Sendable {
-        var fetched = FillProgress()
-        var foundCached: UInt64 = 0
-        /// Runs another process was fetching; to look at again.
-        var busy: [Range<Int>] = []
-    }
-
-    private func fillRequest(_ chunks: Range<Int>, afterWaiting: Bool) async throws -> RequestOutcome {
-        if afterWaiting {
-            try await Task.sleep(for: Self.busyRetryDelay)
-        }
-        var outcome = RequestOutcome()
-        for run in try await store.missingRuns(in: chunks) {
-            guard let claim = try store.claim(run) else {
-                outcome.busy.append(run)
-                continue
-            }
-            defer { claim.release() }
-            try await rateLimiter?.admit(layout.byteCount(ofChunks: run))
-            // Another process may have finished these just before we claimed them.
-            outcome.fetched.add(try await scheduler.fill(run))
-        }
-        // Whatever was neither fetched here nor left to another process is cached.
-        let busy = outcome.busy.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
-        outcome.foundCached = layout.byteCount(ofChunks: chunks) - busy - outcome.fetched.bytesFetched
+    /// Fetches what the store still lacks of `chunks` (another process may
+    /// have stored some since the fill began), under the rate.
+    private func fillRequest(_ chunks: Range<Int>) async throws -> FillProgress {
+        let missing = try await store.missingRuns(in: chunks)
+        try await rateLimiter?.admit(missing.reduce(0) { $0 + layout.byteCount(ofChunks: $1) })
+        var outcome = try await scheduler.fill(missing)
+        outcome.bytesWanted = layout.byteCount(ofChunks: chunks)
+        outcome.bytesAlreadyCached = outcome.bytesWanted - min(outcome.bytesWanted, outcome.bytesFetched)
         return outcome
     }
 

@@ -57,6 +57,16 @@ public struct LinkEstimate: Sendable, Hashable {
         return max(bounds.lowerBound, UInt64(wanted))
     }
 
+    /// What fetching `bytes` on one connection takes by the estimate, at
+    /// ``assumedConnectionRate`` until a rate is measured.
+    public func timeToFetch(_ bytes: UInt64) -> Duration {
+        .seconds(latency + Double(bytes) / (connectionRate ?? Self.assumedConnectionRate))
+    }
+
+    /// A slow object store's connection (bytes a second), for what a fetch
+    /// would take before the first large request has told the real rate.
+    static let assumedConnectionRate = Double(8 << 20)
+
     private static func seconds(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) + Double(attoseconds) / 1e18

@@ -24,6 +24,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     public let discardedPages: Int
     public let chunkLayout: ChunkLayout
     let files: CacheFiles
+    private let claimWatch: ClaimWatch
     /// Where the calls that may block run.
     private let pool: NIOThreadPool
     private let dataSync: GroupSync
@@ -56,6 +57,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         self.files = files
         pool = BlockingWork.pool
         dataSync = GroupSync(files.data, pool: pool)
+        claimWatch = ClaimWatch(data: files.data)
         presence = Mutex(Presence(bitmap: bitmap))
         self.discardedPages = discardedPages
     }
@@ -102,10 +104,54 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         presence.withLock { presence in chunks.allSatisfy(presence.contains) }
     }
 
-    /// Claims `chunks` for fetching, or returns `nil` when another process
-    /// is fetching some of them right now. See ``ChunkClaim``.
-    public func claim(_ chunks: Range<Int>) throws -> (any ChunkStoreClaim)? {
-        try ChunkClaim.claim(chunkLayout.byteRange(ofChunks: chunks), in: files.data)
+    public func knownMissingRuns(in chunks: Range<Int>) -> [Range<Int>] {
+        presence.withLock { presence in
+            ChunkLayout.runs(in: chunks) { !presence.contains($0) }
+        }
+    }
+
+    /// Locks what no other process is fetching of `chunks` (all of them in
+    /// one lock when it can, else chunk by chunk; see ``ChunkLock``), then
+    /// reads the stored bitmap: a process commits its chunks before it lets
+    /// go of them, so what is missing now is missing.
+    public func claim(_ chunks: Range<Int>) async throws -> ChunkClaim {
+        let locked = try lockUnclaimed(chunks)
+        let lockedBytes = locked.map(chunkLayout.byteRange(ofChunks:))
+        let release: @Sendable () -> Void = { [files] in lockedBytes.forEach { ChunkLock.unlock($0, in: files.data) } }
+        let missing: Set<Int>
+        do {
+            missing = Set(try await missingRuns(in: chunks).joined())
+        } catch {
+            release()
+            throw error
+        }
+        let isLocked = Set(locked.joined())
+        return ChunkClaim(
+            claimed: ChunkLayout.runs(in: chunks) { missing.contains($0) && isLocked.contains($0) },
+            heldElsewhere: ChunkLayout.runs(in: chunks) { missing.contains($0) && !isLocked.contains($0) },
+            release: release)
+    }
+
+    /// The runs of `chunks` this process now holds locks on.
+    private func lockUnclaimed(_ chunks: Range<Int>) throws(CacheFileError) -> [Range<Int>] {
+        if try ChunkLock.lock(chunkLayout.byteRange(ofChunks: chunks), in: files.data) {
+            return [chunks]
+        }
+        var locked: Set<Int> = []
+        do {
+            for chunk in chunks where try ChunkLock.lock(chunkLayout.byteRange(ofChunks: chunk..<chunk + 1), in: files.data) {
+                locked.insert(chunk)
+            }
+        } catch {
+            locked.forEach { ChunkLock.unlock(chunkLayout.byteRange(ofChunks: $0..<$0 + 1), in: files.data) }
+            throw error
+        }
+        return ChunkLayout.runs(in: chunks) { locked.contains($0) }
+    }
+
+    /// Waits in the kernel for other processes' claims to go; see ``ClaimWatch``.
+    public func awaitRelease(of chunks: [Range<Int>], within limit: Duration) async -> Bool {
+        await claimWatch.awaitRelease(of: chunks.map(chunkLayout.byteRange(ofChunks:)), within: limit)
     }
 
     /// Answers from what this process knows present, without looking at

@@ -72,6 +72,11 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     // MARK: ChunkStore
 
     public func missingRuns(in chunks: Range<Int>) -> [Range<Int>] {
+        knownMissingRuns(in: chunks)
+    }
+
+    /// Memory is not shared: what this process knows is all there is.
+    public func knownMissingRuns(in chunks: Range<Int>) -> [Range<Int>] {
         state.withLock { state in ChunkLayout.runs(in: chunks) { state.held[$0] == nil } }
     }
 

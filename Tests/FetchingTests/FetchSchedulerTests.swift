@@ -96,4 +96,31 @@ struct FetchSchedulerTests {
         }
         #expect(source.requestPlaces == [true, false])
     }
+
+    /// A fill of chunks 0..<8 while another process fetches 2..<4: this one
+    /// fetches the rest, waits for the other's, and fetches no byte of them.
+    @Test func chunksAnotherProcessFetchesAreWaitedForNotFetched() async throws {
+        let source = InMemorySource(size: Self.size)
+        let layout = ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size))
+        let store = InMemoryChunkStore(layout: layout, peer: .init(chunks: [2, 3], finishes: true) { source.bytes($0) })
+        let scheduler = Self.scheduler(source: source, store: store)
+        let outcome = try await scheduler.fill(0..<8)
+        #expect(store.awaitedRuns == [[2..<4]])
+        #expect(outcome.bytesFetched == 6 * (64 << 10))
+        let fetched = source.requested.sorted { $0.lowerBound < $1.lowerBound }
+        #expect(fetched == [layout.byteRange(ofChunks: 0..<2), layout.byteRange(ofChunks: 4..<8)])
+        #expect(try await Self.read(0..<(8 << 16), from: scheduler, store: store) == source.bytes(0..<(8 << 16)))
+    }
+
+    /// A peer that outlasts the wait: the chunks it holds are fetched here
+    /// after all, and the read gets its bytes.
+    @Test func aPeerThatOutlastsTheWaitIsFetchedAround() async throws {
+        let source = InMemorySource(size: Self.size)
+        let layout = ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size))
+        let store = InMemoryChunkStore(layout: layout, peer: .init(chunks: [1], finishes: false) { source.bytes($0) })
+        let scheduler = Self.scheduler(source: source, store: store)
+        #expect(try await Self.read(0..<(3 << 16), from: scheduler, store: store) == source.bytes(0..<(3 << 16)))
+        #expect(store.awaitedRuns == [[1..<2]])
+        #expect(Set(source.requested) == [layout.byteRange(ofChunks: 0..<1), layout.byteRange(ofChunks: 2..<3), layout.byteRange(ofChunks: 1..<2)])
+    }
 }

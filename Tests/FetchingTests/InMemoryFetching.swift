@@ -48,10 +48,44 @@ final class InMemoryChunkStore: ChunkStore {
     private let reads = Mutex(0)
     /// Commits wait here while held (nil: they do not wait).
     private let heldCommits: Mutex<[CheckedContinuation<Void, Never>]?>
+    private let peer: Peer?
+    private let awaited = Mutex<[[Range<Int>]]>([])
 
-    init(layout: ChunkLayout, holdsCommits: Bool = false) {
+    /// Another process sharing the store, fetching `chunks` when the test
+    /// starts: it stores `bytes` of them once waited for, or, when it
+    /// never `finishes`, outlasts every wait.
+    struct Peer: Sendable {
+        var chunks: Set<Int>
+        var finishes: Bool
+        var bytes: @Sendable (Range<Int>) -> [UInt8]
+    }
+
+    init(layout: ChunkLayout, holdsCommits: Bool = false, peer: Peer? = nil) {
         chunkLayout = layout
         heldCommits = Mutex(holdsCommits ? [] : nil)
+        self.peer = peer
+    }
+
+    /// The runs each wait for the peer was for.
+    var awaitedRuns: [[Range<Int>]] { awaited.withLock { $0 } }
+
+    func claim(_ chunks: Range<Int>) async throws -> ChunkClaim {
+        let missing = Set(knownMissingRuns(in: chunks).joined())
+        let theirs = peer?.chunks ?? []
+        return ChunkClaim(
+            claimed: ChunkLayout.runs(in: chunks) { missing.contains($0) && !theirs.contains($0) },
+            heldElsewhere: ChunkLayout.runs(in: chunks) { missing.contains($0) && theirs.contains($0) })
+    }
+
+    func awaitRelease(of chunks: [Range<Int>], within limit: Duration) async -> Bool {
+        awaited.withLock { $0.append(chunks) }
+        guard let peer, peer.finishes else { return false }
+        for run in chunks {
+            let range = chunkLayout.byteRange(ofChunks: run)
+            try? peer.bytes(Int(range.lowerBound)..<Int(range.upperBound)).withUnsafeBytes { try writeFetched($0, at: range.lowerBound) }
+            committed.withLock { $0.formUnion(run) }
+        }
+        return true
     }
 
     var storedCount: Int { committed.withLock { $0.count } }
@@ -69,6 +103,10 @@ final class InMemoryChunkStore: ChunkStore {
     }
 
     func missingRuns(in range: Range<Int>) throws -> [Range<Int>] {
+        knownMissingRuns(in: range)
+    }
+
+    func knownMissingRuns(in range: Range<Int>) -> [Range<Int>] {
         let held = committed.withLock { $0 }.union(whole.withLock { $0 })
         return ChunkLayout.runs(in: range) { !held.contains($0) }
     }
