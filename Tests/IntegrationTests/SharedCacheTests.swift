@@ -84,27 +84,26 @@ struct SharedCacheTests {
     /// the victim had in flight is fetched twice.
     @Test func aServeKilledMidFetchLeavesItsChunksToTheOthers() async throws {
         let setup = try Setup(imageSize: 128 << 20)
-        // The victim's one connection at 8 MiB/s would take 16 s for the image.
         let victimLog = setup.copies.url.appending(path: "victim.log")
         let victim = try LazyDiskRun.start(
             setup.serveAndCopy("victim.img", throttled: true, extra: ["--connections", "1"]), errorLog: victimLog)
-        // Watched from a thread of its own: a busy cooperative pool could
-        // otherwise let the victim finish before the kill.
-        await onThread {
-            for _ in 0..<1000 where setup.bytesSent == 0 && victim.isRunning {
-                usleep(20_000)
-            }
-        }
         async let first = LazyDiskRun.run(setup.serveAndCopy("first.img", throttled: true))
         async let second = LazyDiskRun.run(setup.serveAndCopy("second.img", throttled: true))
-        let killedRunning = await onThread {
-            usleep(300_000)
-            let running = victim.isRunning
-            victim.send(SIGKILL)
-            _ = victim.waitBlocking()
-            return running
+        // Killed the moment it is seen holding a claim (a POSIX write lock in
+        // /proc/locks), so the kill is mid-fetch whatever the machine's load;
+        // watched from a thread of its own, not the cooperative pool.
+        let killedMidFetch = await onThread {
+            for _ in 0..<6000 where victim.isRunning {
+                if Self.holdsClaim(victim.pid) {
+                    victim.send(SIGKILL)
+                    _ = victim.waitBlocking()
+                    return true
+                }
+                usleep(5000)
+            }
+            return false
         }
-        #expect(killedRunning, "the victim ended before the kill: \((try? String(contentsOf: victimLog, encoding: .utf8)) ?? "")")
+        #expect(killedMidFetch, "the victim was never seen fetching: \((try? String(contentsOf: victimLog, encoding: .utf8)) ?? "")")
         let runs = try await [first, second]
         #expect(runs.allSatisfy { $0.status == 0 }, "\(runs.map(\.error))")
         #expect(try Data(contentsOf: setup.copy("first.img")) == setup.image)
@@ -113,6 +112,17 @@ struct SharedCacheTests {
         // What the victim had in flight is fetched again, no more.
         let ratio = Double(setup.bytesSent) / Double(setup.image.count)
         #expect(ratio <= 1.5, "nginx sent \(ratio)× the image")
+    }
+}
+
+extension SharedCacheTests {
+    /// Whether process `pid` holds a POSIX write lock (a chunk claim) now.
+    static func holdsClaim(_ pid: pid_t) -> Bool {
+        let locks = (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
+        return locks.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && fields[1] == "POSIX" && fields[3] == "WRITE" && fields[4] == "\(pid)"
+        }
     }
 }
 
