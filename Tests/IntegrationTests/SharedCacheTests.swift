@@ -8,7 +8,7 @@ import Testing
 /// Processes sharing one cache root fetch each byte once: a chunk another
 /// process is fetching is waited for and read from the cache, and a process
 /// killed mid-fetch leaves its chunks to the others.
-@Suite("Processes sharing a cache")
+@Suite("Processes sharing a cache", .serialized)
 struct SharedCacheTests {
     final class Setup: Sendable {
         let served = try! TemporaryDirectory()
@@ -47,7 +47,7 @@ struct SharedCacheTests {
     }
 
     @Test func eightServesStartedTogetherFetchTheImageOnce() async throws {
-        let setup = try Setup(imageSize: 48 << 20)
+        let setup = try Setup(imageSize: 32 << 20)
         let runs = try await withThrowingTaskGroup(of: LazyDiskRun.self) { group in
             for index in 0..<8 {
                 group.addTask { try await LazyDiskRun.run(setup.serveAndCopy("copy\(index).img")) }
@@ -65,7 +65,7 @@ struct SharedCacheTests {
     /// At 8 MiB/s a connection and four connections each, the three take
     /// over a second, so their fetches overlap.
     @Test func aPullRacingTwoServesFetchesTheImageOnce() async throws {
-        let setup = try Setup(imageSize: 48 << 20)
+        let setup = try Setup(imageSize: 32 << 20)
         let slow = ["--connections", "4"]
         async let pull = LazyDiskRun.run(["pull", setup.url(throttled: true), "--cache", setup.caches.url.path] + slow)
         async let first = LazyDiskRun.run(setup.serveAndCopy("first.img", throttled: true, extra: slow))
@@ -83,7 +83,7 @@ struct SharedCacheTests {
     /// every copy and every chunk the cache marks is exact, and only what
     /// the victim had in flight is fetched twice.
     @Test func aServeKilledMidFetchLeavesItsChunksToTheOthers() async throws {
-        let setup = try Setup(imageSize: 128 << 20)
+        let setup = try Setup(imageSize: 64 << 20)
         let victimLog = setup.copies.url.appending(path: "victim.log")
         let victim = try LazyDiskRun.start(
             setup.serveAndCopy("victim.img", throttled: true, extra: ["--connections", "1"]), errorLog: victimLog)
