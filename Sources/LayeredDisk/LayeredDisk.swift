@@ -28,12 +28,38 @@ public final class LayeredDisk: BlockDevice {
     ///     then be read-only themselves.
     ///   - onCacheFillFailure: Called, from the reading task, for every cache
     ///     fill that fails; the read itself still succeeds.
-    public init(
+    public convenience init(
         readOnly: Bool,
         layers configurations: [LayerConfiguration],
         onCacheFillFailure: @escaping @Sendable (CacheFillFailure) -> Void = { _ in }
     ) async throws(LayeredDiskError) {
         let attached = try await Self.attach(configurations)
+        try self.init(readOnly: readOnly, attached: attached, configurations: configurations, onCacheFillFailure: onCacheFillFailure)
+    }
+
+    /// A stack of layers attached already (every ``DiskLayer`` attaches as
+    /// itself), made without suspending: a server makes a guest's disk this
+    /// way in the middle of its handshake, over layers other guests share.
+    public convenience init(
+        readOnly: Bool,
+        attachedLayers configurations: [LayerConfiguration],
+        onCacheFillFailure: @escaping @Sendable (CacheFillFailure) -> Void = { _ in }
+    ) throws(LayeredDiskError) {
+        var attached: [any DiskLayer] = []
+        for (index, configuration) in configurations.enumerated() {
+            guard let layer = configuration.layer as? any DiskLayer else { throw .needsAttaching(layer: index) }
+            attached.append(layer)
+        }
+        try self.init(readOnly: readOnly, attached: attached, configurations: configurations, onCacheFillFailure: onCacheFillFailure)
+    }
+
+    private init(
+        readOnly: Bool,
+        attached: [any DiskLayer],
+        configurations: [LayerConfiguration],
+        onCacheFillFailure: @escaping @Sendable (CacheFillFailure) -> Void
+    ) throws(LayeredDiskError) {
+        try Self.check(attached, configurations: configurations)
         let merged = try Self.mergeWritePath(attached, configurations: configurations, readOnly: readOnly)
 
         var visibleSectorCount = UInt64.max
@@ -64,36 +90,43 @@ public final class LayeredDisk: BlockDevice {
     /// How many cache fills have failed since the disk was created.
     public var cacheFillFailureCount: Int { cacheFillFailures.load(ordering: .relaxed) }
 
-    /// Attaches the layers bottom-up, checking each as it comes, and returns
-    /// them top first.
+    /// Attaches the layers bottom-up, each above the one attached before it,
+    /// and returns them top first.
     private static func attach(_ configurations: [LayerConfiguration]) async throws(LayeredDiskError) -> [any DiskLayer] {
         guard !configurations.isEmpty else { throw .noLayers }
         var attached: [any DiskLayer] = []
         var lower: LayerMetadata?
         for index in configurations.indices.reversed() {
-            let configuration = configurations[index]
             let layer: any DiskLayer
             do {
-                layer = try await configuration.layer.attach(above: lower)
+                layer = try await configurations[index].layer.attach(above: lower)
             } catch {
                 throw .attachFailed(layer: index, underlying: error)
             }
-            let metadata = LayerMetadata(of: layer)
+            attached.append(layer)
+            lower = LayerMetadata(of: layer)
+        }
+        return attached.reversed()
+    }
+
+    /// Checks each attached layer against its configuration and the layers
+    /// below it, bottom-up.
+    private static func check(_ layers: [any DiskLayer], configurations: [LayerConfiguration]) throws(LayeredDiskError) {
+        guard let bottom = layers.last else { throw .noLayers }
+        for index in layers.indices.reversed() {
+            let configuration = configurations[index]
+            let metadata = LayerMetadata(of: layers[index])
             // A read cache with a filler is filled by it, not by the stack.
-            if configuration.filler == nil ? configuration.readCache && !metadata.canReadCache : !(layer is any ImmediateReadLayer) {
+            if configuration.filler == nil ? configuration.readCache && !metadata.canReadCache : !(layers[index] is any ImmediateReadLayer) {
                 throw .readCacheNotSupported(layer: index)
             }
             guard metadata.sectorSize > 0, metadata.sectorSize.nonzeroBitCount == 1 else {
                 throw .invalidSectorSize(layer: index, sectorSize: metadata.sectorSize)
             }
-            let bottomSectorSize = attached.first?.sectorSize ?? metadata.sectorSize
-            guard metadata.sectorSize == bottomSectorSize else {
-                throw .mismatchedSectorSize(layer: index, expected: bottomSectorSize, found: metadata.sectorSize)
+            guard metadata.sectorSize == bottom.sectorSize else {
+                throw .mismatchedSectorSize(layer: index, expected: bottom.sectorSize, found: metadata.sectorSize)
             }
-            attached.append(layer)
-            lower = metadata
         }
-        return attached.reversed()
     }
 
     /// Walks the write path top-down, rejecting layers that cannot be on it,

@@ -7,6 +7,9 @@ public enum LayeredDiskError: Error {
     case noLayers
     /// The layer's own attach step failed; `underlying` says why.
     case attachFailed(layer: Int, underlying: any Error)
+    /// A stack made without attaching was given a layer that must attach
+    /// first (one that sizes itself from the layer below).
+    case needsAttaching(layer: Int)
     /// `readCache` was requested on a layer without write-no-overwrite, which
     /// would let a stale fill overwrite newer data.
     case readCacheNotSupported(layer: Int)
@@ -24,7 +27,7 @@ public enum LayeredDiskError: Error {
     public var layerIndex: Int? {
         switch self {
         case .noLayers: nil
-        case let .attachFailed(layer, _), let .readCacheNotSupported(layer),
+        case let .attachFailed(layer, _), let .needsAttaching(layer), let .readCacheNotSupported(layer),
              let .invalidSectorSize(layer, _), let .mismatchedSectorSize(layer, _, _),
              let .uselessWriteThrough(layer), let .readOnlyLayerOnWritePath(layer):
             layer
@@ -39,6 +42,8 @@ extension LayeredDiskError: CustomStringConvertible {
             "no layers were configured"
         case let .attachFailed(layer, underlying):
             "layer \(layer): failed to attach: \(underlying)"
+        case let .needsAttaching(layer):
+            "layer \(layer): must be attached above the layer below it first"
         case let .readCacheNotSupported(layer):
             "layer \(layer): read caching was requested but the layer cannot write without overwriting"
         case let .invalidSectorSize(layer, sectorSize):

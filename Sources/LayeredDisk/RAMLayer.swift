@@ -21,11 +21,17 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
 
     /// A layer of `sectorCount` sectors of `sectorSize` bytes, all absent,
     /// that holds at most `limitBytes` of written data (counted in the
-    /// 64-sector groups it allocates).
-    public init(sectorCount: UInt64, sectorSize: Int = 512, limitBytes: Int = .max) {
+    /// 64-sector groups it allocates), and, with a `budget`, what that has
+    /// left: a write past either fails whole.
+    public init(sectorCount: UInt64, sectorSize: Int = 512, limitBytes: Int = .max, budget: MemoryBudget? = nil) {
         self.sectorSize = sectorSize
         self.sectorCount = sectorCount
-        state = Mutex(State(sectorCount: sectorCount, sectorSize: sectorSize, limitBytes: limitBytes))
+        state = Mutex(State(sectorCount: sectorCount, sectorSize: sectorSize, limitBytes: limitBytes, budget: budget))
+    }
+
+    /// What the layer held goes back to its budget.
+    deinit {
+        state.withLock { $0.budget?.giveBack($0.allocatedBytes) }
     }
 
     /// A RAM layer that takes its size and sector size from the layer below
@@ -112,12 +118,14 @@ extension RAMLayer {
         let sectorCount: UInt64
         let sectorSize: Int
         let limitBytes: Int
+        let budget: MemoryBudget?
         var chunks: [UInt64: Chunk] = [:]
 
-        init(sectorCount: UInt64, sectorSize: Int, limitBytes: Int) {
+        init(sectorCount: UInt64, sectorSize: Int, limitBytes: Int, budget: MemoryBudget?) {
             self.sectorCount = sectorCount
             self.sectorSize = sectorSize
             self.limitBytes = limitBytes
+            self.budget = budget
         }
 
         var chunkBytes: Int { RAMLayer.sectorsPerChunk * sectorSize }
@@ -156,7 +164,10 @@ extension RAMLayer {
 
         mutating func store(_ source: ArraySlice<UInt8>, at sector: UInt64, overwrite: Bool) throws(DiskError) {
             let sectors = try geometry.sectors(at: sector, byteCount: source.count)
-            try checkRoom(for: sectors)
+            let newChunks = try checkRoom(for: sectors)
+            if let budget, newChunks > 0, !budget.draw(newChunks * chunkBytes) {
+                throw .noSpace(limitBytes: budget.limitBytes)
+            }
             for span in spans(of: sectors) {
                 var chunk = chunks.removeValue(forKey: span.chunk) ?? Chunk(bytes: Array(repeating: 0, count: chunkBytes))
                 let absent = overwrite ? span.mask : span.mask & ~chunk.present
@@ -170,10 +181,13 @@ extension RAMLayer {
         }
 
         /// Refuses a write whose new chunks would pass the limit, before
-        /// anything is stored or allocated: a write lands whole or not at all.
-        func checkRoom(for sectors: Range<UInt64>) throws(DiskError) {
+        /// anything is stored or allocated: a write lands whole or not at
+        /// all. Returns how many chunks it needs.
+        @discardableResult
+        func checkRoom(for sectors: Range<UInt64>) throws(DiskError) -> Int {
             let newChunks = spans(of: sectors).count { chunks[$0.chunk] == nil }
             guard newChunks <= (limitBytes - allocatedBytes) / chunkBytes else { throw .noSpace(limitBytes: limitBytes) }
+            return newChunks
         }
 
         mutating func storeZeros(_ sectors: Range<UInt64>) throws(DiskError) {
@@ -188,6 +202,8 @@ extension RAMLayer {
                 chunk.present &= ~span.mask
                 if chunk.present != 0 {
                     chunks[span.chunk] = chunk
+                } else {
+                    budget?.giveBack(chunkBytes)
                 }
             }
         }

@@ -15,7 +15,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = NBDServerMessage
     typealias OutboundOut = NBDServerMessage
 
-    private let export: NBDExport
+    private let exports: any NBDExportCatalog
     private let metrics: NBDMetrics
     private let events: (any NBDServerEvents)?
     /// Who the client is, once it connected (told to ``events``).
@@ -42,8 +42,8 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         /// Options are negotiated; unless that ends first, `expiry` closes
         /// the connection (set once the channel is active).
         case negotiating(NBDHandshake, expiry: Scheduled<Void>?)
-        /// Requests are served.
-        case transmitting(NBDTransmission)
+        /// Requests to `export` are served.
+        case transmitting(NBDTransmission, export: NBDExport)
         /// Every request is answered; the connection closes once the
         /// replies are written.
         case closing
@@ -55,14 +55,14 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     /// - Parameter finished: Succeeded once the connection is closed and no
     ///   task of it runs any more.
     init(
-        export: NBDExport, maximumInFlight: Int, maximumBytesInFlight: Int, handshakeTimeout: TimeAmount, metrics: NBDMetrics,
+        exports: any NBDExportCatalog, maximumInFlight: Int, maximumBytesInFlight: Int, handshakeTimeout: TimeAmount, metrics: NBDMetrics,
         events: (any NBDServerEvents)?, finished: EventLoopPromise<Void>
     ) {
         self.handshakeTimeout = handshakeTimeout
-        self.export = export
+        self.exports = exports
         self.metrics = metrics
         self.events = events
-        state = .negotiating(NBDHandshake(export: export), expiry: nil)
+        state = .negotiating(NBDHandshake(exports: exports), expiry: nil)
         flow = NBDRequestFlow(maximumInFlight: maximumInFlight, maximumBytesInFlight: maximumBytesInFlight)
         self.finished = finished
     }
@@ -92,8 +92,13 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         if let peer {
             events?.clientDisconnected(peer)
         }
-        if case let .negotiating(_, expiry) = state {
+        switch state {
+        case let .negotiating(_, expiry):
             expiry?.cancel()
+        case let .transmitting(_, export):
+            exports.disconnect(from: export)
+        case .closing, .closed:
+            break
         }
         state = .closed
         for task in tasks.values {
@@ -168,15 +173,16 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
         case let .transmission(structuredReplies, baseAllocation):
             expiry?.cancel()
+            guard let export = handshake.chosen else { return context.close(promise: nil) }
             state = .transmitting(NBDTransmission(
                 disk: export.disk, allocation: export.allocation, structuredReplies: structuredReplies, baseAllocation: baseAllocation,
-                metrics: metrics, events: events))
+                metrics: metrics, events: events), export: export)
         }
     }
 
     /// Starts every request the flow lets start, then reads on or closes.
     private func startRequests(context: ChannelHandlerContext) {
-        guard case let .transmitting(transmission) = state else { return }
+        guard case let .transmitting(transmission, _) = state else { return }
         while let request = flow.nextRequest(canWrite: context.channel.isWritable) {
             if let reply = transmission.immediateReply(to: request) {
                 write(reply, context: context)
@@ -233,7 +239,8 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
 
     /// Closes once every reply is on the socket (or failed to get there).
     private func closeOnceWritten(context: ChannelHandlerContext) {
-        guard case .transmitting = state else { return }
+        guard case let .transmitting(_, export) = state else { return }
+        exports.disconnect(from: export)
         state = .closing
         context.flush()
         guard let lastWrite else { return context.close(promise: nil) }

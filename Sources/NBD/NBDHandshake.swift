@@ -19,13 +19,18 @@ struct NBDHandshake {
     /// The id the single meta context is known by.
     static let baseAllocationID: UInt32 = 1
 
-    private let export: NBDExport
+    private let exports: any NBDExportCatalog
     private var noZeroes = false
     private var structuredReplies = false
     private var baseAllocationSelected = false
+    /// The export the client chose, once it did (NBD_OPT_GO or
+    /// NBD_OPT_EXPORT_NAME): given by the catalog's
+    /// ``NBDExportCatalog/connect(to:)``, to be handed back when the
+    /// connection ends.
+    private(set) var chosen: NBDExport?
 
-    init(export: NBDExport) {
-        self.export = export
+    init(exports: any NBDExportCatalog) {
+        self.exports = exports
     }
 
     mutating func receive(_ message: NBDClientMessage) -> Action {
@@ -50,21 +55,26 @@ struct NBDHandshake {
         switch NBDOption(rawValue: code) {
         case .exportName:
             // This old option has no error reply: an unknown export ends the session.
-            guard data.getString(at: data.readerIndex, length: data.readableBytes) == export.name else {
+            guard let name = data.getString(at: data.readerIndex, length: data.readableBytes),
+                  let export = exports.connect(to: name)
+            else {
                 return Action(replies: [], next: .close)
             }
-            let size = export.size
+            chosen = export
             return Action(
-                replies: [.exportName(size: size, flags: flags, padWithZeroes: !noZeroes)],
+                replies: [.exportName(size: export.size, flags: flags(of: export), padWithZeroes: !noZeroes)],
                 next: .transmission(structuredReplies: structuredReplies, baseAllocation: baseAllocationSelected))
         case .abort:
             return Action(replies: [reply(code, .ack)], next: .close)
         case .list:
             guard data.readableBytes == 0 else { return error(code, .errorInvalid, "LIST takes no data") }
-            var server = ByteBuffer()
-            server.writeInteger(UInt32(export.name.utf8.count))
-            server.writeString(export.name)
-            return Action(replies: [reply(code, .server, server), reply(code, .ack)], next: .awaitOption)
+            let servers = exports.listedNames.map { name in
+                var server = ByteBuffer()
+                server.writeInteger(UInt32(name.utf8.count))
+                server.writeString(name)
+                return reply(code, .server, server)
+            }
+            return Action(replies: servers + [reply(code, .ack)], next: .awaitOption)
         case .info, .go:
             return infoOrGo(code, data: data)
         case .structuredReply:
@@ -92,17 +102,20 @@ struct NBDHandshake {
             action.next = isGo ? .close : .awaitOption
             return action
         }
-        guard name == export.name else {
+        guard let export = isGo ? exports.connect(to: name) : exports.describe(name) else {
             var action = error(code, .errorUnknown, "there is no export named '\(name)'")
             action.next = isGo ? .close : .awaitOption
             return action
+        }
+        if isGo {
+            chosen = export
         }
         let requested = (0..<count).compactMap { _ in data.readInteger(as: UInt16.self) }.compactMap(NBDInfo.init(rawValue:))
 
         var infoExport = ByteBuffer()
         infoExport.writeInteger(NBDInfo.export.rawValue)
         infoExport.writeInteger(export.size)
-        infoExport.writeInteger(flags)
+        infoExport.writeInteger(flags(of: export))
         var blockSize = ByteBuffer()
         blockSize.writeInteger(NBDInfo.blockSize.rawValue)
         blockSize.writeInteger(UInt32(1))
@@ -154,7 +167,7 @@ struct NBDHandshake {
         return Action(replies: replies, next: .awaitOption)
     }
 
-    private var flags: UInt16 {
+    private func flags(of export: NBDExport) -> UInt16 {
         export.transmissionFlags(structuredReplies: structuredReplies)
     }
 

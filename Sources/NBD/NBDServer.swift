@@ -1,14 +1,15 @@
 import LayeredDisk
 import NIOCore
 
-/// Serves one export over NBD connections: each gets the codec and an
+/// Serves a catalog of exports (one export, or one made for each name a
+/// pattern matches) over NBD connections: each gets the codec and an
 /// ``NBDConnectionHandler`` that runs the handshake, then many requests at a
 /// time with replies in completion order.
 ///
 /// A connection that breaks the protocol (bad magic, oversized payload,
 /// garbage) is closed; other connections never notice.
 public struct NBDServer: Sendable {
-    public let export: NBDExport
+    public let exports: any NBDExportCatalog
     /// Requests of a connection that may wait on a task at once; more wait
     /// for one of them to be answered.
     public var maximumInFlight = 64
@@ -30,8 +31,8 @@ public struct NBDServer: Sendable {
     /// Told of connections and failed requests.
     public var events: (any NBDServerEvents)?
 
-    public init(export: NBDExport) {
-        self.export = export
+    public init(exports: any NBDExportCatalog) {
+        self.exports = exports
     }
 
     /// Sets up a fresh connection to be served. Call on the channel's event
@@ -43,7 +44,7 @@ public struct NBDServer: Sendable {
             ByteToMessageHandler(NBDServerDecoder()),
             NBDServerEncoder(),
             NBDConnectionHandler(
-                export: export, maximumInFlight: maximumInFlight, maximumBytesInFlight: maximumBytesInFlight, handshakeTimeout: handshakeTimeout,
+                exports: exports, maximumInFlight: maximumInFlight, maximumBytesInFlight: maximumBytesInFlight, handshakeTimeout: handshakeTimeout,
                 metrics: metrics, events: events, finished: finished)
         )
         return NBDConnection(channel: channel, finished: finished.futureResult)

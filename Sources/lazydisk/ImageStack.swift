@@ -27,6 +27,9 @@ struct ImageStack {
     /// Where the disk's holes are, when it knows (a qcow2 image; what the
     /// RAM overlay holds counts as data).
     let allocation: (any AllocationMap)?
+    /// Makes more disks like ``disk`` over the same image, each with an
+    /// overlay of its own: the guests of one `serve`.
+    let guests: GuestDisks
     let cache: FileCacheLayer?
     let remote: HTTPRangeLayer?
     /// What fills the cache from the remote image: reads, readahead, fills.
@@ -54,11 +57,13 @@ struct ImageStack {
             }
             warnAboutDiscardedPages(cache)
             let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
-            let (disk, allocation) = try await guestDisk(
+            let guests = try await GuestDisks(
                 format: ImageFormat(rawValue: cache.header.format) ?? .raw,
                 file: [LayerConfiguration(cache), LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize))],
-                overlayLimit: overlayLimit, observers: recorder.map { [$0] } ?? [])
-            return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: nil, scheduler: nil, traceRecorder: recorder)
+                observers: recorder.map { [$0] } ?? [])
+            let guest = try guests.make(overlayLimit: overlayLimit)
+            return ImageStack(
+                disk: guest.disk, allocation: guest.allocation, guests: guests, cache: cache, remote: nil, scheduler: nil, traceRecorder: recorder)
         }
         let remote = try await options.openLayer(source)
         guard !cacheOptions.noCache else {
@@ -70,10 +75,12 @@ struct ImageStack {
             let memory = MemoryCacheLayer(
                 sectorCount: remote.sectorCount, sectorSize: remote.sectorSize, chunkBytes: Int(chunkSize), limitBytes: memoryCacheBytes)
             let scheduler = remote.scheduler(filling: memory, policy: .memoryCache(ofBytes: UInt64(memoryCacheBytes)))
-            let (disk, allocation) = try await guestDisk(
+            let guests = try await GuestDisks(
                 format: remote.format, file: [LayerConfiguration(memory, filledBy: scheduler), LayerConfiguration(remote)],
-                overlayLimit: overlayLimit, observers: [scheduler])
-            return ImageStack(disk: disk, allocation: allocation, cache: nil, remote: remote, scheduler: scheduler, traceRecorder: nil)
+                observers: [scheduler])
+            let guest = try guests.make(overlayLimit: overlayLimit)
+            return ImageStack(
+                disk: guest.disk, allocation: guest.allocation, guests: guests, cache: nil, remote: remote, scheduler: scheduler, traceRecorder: nil)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
         let warned = Atomic<Bool>(false)
@@ -85,30 +92,12 @@ struct ImageStack {
             logger.debug("cache store failed: \(error)")
         }
         let recorder = recordsTrace ? TraceRecorder(layout: cache.chunkLayout) : nil
-        let (disk, allocation) = try await guestDisk(
+        let guests = try await GuestDisks(
             format: remote.format, file: [LayerConfiguration(cache, filledBy: scheduler), LayerConfiguration(remote)],
-            overlayLimit: overlayLimit, observers: [scheduler] + (recorder.map { [$0] } ?? []))
-        return ImageStack(disk: disk, allocation: allocation, cache: cache, remote: remote, scheduler: scheduler, traceRecorder: recorder)
-    }
-
-    /// The disk the guest sees, from the layers that hold the image file's
-    /// bytes: those layers themselves under the overlay, or, for qcow2, the
-    /// image they hold decoded, under the overlay. `observers` see the
-    /// file's reads either way, so readahead and the boot trace follow the
-    /// file's offsets, which is what is fetched and cached. Returns the disk
-    /// and, when it has one, its allocation map.
-    private static func guestDisk(
-        format: ImageFormat, file: [LayerConfiguration], overlayLimit: Int?, observers: [any ReadObserver]
-    ) async throws -> (any BlockDevice, (any AllocationMap)?) {
-        guard format == .qcow2 else {
-            let overlay = overlayLimit.map { [LayerConfiguration(RAMLayer.sizedToLowerLayer(limitBytes: $0))] } ?? []
-            return (ObservedDisk(try await LayeredDisk(readOnly: overlay.isEmpty, layers: overlay + file), observers: observers), nil)
-        }
-        let image = try await Qcow2Disk(file: ObservedDisk(try await LayeredDisk(readOnly: true, layers: file), observers: observers))
-        guard let overlayLimit else { return (image, image) }
-        let overlay = RAMLayer(sectorCount: image.sectorCount, sectorSize: image.sectorSize, limitBytes: overlayLimit)
-        let disk = try await LayeredDisk(readOnly: false, layers: [LayerConfiguration(overlay), LayerConfiguration(BlockDeviceLayer(image))])
-        return (disk, OverlaidAllocation(overlay: overlay, below: image))
+            observers: [scheduler] + (recorder.map { [$0] } ?? []))
+        let guest = try guests.make(overlayLimit: overlayLimit)
+        return ImageStack(
+            disk: guest.disk, allocation: guest.allocation, guests: guests, cache: cache, remote: remote, scheduler: scheduler, traceRecorder: recorder)
     }
 
     /// Waits for fetched data to reach the cache, makes the cache's bitmap

@@ -15,6 +15,8 @@ enum MetricHelp {
         "lazydisk_fetches_in_flight": "Range requests downloading now.",
         "lazydisk_nbd_connections": "NBD client connections open now.",
         "lazydisk_nbd_connections_total": "NBD client connections accepted.",
+        "lazydisk_guests": "Guests a serve with a glob --export-name holds now, each with an overlay of its own.",
+        "lazydisk_guests_freed_total": "Guests freed after their grace period without a connection.",
         "lazydisk_guest_requests_total": "NBD requests the guest sent, answered or failed, by command.",
         "lazydisk_guest_read_bytes_total": "Bytes the guest read (successful reads).",
         "lazydisk_guest_written_bytes_total": "Bytes the guest wrote into the RAM overlay (successful writes and write-zeroes).",

@@ -56,8 +56,20 @@ struct ServeCommand: AsyncParsableCommand {
         "NBD connections open at once, at most; more are disconnected before their handshake.", valueName: "count"))
     var maxConnections = 256
 
-    @Option(help: ArgumentHelp("Export name clients ask for.", valueName: "name"))
+    @Option(help: ArgumentHelp(
+        "Export name clients ask for; a glob (vm-*) makes every name that matches a guest of its own, with its own overlay.",
+        valueName: "name"))
     var exportName = ""
+
+    @Option(help: ArgumentHelp(
+        "Memory all guests' overlays may hold together, with a glob --export-name (default: half the machine's memory).",
+        valueName: "size"))
+    var overlaysMax: ByteCount?
+
+    @Option(help: ArgumentHelp(
+        "Seconds a guest's overlay outlives its last connection, so a client that reconnects finds its writes.",
+        valueName: "seconds"))
+    var guestGrace: Double = 60
 
     @Option(help: ArgumentHelp("Run this shell command with $uri and $nbd set; stop serving when it exits.", valueName: "command"))
     var run: String?
@@ -88,8 +100,14 @@ struct ServeCommand: AsyncParsableCommand {
         if fill && (cache.noCache || cache.offline) {
             throw ValidationError("--fill fills the cache from the server; --no-cache and --offline do not allow it")
         }
-        if overlayMax.bytes > UInt64(Int.max) {
-            throw ValidationError("--overlay-max is larger than any memory")
+        if overlayMax.bytes > UInt64(Int.max) || (overlaysMax?.bytes ?? 0) > UInt64(Int.max) {
+            throw ValidationError("\(overlayMax.bytes > UInt64(Int.max) ? "--overlay-max" : "--overlays-max") is larger than any memory")
+        }
+        if overlaysMax != nil && !GuestCatalog.isGlob(exportName) {
+            throw ValidationError("--overlays-max caps the overlays of guests: it needs a glob --export-name")
+        }
+        if !guestGrace.isFinite || !(0...86400).contains(guestGrace) {
+            throw ValidationError("--guest-grace must be between 0 and 86400 seconds")
         }
         if !(1...65536).contains(maxConnections) {
             throw ValidationError("--max-connections must be between 1 and 65536")
@@ -113,7 +131,7 @@ struct ServeCommand: AsyncParsableCommand {
         defer { pidFile?.remove() }
         let stack = try await ImageStack.open(try await image.source(commandTimeLimit: remote.commandTimeLimit), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
-        var server = NBDServer(export: NBDExport(name: exportName, description: description, disk: stack.disk, allocation: stack.allocation))
+        var server = NBDServer(exports: try exports(of: stack, description: description))
         server.events = ServeEvents(verbose: remote.verbose)
         let listener = try await NBDListener.bind(requested, server: server, maximumConnections: maxConnections)
         var metricsEndpoint: MetricsEndpoint?
@@ -126,7 +144,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let endpoint = listener.endpoint
         let uri = endpoint.uri(exportName: exportName)
-        StandardStream.error.writeLine("lazydisk: serving \(description) at \(uri)")
+        let guests = GuestCatalog.isGlob(exportName) ? " (every export name matching '\(exportName)' is a guest of its own)" : ""
+        StandardStream.error.writeLine("lazydisk: serving \(description) at \(uri)\(guests)")
         if let metricsEndpoint {
             StandardStream.error.writeLine("lazydisk: metrics at \(metricsEndpoint.url)")
         }
@@ -189,6 +208,18 @@ struct ServeCommand: AsyncParsableCommand {
         if status != 0 {
             throw ExitCode(status)
         }
+    }
+
+    /// One export of the stack's disk, or with a glob export name, a guest
+    /// for each name that matches.
+    private func exports(of stack: ImageStack, description: String) throws -> any NBDExportCatalog {
+        guard GuestCatalog.isGlob(exportName) else {
+            return NBDExport(name: exportName, description: description, disk: stack.disk, allocation: stack.allocation)
+        }
+        let total = overlaysMax.map { Int($0.bytes) } ?? Int(ProcessInfo.processInfo.physicalMemory / 2)
+        return try GuestCatalog(
+            pattern: exportName, description: description, disks: stack.guests, overlayLimit: readOnly ? nil : Int(overlayMax.bytes),
+            budget: MemoryBudget(limitBytes: total), grace: .seconds(guestGrace), verbose: remote.verbose)
     }
 
     /// What `--run` finds in its environment, as nbdkit's `--run` sets it.

@@ -61,4 +61,25 @@ struct RAMLayerTests {
         try await layer.unmap(at: 128, count: 896, nextIsZero: true)
         #expect(layer.presentSectorCount == 3)
     }
+
+    /// Two overlays drawing on one budget of two 32 KiB groups: the third
+    /// group fails in whichever layer asks, and comes back when a layer
+    /// forgets a group or goes away.
+    @Test func layersSharingABudgetStayUnderIt() async throws {
+        let budget = MemoryBudget(limitBytes: 2 * 64 * 512)
+        let first = RAMLayer(sectorCount: 1024, budget: budget)
+        var second: RAMLayer? = RAMLayer(sectorCount: 1024, budget: budget)
+        try await first.write(SectorPattern.bytes(sectors: 0..<64)[...], at: 0, fua: false)
+        try await second?.write(SectorPattern.bytes(sectors: 0..<1)[...], at: 0, fua: false)
+        await #expect(throws: DiskError.noSpace(limitBytes: 2 * 64 * 512)) {
+            try await first.write(SectorPattern.bytes(sectors: 64..<65)[...], at: 64, fua: false)
+        }
+        #expect(budget.usedBytes == 2 * 64 * 512)
+        try await first.unmap(at: 0, count: 64, nextIsZero: true)
+        try await second?.write(SectorPattern.bytes(sectors: 64..<65)[...], at: 64, fua: false)
+        second = nil
+        #expect(budget.usedBytes == 0)
+        try await first.write(SectorPattern.bytes(sectors: 128..<256)[...], at: 128, fua: false)
+        #expect(budget.usedBytes == 2 * 64 * 512)
+    }
 }

@@ -14,7 +14,7 @@ struct NBDConnectionHandlerTests {
 
     static func handler(on eventLoop: any EventLoop, disk: any BlockDevice) -> NBDConnectionHandler {
         NBDConnectionHandler(
-            export: NBDExport(description: "test", disk: disk), maximumInFlight: 4, maximumBytesInFlight: 1 << 20,
+            exports: NBDExport(description: "test", disk: disk), maximumInFlight: 4, maximumBytesInFlight: 1 << 20,
             handshakeTimeout: .seconds(10), metrics: NBDMetrics(), events: nil, finished: eventLoop.makePromise())
     }
 

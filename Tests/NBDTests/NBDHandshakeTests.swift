@@ -5,7 +5,7 @@ import Testing
 
 @Suite("NBD handshake state machine")
 struct NBDHandshakeTests {
-    private var handshake = NBDHandshake(export: NBDExport(description: "test", disk: InMemoryDisk(sectorCount: 8)))
+    private var handshake = NBDHandshake(exports: NBDExport(description: "test", disk: InMemoryDisk(sectorCount: 8)))
 
     private static func goData(name: String = "", infos: [UInt16] = []) -> ByteBuffer {
         var data = ByteBuffer()
@@ -38,13 +38,13 @@ struct NBDHandshakeTests {
     @Test mutating func unknownClientFlagsCloseTheConnection() {
         #expect(handshake.receive(.clientFlags(1 | 4)).next == .close)
         #expect(handshake.receive(.clientFlags(1 << 31 | 3)).next == .close)
-        var plain = NBDHandshake(export: NBDExport(description: "test", disk: InMemoryDisk(sectorCount: 8)))
+        var plain = NBDHandshake(exports: NBDExport(description: "test", disk: InMemoryDisk(sectorCount: 8)))
         #expect(plain.receive(.clientFlags(1)).next == .awaitOption)
     }
 
     @Test func onlyTheExportsOwnNameIsServed() {
         let named = NBDExport(name: "boot", description: "test", disk: InMemoryDisk(sectorCount: 8))
-        var handshake = NBDHandshake(export: named)
+        var handshake = NBDHandshake(exports: named)
         _ = handshake.receive(.clientFlags(3))
         let info = handshake.receive(.option(code: 6, data: Self.goData(name: "other")))
         #expect(Self.replyTypes(info) == [0x8000_0006])
@@ -55,13 +55,13 @@ struct NBDHandshakeTests {
         #expect(Self.replyTypes(go) == [0x8000_0006])
         #expect(go.next == .close)
 
-        var old = NBDHandshake(export: named)
+        var old = NBDHandshake(exports: named)
         _ = old.receive(.clientFlags(3))
         #expect(old.receive(.option(code: 1, data: ByteBuffer(string: "other"))) == NBDHandshake.Action(replies: [], next: .close))
-        var right = NBDHandshake(export: named)
+        var right = NBDHandshake(exports: named)
         _ = right.receive(.clientFlags(3))
         #expect(right.receive(.option(code: 1, data: ByteBuffer(string: "boot"))).next == .transmission(structuredReplies: false, baseAllocation: false))
-        var goRight = NBDHandshake(export: named)
+        var goRight = NBDHandshake(exports: named)
         _ = goRight.receive(.clientFlags(3))
         #expect(goRight.receive(.option(code: 7, data: Self.goData(name: "boot"))).next == .transmission(structuredReplies: false, baseAllocation: false))
     }
@@ -95,12 +95,40 @@ struct NBDHandshakeTests {
 
     @Test mutating func abortAndOldClientsEndTheHandshake() {
         #expect(handshake.receive(.clientFlags(0)).next == .close)
-        var other = NBDHandshake(export: NBDExport(description: "test", disk: InMemoryDisk(sectorCount: 8)))
+        var other = NBDHandshake(exports: NBDExport(description: "test", disk: InMemoryDisk(sectorCount: 8)))
         _ = other.receive(.clientFlags(1))
         let abort = other.receive(.option(code: 2, data: ByteBuffer()))
         #expect(Self.replyTypes(abort) == [1] && abort.next == .close)
         let exportName = other.receive(.option(code: 1, data: ByteBuffer()))
         guard case let .exportName(size, _, padWithZeroes) = exportName.replies.first else { Issue.record("no export reply"); return }
         #expect(size == 4096 && padWithZeroes)
+    }
+
+    /// A catalog of two exports, as a server of guests offers them.
+    struct TwoExports: NBDExportCatalog {
+        let exports = ["a", "b"].map { NBDExport(name: $0, description: "guest \($0)", disk: InMemoryDisk(sectorCount: 8)) }
+
+        func connect(to name: String) -> NBDExport? { exports.first { $0.name == name } }
+        func disconnect(from export: NBDExport) {}
+        func describe(_ name: String) -> NBDExport? { connect(to: name) }
+        var listedNames: [String] { exports.map(\.name) }
+    }
+
+    @Test func listNamesEveryExportAndGoChoosesOne() {
+        var handshake = NBDHandshake(exports: TwoExports())
+        _ = handshake.receive(.clientFlags(3))
+        let list = handshake.receive(.option(code: 3, data: ByteBuffer()))
+        let names = list.replies.compactMap { reply -> String? in
+            guard case var .optionReply(_, 2, data) = reply, let length = data.readInteger(as: UInt32.self) else { return nil }
+            return data.readString(length: Int(length))
+        }
+        #expect(names == ["a", "b"])
+        #expect(Self.replyTypes(handshake.receive(.option(code: 7, data: Self.goData(name: "c")))) == [0x8000_0006])
+        #expect(handshake.chosen == nil)
+
+        var again = NBDHandshake(exports: TwoExports())
+        _ = again.receive(.clientFlags(3))
+        #expect(again.receive(.option(code: 7, data: Self.goData(name: "b"))).next == .transmission(structuredReplies: false, baseAllocation: false))
+        #expect(again.chosen?.name == "b")
     }
 }
