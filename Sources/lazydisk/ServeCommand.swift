@@ -18,7 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
             group, and what is left of the group when the command exits is stopped. \
             Otherwise SIGINT, SIGTERM or SIGHUP stop the server: it accepts no more connections, sends whole replies \
             to the requests it has read, then exits (a second signal exits at once). With NOTIFY_SOCKET set, \
-            READY=1 is sent once listening (systemd Type=notify).
+            READY=1 is sent once listening (systemd Type=notify). Handed a listening socket by socket activation \
+            (LISTEN_PID, LISTEN_FDS=1, as a systemd .socket unit does), it serves on that socket and leaves its file in place.
             """
     )
 
@@ -119,7 +120,17 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Resolved once, before anything is opened: checked and bound alike.
-        let requested = try requestedEndpoint()
+        let activation = try SocketActivation.inherited()
+        if activation != nil && (socket != nil || port != nil) {
+            throw CommandError("a socket was handed over (LISTEN_FDS): --socket and --port cannot name another")
+        }
+        let listen: (NBDServer) async throws -> NBDListener
+        if let activation {
+            listen = { [maxConnections] in try await NBDListener.adopt(activation, server: $0, maximumConnections: maxConnections) }
+        } else {
+            let requested = try requestedEndpoint()
+            listen = { [maxConnections] in try await NBDListener.bind(requested, server: $0, maximumConnections: maxConnections) }
+        }
         let metricsAddress = try metrics.map { try checkedAddress($0.host, port: $0.port, option: "--metrics") }
         // Before anything counts: every metric made from here on is exported.
         let registry = PrometheusCollectorRegistry()
@@ -133,7 +144,8 @@ struct ServeCommand: AsyncParsableCommand {
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         var server = NBDServer(exports: try exports(of: stack, description: description))
         server.events = ServeEvents(verbose: remote.verbose)
-        let listener = try await NBDListener.bind(requested, server: server, maximumConnections: maxConnections)
+        let listener = try await listen(server)
+        let ownedSocket: String? = if listener.ownsSocketFile, case let .unixSocket(path) = listener.endpoint { path } else { nil }
         var metricsEndpoint: MetricsEndpoint?
         if let metricsAddress {
             let scraped = ScrapedMetrics(stack: stack)
@@ -157,7 +169,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try pidFile?.write()
         } catch {
-            Self.removeFiles(endpoint: endpoint, pidFile: pidFile)
+            Self.removeFiles(socket: ownedSocket, pidFile: pidFile)
             throw error
         }
         ServiceNotification.ready()
@@ -178,9 +190,9 @@ struct ServeCommand: AsyncParsableCommand {
                     _ = await signals.next()
                     StandardStream.error.writeLine(
                         "lazydisk: stopping: no new connections; answering the requests already read (signal again to stop at once)")
-                    Task.detached { [endpoint] in
+                    Task.detached {
                         _ = await signals.next()
-                        Self.removeFiles(endpoint: endpoint, pidFile: pidFile)
+                        Self.removeFiles(socket: ownedSocket, pidFile: pidFile)
                         ProcessGroup.killAll()
                         Foundation.exit(130)
                     }
@@ -203,7 +215,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let counters = stack.scheduler?.counters {
             StandardStream.error.writeLine("lazydisk: " + CounterReport(counters).line)
         }
-        Self.removeFiles(endpoint: endpoint, pidFile: pidFile)
+        Self.removeFiles(socket: ownedSocket, pidFile: pidFile)
         ProcessGroup.killAll()
         if status != 0 {
             throw ExitCode(status)
@@ -233,9 +245,10 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The socket and the pid file, which must not outlive the server.
-    private static func removeFiles(endpoint: NBDEndpoint, pidFile: PidFile?) {
-        if case let .unixSocket(path) = endpoint {
-            unlink(path)
+    /// `socket` is nil for a socket that is not this server's to remove.
+    private static func removeFiles(socket: String?, pidFile: PidFile?) {
+        if let socket {
+            unlink(socket)
         }
         pidFile?.remove()
     }
