@@ -83,6 +83,31 @@ public struct BootTrace: Sendable, Hashable {
         self.init(chunkBytes: chunkBytes, chunks: chunks)
     }
 
+    /// The most bytes a trace of a disk of `diskBytes` can take: one entry
+    /// for each of its chunks at the smallest chunk size, and never more
+    /// than 64 MiB. A trace from elsewhere is not read past it.
+    public static func largestEncoding(forDiskBytes diskBytes: UInt64) -> Int {
+        let entries = min(diskBytes / UInt64(smallestChunkBytes) + 1, UInt64(largestEncodingBytes / 4))
+        return fixedBytes + 8 + Int(entries) * 4
+    }
+
+    /// Checks what decoding cannot: the chunk size is a power of two from
+    /// 4 KiB to 1 GiB, and no chunk is named twice or lies past the disk.
+    public func check(forDiskBytes diskBytes: UInt64) throws(CacheFileError) {
+        guard chunkBytes.nonzeroBitCount == 1, (Self.smallestChunkBytes...Self.largestChunkBytes).contains(chunkBytes) else {
+            throw .corrupt("trace chunk size \(chunkBytes) is not a power of two from 4 KiB to 1 GiB")
+        }
+        let chunkCount = (diskBytes + UInt64(chunkBytes) - 1) / UInt64(chunkBytes)
+        if let past = chunks.first(where: { UInt64($0) >= chunkCount }) {
+            throw .corrupt("trace names chunk \(past), past the disk's \(chunkCount) chunks of \(chunkBytes) bytes")
+        }
+        guard Set(chunks).count == chunks.count else { throw .corrupt("trace names a chunk more than once") }
+    }
+
+    static let smallestChunkBytes: UInt32 = 4096
+    static let largestChunkBytes: UInt32 = 1 << 30
+    static let largestEncodingBytes = 64 << 20
+
     /// The trace stored in the cache directory `directory`, if there is one.
     public static func load(from directory: FilePath) throws(CacheFileError) -> BootTrace? {
         try CacheFiles.contents(of: directory.appending(fileName)).map { bytes throws(CacheFileError) in
@@ -93,6 +118,12 @@ public struct BootTrace: Sendable, Hashable {
     /// Stores the trace in the cache directory `directory`, replacing any
     /// there; a crash leaves the old trace or the new one.
     public func save(to directory: FilePath) throws(CacheFileError) {
-        try CacheFiles.replaceFile(at: directory.appending(Self.fileName), with: encoded)
+        try write(to: directory.appending(Self.fileName))
+    }
+
+    /// Writes the trace as a file of its own at `path` (to publish it
+    /// beside the image), replacing any there as ``save(to:)`` does.
+    public func write(to path: FilePath) throws(CacheFileError) {
+        try CacheFiles.replaceFile(at: path, with: encoded)
     }
 }

@@ -6,13 +6,13 @@ import ImageModel
 /// A user's `--header`s (a bearer token, a cookie, an API key) go only to the
 /// origin of the URL they were given with; a redirect to another host, port
 /// or scheme gets none of them unless the user trusts redirects.
-struct Origin: Hashable, Sendable {
-    var scheme: String
-    var host: String
-    var port: Int
+public struct Origin: Hashable, Sendable {
+    public var scheme: String
+    public var host: String
+    public var port: Int
 
     /// Nil for text that is not an absolute http(s) URL with a host.
-    init?(_ url: String) {
+    public init?(_ url: String) {
         guard let components = URLComponents(string: url),
               let scheme = components.scheme?.lowercased(), let defaultPort = Self.defaultPorts[scheme],
               let host = components.host?.lowercased(), !host.isEmpty

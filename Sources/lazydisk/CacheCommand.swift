@@ -4,7 +4,7 @@ import ArgumentParser
 struct CacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache",
-        abstract: "List, inspect, verify, prune or remove caches.",
-        subcommands: [CacheListCommand.self, CacheStatusCommand.self, CacheVerifyCommand.self, CacheClearCommand.self, CachePruneCommand.self]
+        abstract: "List, inspect, verify, prune or remove caches, or export a boot trace.",
+        subcommands: [CacheListCommand.self, CacheStatusCommand.self, CacheVerifyCommand.self, CacheClearCommand.self, CachePruneCommand.self, CacheTraceCommand.self]
     )
 }

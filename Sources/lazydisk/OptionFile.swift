@@ -8,6 +8,12 @@ import SystemPackage
 /// rather than blocked on or read forever. A symbolic link is followed, as
 /// secret stores (Kubernetes, Vault Agent) rotate files by swapping links.
 func readOptionFile(_ path: String, option: String) throws -> String {
+    String(decoding: try readOptionFile(path, option: option, limit: largestOptionFile), as: UTF8.self)
+}
+
+/// The bytes of a file an option names, refused past `limit` bytes, by the
+/// same rules.
+func readOptionFile(_ path: String, option: String, limit: Int64) throws -> [UInt8] {
     let file: FileDescriptor
     do {
         // Non-blocking, so opening a FIFO with no writer cannot hang.
@@ -21,13 +27,12 @@ func readOptionFile(_ path: String, option: String) throws -> String {
         guard status.type == .regular else {
             throw CommandError("cannot read \(option) \(path): it is \(describe(status.type)), not a regular file")
         }
-        guard status.size <= largestOptionFile else {
-            throw CommandError("cannot read \(option) \(path): it has \(status.size) bytes; such a file holds at most \(largestOptionFile >> 10) KiB")
+        guard status.size <= limit else {
+            throw CommandError("cannot read \(option) \(path): it has \(status.size) bytes; such a file holds at most \(ByteFormat.size(UInt64(limit)))")
         }
-        let bytes = try [UInt8](unsafeUninitializedCapacity: Int(status.size)) { buffer, count in
+        return try [UInt8](unsafeUninitializedCapacity: Int(status.size)) { buffer, count in
             count = try file.read(into: UnsafeMutableRawBufferPointer(buffer))
         }
-        return String(decoding: bytes, as: UTF8.self)
     } catch let error as Errno {
         throw CommandError("cannot read \(option) \(path): \(error.description)")
     }

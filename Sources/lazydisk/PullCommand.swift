@@ -17,6 +17,10 @@ struct PullCommand: AsyncParsableCommand {
     @Flag(help: "Fetch the chunks the cache's boot trace names first, in the order a boot read them.")
     var trace = false
 
+    @Option(help: ArgumentHelp(
+        "Fetch the chunks this boot trace names first instead: a file, or an http(s) URL (see cache trace).", valueName: "file|url"))
+    var traceFrom: String?
+
     @Flag(help: "Print the summary as one JSON object (the fill's figures and the fetch counters) instead.")
     var json = false
 
@@ -41,7 +45,8 @@ struct PullCommand: AsyncParsableCommand {
 
 
     func run() async throws {
-        let layer = try await remote.openLayer(try await image.source(commandTimeLimit: remote.commandTimeLimit))
+        let source = try await image.source(commandTimeLimit: remote.commandTimeLimit)
+        let layer = try await remote.openLayer(source)
         let cache = try ImageStack.openCache(for: layer, location: self.cache.location, limit: try limit.maximumSize(), logger: remote.logger)
         let diskSize = cache.header.diskSize
         let range = try part.range(within: diskSize)
@@ -52,7 +57,10 @@ struct PullCommand: AsyncParsableCommand {
         let scheduler = layer.scheduler(filling: cache, policy: policy)
         let engine = FillEngine(scheduler: scheduler, store: cache, connections: remote.connections)
         let progress = PullProgress()
-        if trace {
+        if let traceFrom {
+            let given = try await TraceSource(location: traceFrom).load(diskBytes: diskSize, image: source, remote: remote)
+            _ = try await engine.fill(inOrder: given.byteRanges(within: diskSize))
+        } else if trace {
             if let bootTrace = try BootTrace.load(from: cache.directory) {
                 _ = try await engine.fill(inOrder: bootTrace.byteRanges(within: diskSize))
             } else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fetching
+import FileCache
 import Foundation
 import LayeredDisk
 import Metrics
@@ -85,6 +86,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Do not replay the cache's boot trace at start.")
     var noTraceReplay = false
 
+    @Option(help: ArgumentHelp(
+        "Replay this boot trace at start instead of the cache's own: a file, or an http(s) URL (see cache trace).",
+        valueName: "file|url"))
+    var traceFrom: String?
+
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var cache: CacheOptions
 
@@ -97,6 +103,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if fillRate?.bytes == 0 {
             throw ValidationError("--fill-rate must be more than 0 bytes a second")
+        }
+        if traceFrom != nil && (noTraceReplay || cache.noCache || cache.offline) {
+            throw ValidationError("--trace-from is replayed into the cache from the server; --no-trace-replay, --no-cache and --offline do not allow it")
         }
         if fill && (cache.noCache || cache.offline) {
             throw ValidationError("--fill fills the cache from the server; --no-cache and --offline do not allow it")
@@ -140,7 +149,14 @@ struct ServeCommand: AsyncParsableCommand {
         // Claimed before anything is bound, so a refusal leaves nothing behind.
         let pidFile = try pidfile.map(PidFile.init(claiming:))
         defer { pidFile?.remove() }
-        let stack = try await ImageStack.open(try await image.source(commandTimeLimit: remote.commandTimeLimit), remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
+        let source = try await image.source(commandTimeLimit: remote.commandTimeLimit)
+        let stack = try await ImageStack.open(
+            source, remote: remote, cache: cache, overlayLimit: readOnly ? nil : Int(overlayMax.bytes), recordsTrace: true)
+        var givenTrace: BootTrace?
+        if let traceFrom {
+            givenTrace = try await TraceSource(location: traceFrom).load(
+                diskBytes: stack.cache?.header.diskSize ?? stack.disk.byteCount, image: source, remote: remote)
+        }
         let description = "lazydisk \(stack.remote.map { "\($0.image.url)" } ?? "offline cache")"
         var server = NBDServer(exports: try exports(of: stack, description: description))
         server.events = ServeEvents(verbose: remote.verbose)
@@ -174,7 +190,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         ServiceNotification.ready()
 
-        let background = hydration(of: stack).map { hydration in Task { await hydration.run() } }
+        let background = hydration(of: stack, trace: givenTrace).map { hydration in Task { await hydration.run() } }
         let status = try await withThrowingTaskGroup(of: Int32?.self) { group in
             group.addTask {
                 try await listener.run()
@@ -253,10 +269,11 @@ struct ServeCommand: AsyncParsableCommand {
         pidFile?.remove()
     }
 
-    /// The background work asked for, if there is any and a server to do it.
-    private func hydration(of stack: ImageStack) -> Hydration? {
+    /// The background work asked for, if there is any and a server to do
+    /// it; `given` is a trace from `--trace-from`.
+    private func hydration(of stack: ImageStack, trace given: BootTrace?) -> Hydration? {
         guard let remote = stack.remote, let cache = stack.cache, let scheduler = stack.scheduler else { return nil }
-        let trace = noTraceReplay ? nil : Hydration.loadTrace(of: cache)
+        let trace = noTraceReplay ? nil : given ?? Hydration.loadTrace(of: cache)
         // A server without ranges sends the whole image anyway: keep all of it.
         let fillsImage = fill || !remote.image.servesRanges
         guard fillsImage || trace != nil else { return nil }

@@ -39,6 +39,58 @@ struct BootTraceTests {
         #expect(try mismatchedChunks(directory, image: setup.image).isEmpty)
     }
 
+    /// A trace exported from one cache, published beside the image and
+    /// given to a serve with an empty cache on another root: its first
+    /// requests follow the trace.
+    @Test func aPublishedTraceLeadsAColdServeOnAnotherCache() async throws {
+        let setup = try Setup(imageSize: 16 << 20)
+        // Chunks 128, 32 and 224, in that order.
+        let reads = ["read 8M 4k", "read 2M 4k", "read 14M 4k"].map { "-c '\($0)'" }.joined(separator: " ")
+        let serve = try await setup.run(["serve", setup.url(), "--read-only", "--run", "qemu-io -r -f raw \(reads) \"$uri\""])
+        #expect(serve.status == 0, "\(serve.error)")
+        let published = setup.served.url.appending(path: "disk.trace").path
+        let export = try await setup.run(["cache", "trace", setup.url(), "--output", published])
+        #expect(export.status == 0, "\(export.error)")
+        #expect(try BootTrace(decoding: Array(Data(contentsOf: URL(fileURLWithPath: published)))).chunks == [128, 32, 224])
+
+        let other = try TemporaryDirectory()
+        let before = setup.nginx.accessLog.count
+        let log = setup.nginx.accessLogFile.path
+        // The guest waits until the replay's three requests are in the log.
+        let wait = "for i in $(seq 600); do [ $(tail -n +\(before + 1) \(log) | grep -c 'bytes=[0-9]*-[0-9]*\" \"[^\"]*\" 206 65536') -ge 3 ] && exit 0; sleep 0.05; done; exit 1"
+        let cold = try await LazyDiskRun.run([
+            "serve", setup.url(), "--read-only", "--cache", other.url.path, "--connections", "1",
+            "--trace-from", setup.nginx.url("disk.trace"), "--run", wait,
+        ])
+        #expect(cold.status == 0, "\(cold.error)")
+        let ranges = setup.nginx.accessLog.dropFirst(before).filter { $0.hasPrefix("GET /disk.img") && $0.hasSuffix(" 65536") }
+        #expect(ranges.prefix(3).map { String($0.split(separator: " ")[2]) } == [
+            "\"bytes=8388608-8454143\"", "\"bytes=2097152-2162687\"", "\"bytes=14680064-14745599\"",
+        ], "\(ranges.prefix(3))")
+        #expect(setup.nginx.accessLog.dropFirst(before).contains { $0.hasPrefix("GET /disk.trace") })
+    }
+
+    /// A trace from elsewhere is checked before anything of it is used.
+    @Test func aTraceFromElsewhereThatIsNoTraceOfTheImageIsRefused() async throws {
+        let setup = try Setup(imageSize: 1 << 20)
+        let work = try TemporaryDirectory()
+        let garbage = work.url.appending(path: "garbage").path
+        try Data("LZDTRACE and then nonsense".utf8).write(to: URL(fileURLWithPath: garbage))
+        let damaged = try await setup.run(["pull", setup.url(), "--trace-from", garbage])
+        #expect(damaged.status != 0 && damaged.error.contains("--trace-from \(garbage) is not a boot trace of this image"), "\(damaged.error)")
+
+        let past = work.url.appending(path: "past").path
+        try BootTrace(chunkBytes: 64 << 10, chunks: [3, 99]).write(to: FilePath(past))
+        let beyond = try await setup.run(["pull", setup.url(), "--trace-from", past])
+        #expect(beyond.error.contains("trace names chunk 99, past the disk's 16 chunks"), "\(beyond.error)")
+
+        let huge = work.url.appending(path: "huge").path
+        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: huge))
+        let tooLarge = try await setup.run(["pull", setup.url(), "--trace-from", huge])
+        #expect(tooLarge.error.contains("such a file holds at most"), "\(tooLarge.error)")
+        #expect(try FileCacheLayer.openExisting(at: try setup.cacheDirectory()).presentChunkCount == 0)
+    }
+
     @Test func damagedTraceIsIgnoredWithAWarning() async throws {
         let setup = try Setup(imageSize: 1 << 20)
         _ = try await setup.run(["pull", setup.url(), "--length", "64K"])

@@ -89,9 +89,12 @@ public final class NginxServer: Sendable {
 
     /// Access log lines so far: `METHOD URI "RANGE" "IF-MATCH" STATUS BYTES`.
     public var accessLog: [String] {
-        let text = (try? String(contentsOf: workDirectory.appending(path: "access.log"), encoding: .utf8)) ?? ""
+        let text = (try? String(contentsOf: accessLogFile, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").map(String.init)
     }
+
+    /// The access log, for a script that watches it.
+    public var accessLogFile: URL { workDirectory.appending(path: "access.log") }
 
     /// The repository's root, found from this file's location.
     public static let repositoryRoot = URL(fileURLWithPath: #filePath)
