@@ -192,10 +192,13 @@ struct Exchange: Sendable {
             } catch let failure as RetryableFailure {
                 if case let .transport(_, error) = failure.error, error.isCutShort {
                     // The tier may cut a little before the slice that changed
-                    // (what it had buffered is lost): the range's last byte
-                    // lies past it, unless that slice was cached earlier.
+                    // (what it had buffered is lost), so the byte where it cut
+                    // may be an old slice's: a slice further on (nginx's are
+                    // 1 MiB) is the changed one, and so is the range's last
+                    // byte, unless the tier cached its slice before the change.
                     let cut = min(wanted.upperBound, wanted.lowerBound + UInt64(error.bodyBytesReceived))
-                    for offset in Set([cut, wanted.upperBound]).sorted() {
+                    let nextSlice = min(wanted.upperBound, cut + Self.sliceSpan)
+                    for offset in Set([cut, nextSlice, wanted.upperBound]).sorted() {
                         try await confirmUnchanged(at: offset, on: target, identity: identity, display: display)
                     }
                 }
@@ -216,6 +219,10 @@ struct Exchange: Sendable {
             }
         }
     }
+
+    /// How far past a cut the next slice of a cache tier surely starts:
+    /// nginx's slice module is set to 1 MiB by convention (and here).
+    static let sliceSpan: UInt64 = 1 << 20
 
     /// A body cut short may be a cache tier that found the origin's object
     /// changed between the slices it joins (nginx's slice module does so):
