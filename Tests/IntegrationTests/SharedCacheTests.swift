@@ -5,117 +5,119 @@ import ImageModel
 import SystemPackage
 import Testing
 
-/// Processes sharing one cache root fetch each byte once: a chunk another
-/// process is fetching is waited for and read from the cache, and a process
-/// killed mid-fetch leaves its chunks to the others.
-@Suite("Processes sharing a cache", .serialized)
-struct SharedCacheTests {
-    final class Setup: Sendable {
-        let served = try! TemporaryDirectory()
-        let caches = try! TemporaryDirectory()
-        let copies = try! TemporaryDirectory()
-        let nginx: NginxServer
-        let image: Data
+extension ManyProcessTests {
+    /// Processes sharing one cache root fetch each byte once: a chunk another
+    /// process is fetching is waited for and read from the cache, and a process
+    /// killed mid-fetch leaves its chunks to the others.
+    @Suite("Processes sharing a cache")
+    struct SharedCacheTests {
+        final class Setup: Sendable {
+            let served = try! TemporaryDirectory()
+            let caches = try! TemporaryDirectory()
+            let copies = try! TemporaryDirectory()
+            let nginx: NginxServer
+            let image: Data
 
-        init(imageSize: Int) throws {
-            try randomFile(at: served.url.appending(path: "disk.img"), size: imageSize)
-            image = try Data(contentsOf: served.url.appending(path: "disk.img"))
-            nginx = try NginxServer(root: served.url)
-        }
-
-        func url(throttled: Bool = false) -> String { nginx.url((throttled ? "throttled/" : "") + "disk.img") }
-
-        /// `serve` with `nbdcopy` of the disk to copy `name` as its `--run` line.
-        func serveAndCopy(_ name: String, throttled: Bool = false, extra: [String] = []) -> [String] {
-            ["serve", url(throttled: throttled), "--cache", caches.url.path, "--run", "nbdcopy \"$uri\" \(copy(name).path)"] + extra
-        }
-
-        func copy(_ name: String) -> URL { copies.url.appending(path: name) }
-
-        /// Bytes nginx sent of the image, less the 512-byte looks for a
-        /// qcow2 header and a VHD footer and the size probe every process makes.
-        var bytesSent: Int {
-            nginx.accessLog.filter { $0.contains("GET /") && $0.contains("disk.img") }
-                .compactMap { Int($0.split(separator: " ").last ?? "") }
-                .filter { $0 > 512 }
-                .reduce(0, +)
-        }
-
-        var cacheDirectory: FilePath {
-            get throws { CacheLocation(root: FilePath(caches.url.path)).existingDirectory(for: try ImageURL(url(throttled: true))) }
-        }
-    }
-
-    @Test func eightServesStartedTogetherFetchTheImageOnce() async throws {
-        let setup = try Setup(imageSize: 32 << 20)
-        let runs = try await withThrowingTaskGroup(of: LazyDiskRun.self) { group in
-            for index in 0..<8 {
-                group.addTask { try await LazyDiskRun.run(setup.serveAndCopy("copy\(index).img")) }
+            init(imageSize: Int) throws {
+                try randomFile(at: served.url.appending(path: "disk.img"), size: imageSize)
+                image = try Data(contentsOf: served.url.appending(path: "disk.img"))
+                nginx = try NginxServer(root: served.url)
             }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
-        #expect(runs.allSatisfy { $0.status == 0 }, "\(runs.map(\.error))")
-        for index in 0..<8 {
-            #expect(try Data(contentsOf: setup.copy("copy\(index).img")) == setup.image, "copy \(index)")
-        }
-        let ratio = Double(setup.bytesSent) / Double(setup.image.count)
-        #expect(ratio <= 1.02, "nginx sent \(ratio)× the image")
-    }
 
-    /// At 8 MiB/s a connection and four connections each, the three take
-    /// over a second, so their fetches overlap.
-    @Test func aPullRacingTwoServesFetchesTheImageOnce() async throws {
-        let setup = try Setup(imageSize: 32 << 20)
-        let slow = ["--connections", "4"]
-        async let pull = LazyDiskRun.run(["pull", setup.url(throttled: true), "--cache", setup.caches.url.path] + slow)
-        async let first = LazyDiskRun.run(setup.serveAndCopy("first.img", throttled: true, extra: slow))
-        async let second = LazyDiskRun.run(setup.serveAndCopy("second.img", throttled: true, extra: slow))
-        let runs = try await [pull, first, second]
-        #expect(runs.allSatisfy { $0.status == 0 }, "\(runs.map(\.error))")
-        #expect(try Data(contentsOf: setup.copy("first.img")) == setup.image)
-        #expect(try Data(contentsOf: setup.copy("second.img")) == setup.image)
-        let ratio = Double(setup.bytesSent) / Double(setup.image.count)
-        #expect(ratio <= 1.02, "nginx sent \(ratio)× the image")
-    }
+            func url(throttled: Bool = false) -> String { nginx.url((throttled ? "throttled/" : "") + "disk.img") }
 
-    /// A serve killed while its fetches hold claims: the kernel drops them,
-    /// the two serves waiting on them fetch those chunks themselves, and
-    /// every copy and every chunk the cache marks is exact, and only what
-    /// the victim had in flight is fetched twice.
-    @Test func aServeKilledMidFetchLeavesItsChunksToTheOthers() async throws {
-        let setup = try Setup(imageSize: 64 << 20)
-        let victimLog = setup.copies.url.appending(path: "victim.log")
-        let victim = try LazyDiskRun.start(
-            setup.serveAndCopy("victim.img", throttled: true, extra: ["--connections", "1"]), errorLog: victimLog)
-        async let first = LazyDiskRun.run(setup.serveAndCopy("first.img", throttled: true))
-        async let second = LazyDiskRun.run(setup.serveAndCopy("second.img", throttled: true))
-        // Killed the moment it is seen holding a claim (a POSIX write lock in
-        // /proc/locks), so the kill is mid-fetch whatever the machine's load;
-        // watched from a thread of its own, not the cooperative pool.
-        let killedMidFetch = await onThread {
-            for _ in 0..<6000 where victim.isRunning {
-                if Self.holdsClaim(victim.pid) {
-                    victim.send(SIGKILL)
-                    _ = victim.waitBlocking()
-                    return true
+            /// `serve` with `nbdcopy` of the disk to copy `name` as its `--run` line.
+            func serveAndCopy(_ name: String, throttled: Bool = false, extra: [String] = []) -> [String] {
+                ["serve", url(throttled: throttled), "--cache", caches.url.path, "--run", "nbdcopy \"$uri\" \(copy(name).path)"] + extra
+            }
+
+            func copy(_ name: String) -> URL { copies.url.appending(path: name) }
+
+            /// Bytes nginx sent of the image, less the 512-byte looks for a
+            /// qcow2 header and a VHD footer and the size probe every process makes.
+            var bytesSent: Int {
+                nginx.accessLog.filter { $0.contains("GET /") && $0.contains("disk.img") }
+                    .compactMap { Int($0.split(separator: " ").last ?? "") }
+                    .filter { $0 > 512 }
+                    .reduce(0, +)
+            }
+
+            var cacheDirectory: FilePath {
+                get throws { CacheLocation(root: FilePath(caches.url.path)).existingDirectory(for: try ImageURL(url(throttled: true))) }
+            }
+        }
+
+        @Test func eightServesStartedTogetherFetchTheImageOnce() async throws {
+            let setup = try Setup(imageSize: 16 << 20)
+            let runs = try await withThrowingTaskGroup(of: LazyDiskRun.self) { group in
+                for index in 0..<8 {
+                    group.addTask { try await LazyDiskRun.run(setup.serveAndCopy("copy\(index).img")) }
                 }
-                usleep(5000)
+                return try await group.reduce(into: []) { $0.append($1) }
             }
-            return false
+            #expect(runs.allSatisfy { $0.status == 0 }, "\(runs.map(\.error))")
+            for index in 0..<8 {
+                #expect(try Data(contentsOf: setup.copy("copy\(index).img")) == setup.image, "copy \(index)")
+            }
+            let ratio = Double(setup.bytesSent) / Double(setup.image.count)
+            #expect(ratio <= 1.02, "nginx sent \(ratio)× the image")
         }
-        #expect(killedMidFetch, "the victim was never seen fetching: \((try? String(contentsOf: victimLog, encoding: .utf8)) ?? "")")
-        let runs = try await [first, second]
-        #expect(runs.allSatisfy { $0.status == 0 }, "\(runs.map(\.error))")
-        #expect(try Data(contentsOf: setup.copy("first.img")) == setup.image)
-        #expect(try Data(contentsOf: setup.copy("second.img")) == setup.image)
-        #expect(try mismatchedChunks(setup.cacheDirectory, image: setup.image).isEmpty)
-        // What the victim had in flight is fetched again, no more.
-        let ratio = Double(setup.bytesSent) / Double(setup.image.count)
-        #expect(ratio <= 1.5, "nginx sent \(ratio)× the image")
+
+        /// At 8 MiB/s a connection and four connections each, the three take
+        /// over a second, so their fetches overlap.
+        @Test func aPullRacingTwoServesFetchesTheImageOnce() async throws {
+            let setup = try Setup(imageSize: 32 << 20)
+            let slow = ["--connections", "4"]
+            async let pull = LazyDiskRun.run(["pull", setup.url(throttled: true), "--cache", setup.caches.url.path] + slow)
+            async let first = LazyDiskRun.run(setup.serveAndCopy("first.img", throttled: true, extra: slow))
+            async let second = LazyDiskRun.run(setup.serveAndCopy("second.img", throttled: true, extra: slow))
+            let runs = try await [pull, first, second]
+            #expect(runs.allSatisfy { $0.status == 0 }, "\(runs.map(\.error))")
+            #expect(try Data(contentsOf: setup.copy("first.img")) == setup.image)
+            #expect(try Data(contentsOf: setup.copy("second.img")) == setup.image)
+            let ratio = Double(setup.bytesSent) / Double(setup.image.count)
+            #expect(ratio <= 1.02, "nginx sent \(ratio)× the image")
+        }
+
+        /// A serve killed while its fetches hold claims: the kernel drops them,
+        /// the two serves waiting on them fetch those chunks themselves, and
+        /// every copy and every chunk the cache marks is exact, and only what
+        /// the victim had in flight is fetched twice.
+        @Test func aServeKilledMidFetchLeavesItsChunksToTheOthers() async throws {
+            let setup = try Setup(imageSize: 32 << 20)
+            let victimLog = setup.copies.url.appending(path: "victim.log")
+            let victim = try LazyDiskRun.start(
+                setup.serveAndCopy("victim.img", throttled: true, extra: ["--connections", "1"]), errorLog: victimLog)
+            async let first = LazyDiskRun.run(setup.serveAndCopy("first.img", throttled: true))
+            async let second = LazyDiskRun.run(setup.serveAndCopy("second.img", throttled: true))
+            // Killed the moment it is seen holding a claim (a POSIX write lock in
+            // /proc/locks), so the kill is mid-fetch whatever the machine's load;
+            // watched from a thread of its own, not the cooperative pool.
+            let killedMidFetch = await onThread {
+                for _ in 0..<6000 where victim.isRunning {
+                    if Self.holdsClaim(victim.pid) {
+                        victim.send(SIGKILL)
+                        _ = victim.waitBlocking()
+                        return true
+                    }
+                    usleep(5000)
+                }
+                return false
+            }
+            #expect(killedMidFetch, "the victim was never seen fetching: \((try? String(contentsOf: victimLog, encoding: .utf8)) ?? "")")
+            let runs = try await [first, second]
+            #expect(runs.allSatisfy { $0.status == 0 }, "\(runs.map(\.error))")
+            #expect(try Data(contentsOf: setup.copy("first.img")) == setup.image)
+            #expect(try Data(contentsOf: setup.copy("second.img")) == setup.image)
+            #expect(try mismatchedChunks(setup.cacheDirectory, image: setup.image).isEmpty)
+            // What the victim had in flight is fetched again, no more.
+            let ratio = Double(setup.bytesSent) / Double(setup.image.count)
+            #expect(ratio <= 1.5, "nginx sent \(ratio)× the image")
+        }
     }
 }
 
-extension SharedCacheTests {
+extension ManyProcessTests.SharedCacheTests {
     /// Whether process `pid` holds a POSIX write lock (a chunk claim) now.
     static func holdsClaim(_ pid: pid_t) -> Bool {
         let locks = (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
