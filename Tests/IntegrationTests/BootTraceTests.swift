@@ -91,6 +91,24 @@ struct BootTraceTests {
         #expect(try FileCacheLayer.openExisting(at: try setup.cacheDirectory()).presentChunkCount == 0)
     }
 
+    /// The image's credentials go to the image's origin only: a trace on
+    /// another host, port or scheme is fetched with none of them.
+    @Test func aTraceOnAnotherOriginIsFetchedWithoutTheImagesCredentials() async throws {
+        let image = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let origin = try await FaultServer.start(content: image)
+        let elsewhere = try await FaultServer.start(content: BootTrace(chunkBytes: 64 << 10, chunks: [3, 1]).encoded)
+        let work = try TemporaryDirectory()
+        let pull = try await LazyDiskRun.run([
+            "pull", origin.url, "--header", "Authorization: Bearer IMAGE-SECRET", "--trace-from", elsewhere.url, "--cache", work.url.path,
+        ])
+        #expect(pull.status == 0, "\(pull.error)")
+        #expect(!elsewhere.requests.isEmpty)
+        #expect(elsewhere.requests.allSatisfy { $0.authorization == nil }, "\(elsewhere.requests.map(\.headers))")
+        #expect(origin.requests.allSatisfy { $0.authorization == "Bearer IMAGE-SECRET" })
+        try await origin.shutdown()
+        try await elsewhere.shutdown()
+    }
+
     @Test func damagedTraceIsIgnoredWithAWarning() async throws {
         let setup = try Setup(imageSize: 1 << 20)
         _ = try await setup.run(["pull", setup.url(), "--length", "64K"])
