@@ -25,7 +25,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "LayeredDisk"),
-        .target(name: "ImageModel"),
+        .target(name: "ImageModel", dependencies: ["LayeredDisk"]),
         .target(name: "Fetching", dependencies: ["LayeredDisk", .product(name: "CoreMetrics", package: "swift-metrics")]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CMalloc"),

@@ -35,21 +35,10 @@ public struct HTTPRangeLayer: DiskLayer {
             ? image.read(size - UInt64(VHDFooter.size)..<size)
             : []
         let (start, footer) = try await (startBytes, footerBytes)
-        if format == .qcow2 || (format == nil && start.starts(with: ImageFormat.qcow2Magic)) {
-            return HTTPRangeLayer(image: image, format: .qcow2, contentSize: size, diskID: nil)
-        }
-        guard format == .vhd || (format == nil && VHDFooter.isPresent(in: footer)) else {
-            let notice = format == nil && start.starts(with: ImageFormat.vhdxMagic)
-                ? "this is a VHDX image, which lazydisk serves as the bytes it is: give QEMU format=vhdx on top of it (and --format raw here)"
-                : nil
-            return HTTPRangeLayer(image: image, format: .raw, contentSize: size, diskID: nil, notice: notice)
-        }
-        let parsed = try VHDFooter(bytes: footer)
-        let dataSize = size - UInt64(VHDFooter.size)
-        guard parsed.currentSize <= dataSize else {
-            throw VHDFooterError.sizeBeyondFile(currentSize: parsed.currentSize, dataSize: dataSize)
-        }
-        return HTTPRangeLayer(image: image, format: .vhd, contentSize: parsed.currentSize, diskID: parsed.uniqueID)
+        let detection = try FormatDetection(requested: format, start: start, footer: footer, objectSize: size)
+        return HTTPRangeLayer(
+            image: image, format: detection.format, contentSize: detection.contentSize, diskID: detection.vhdFooter?.uniqueID,
+            notice: detection.notice)
     }
 
     /// The layer of an image whose server does not serve ranges, known by

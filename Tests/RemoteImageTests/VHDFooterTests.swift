@@ -1,3 +1,4 @@
+import ImageModel
 import LayeredDisk
 import RemoteImage
 import Testing
