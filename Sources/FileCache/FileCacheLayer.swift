@@ -95,9 +95,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         if !knowsPresent(chunks) {
             try await pool.runIfActive { try self.refresh(chunks) }
         }
-        return presence.withLock { presence in
-            ChunkLayout.runs(in: chunks) { !presence.contains($0) }
-        }
+        return knownMissingRuns(in: chunks)
     }
 
     private func knowsPresent(_ chunks: Range<Int>) -> Bool {

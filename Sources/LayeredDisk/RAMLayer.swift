@@ -35,11 +35,8 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
     }
 
     /// A RAM layer that takes its size and sector size from the layer below
-    /// when attached, the usual writable overlay.
-    public static var sizedToLowerLayer: some AttachableLayer { SizedToLowerLayer(limitBytes: .max) }
-
-    /// The usual writable overlay, holding at most `limitBytes` of writes.
-    public static func sizedToLowerLayer(limitBytes: Int) -> some AttachableLayer { SizedToLowerLayer(limitBytes: limitBytes) }
+    /// when attached.
+    public static var sizedToLowerLayer: some AttachableLayer { SizedToLowerLayer() }
 
     /// Bytes of memory the layer's data takes now.
     public var allocatedBytes: Int { state.withLock(\.allocatedBytes) }
@@ -229,11 +226,9 @@ extension RAMLayer {
     }
 
     private struct SizedToLowerLayer: AttachableLayer {
-        let limitBytes: Int
-
         func attach(above lower: LayerMetadata?) async throws -> any DiskLayer {
             guard let lower else { throw RAMLayerError.nothingToSizeFrom }
-            return RAMLayer(sectorCount: lower.sectorCount, sectorSize: lower.sectorSize, limitBytes: limitBytes)
+            return RAMLayer(sectorCount: lower.sectorCount, sectorSize: lower.sectorSize)
         }
     }
 }

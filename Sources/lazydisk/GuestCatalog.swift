@@ -59,10 +59,8 @@ final class GuestCatalog: NBDExportCatalog {
     }
 
     func connect(to name: String) -> NBDExport? {
-        guard fnmatch(pattern, name, 0) == 0 else { return nil }
-        let made: Bool
-        let export: NBDExport?
-        (made, export) = guests.withLock { guests in
+        guard matches(name) else { return nil }
+        let (made, export) = guests.withLock { guests -> (Bool, NBDExport?) in
             if var guest = guests[name] {
                 guest.expiry?.cancel()
                 guest.expiry = nil
@@ -100,13 +98,17 @@ final class GuestCatalog: NBDExportCatalog {
     }
 
     func describe(_ name: String) -> NBDExport? {
-        guard fnmatch(pattern, name, 0) == 0 else { return nil }
+        guard matches(name) else { return nil }
         return guests.withLock { $0[name]?.export } ?? NBDExport(
             name: name, description: template.description, disk: template.disk, allocation: template.allocation)
     }
 
     var listedNames: [String] {
         guests.withLock { $0.keys.sorted() }
+    }
+
+    private func matches(_ name: String) -> Bool {
+        fnmatch(pattern, name, 0) == 0
     }
 
     /// Frees the guest `name` unless a client connected again since its

@@ -61,9 +61,8 @@ struct ImageStack {
                 format: ImageFormat(rawValue: cache.header.format) ?? .raw,
                 file: [LayerConfiguration(cache), LayerConfiguration(OfflineLayer(sectorCount: cache.sectorCount, sectorSize: cache.sectorSize))],
                 observers: recorder.map { [$0] } ?? [])
-            let guest = try guests.make(overlayLimit: overlayLimit)
-            return ImageStack(
-                disk: guest.disk, allocation: guest.allocation, guests: guests, cache: cache, remote: nil, scheduler: nil, traceRecorder: recorder)
+            return try ImageStack(
+                guests: guests, overlayLimit: overlayLimit, cache: cache, remote: nil, scheduler: nil, traceRecorder: recorder)
         }
         let remote = try await options.openLayer(source)
         guard !cacheOptions.noCache else {
@@ -78,9 +77,8 @@ struct ImageStack {
             let guests = try await GuestDisks(
                 format: remote.format, file: [LayerConfiguration(memory, filledBy: scheduler), LayerConfiguration(remote)],
                 observers: [scheduler])
-            let guest = try guests.make(overlayLimit: overlayLimit)
-            return ImageStack(
-                disk: guest.disk, allocation: guest.allocation, guests: guests, cache: nil, remote: remote, scheduler: scheduler, traceRecorder: nil)
+            return try ImageStack(
+                guests: guests, overlayLimit: overlayLimit, cache: nil, remote: remote, scheduler: scheduler, traceRecorder: nil)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
         let warned = Atomic<Bool>(false)
@@ -95,9 +93,23 @@ struct ImageStack {
         let guests = try await GuestDisks(
             format: remote.format, file: [LayerConfiguration(cache, filledBy: scheduler), LayerConfiguration(remote)],
             observers: [scheduler] + (recorder.map { [$0] } ?? []))
+        return try ImageStack(
+            guests: guests, overlayLimit: overlayLimit, cache: cache, remote: remote, scheduler: scheduler, traceRecorder: recorder)
+    }
+
+    /// The stack with its first guest's disk (the one commands read) made.
+    private init(
+        guests: GuestDisks, overlayLimit: Int?, cache: FileCacheLayer?, remote: HTTPRangeLayer?, scheduler: FetchScheduler?,
+        traceRecorder: TraceRecorder?
+    ) throws {
         let guest = try guests.make(overlayLimit: overlayLimit)
-        return ImageStack(
-            disk: guest.disk, allocation: guest.allocation, guests: guests, cache: cache, remote: remote, scheduler: scheduler, traceRecorder: recorder)
+        disk = guest.disk
+        allocation = guest.allocation
+        self.guests = guests
+        self.cache = cache
+        self.remote = remote
+        self.scheduler = scheduler
+        self.traceRecorder = traceRecorder
     }
 
     /// Waits for fetched data to reach the cache, makes the cache's bitmap
