@@ -20,6 +20,11 @@ public struct FetchPolicy: Sendable, Hashable {
     /// reader catches up, up to ``readaheadLimit``. The guest kernel reads
     /// ahead only 128 KiB itself.
     public var initialReadahead: UInt64 = 1 << 20
+    /// A stream's window is at most this many times the bytes it has read:
+    /// readahead is earned. A guest's boot reads many short sequential runs;
+    /// with windows sized from the link alone, a 44 MB boot fetched 812 MB
+    /// (`scripts/bench boot`, 30 ms link, bench/boot.md).
+    public var readaheadGrowth: UInt64 = 4
     public var readaheadLimit: UInt64 = 64 << 20
     /// Readahead bytes in flight at most, over all streams: how far ahead of
     /// its readers readahead may fetch (four streams of two full windows).

@@ -2,9 +2,14 @@
 ///
 /// A read that starts where an earlier one ended makes a stream sequential;
 /// from then on the stream keeps between one and two windows fetched ahead
-/// of its furthest read, and the window doubles from the first window the
-/// caller gives (what the link needs to stay busy, see ``FetchPlanner``) to
-/// ``FetchPolicy/readaheadLimit`` each time the reader uses up a window. A
+/// of its furthest read. Each time the reader uses up a window, the window
+/// grows: to the link's window the caller gives (what keeps the link busy,
+/// see ``FetchPlanner``), then doubling up to ``FetchPolicy/readaheadLimit``,
+/// but never past ``FetchPolicy/readaheadGrowth`` times what the stream has
+/// read (and never under ``FetchPolicy/initialReadahead``). So a short run
+/// (a file a guest reads while it boots) costs little more than itself, and a
+/// long one (a copy) reaches the link's window after a few megabytes, as the
+/// kernel's own readahead ramps up from the size of the first reads. A
 /// read inside what a stream already fetched ahead carries that stream on
 /// (a second reader of one region, or reads that overtake each other). A read
 /// anywhere else starts a new stream with nothing read ahead, so random access
@@ -42,13 +47,13 @@ struct ReadaheadTracker: Sendable {
     }
 
     /// Notes a read of `bytes`; returns the bytes to fetch ahead, if any.
-    /// A stream found sequential now starts with `firstWindow` (within the
-    /// policy's bounds).
+    /// `firstWindow` is the window that keeps the link busy (within the
+    /// policy's bounds): a stream grows to it as soon as it has read enough.
     mutating func noteRead(_ bytes: Range<UInt64>, firstWindow: UInt64? = nil) -> Range<UInt64>? {
         clock += 1
         if let index = streams.firstIndex(where: { $0.continues(with: bytes) }) {
-            let first = min(max(firstWindow ?? policy.initialReadahead, policy.initialReadahead), policy.readaheadLimit)
-            return advance(&streams[index], to: bytes.upperBound, firstWindow: first)
+            let linkWindow = min(max(firstWindow ?? policy.initialReadahead, policy.initialReadahead), policy.readaheadLimit)
+            return advance(&streams[index], to: bytes.upperBound, linkWindow: linkWindow)
         }
         if let index = streams.firstIndex(where: { $0.start <= bytes.lowerBound && bytes.upperBound <= $0.end }) {
             // A late read of a stream's past, as clients with many reads in
@@ -60,11 +65,13 @@ struct ReadaheadTracker: Sendable {
         return nil
     }
 
-    private func advance(_ stream: inout Stream, to end: UInt64, firstWindow: UInt64) -> Range<UInt64>? {
+    private func advance(_ stream: inout Stream, to end: UInt64, linkWindow: UInt64) -> Range<UInt64>? {
         stream.lastUse = clock
         stream.end = end
         guard stream.aheadEnd < end + stream.window, end < diskBytes else { return nil }
-        stream.window = stream.window == 0 ? firstWindow : min(stream.window * 2, policy.readaheadLimit)
+        let earned = max(policy.initialReadahead, policy.readaheadGrowth * (end - stream.start))
+        let grown = min(max(stream.window * 2, linkWindow), policy.readaheadLimit)
+        stream.window = min(grown, earned)
         let ahead = max(stream.aheadEnd, end)..<min(end + 2 * stream.window, diskBytes)
         stream.aheadEnd = ahead.upperBound
         return ahead.isEmpty ? nil : ahead

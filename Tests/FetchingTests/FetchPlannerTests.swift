@@ -194,9 +194,10 @@ struct FetchPlannerTests {
         #expect(planner.firstReadaheadWindow == FetchPolicy().initialReadahead, "the rate is not known yet")
         planner.measured(bytes: 8 << 20, duration: .microseconds(30_000 + 83_886))
         #expect(planner.firstReadaheadWindow == planner.backgroundRequestBytes)
-        _ = planner.observe(0..<Self.chunk)
-        let ahead = planner.observe(Self.chunk..<2 * Self.chunk)
-        #expect(ahead?.count == Int(2 * planner.firstReadaheadWindow / Self.chunk) + 1, "two windows, in whole chunks")
+        let window = planner.firstReadaheadWindow
+        _ = planner.observe(0..<window / 8)
+        let ahead = planner.observe(window / 8..<window / 4)
+        #expect(ahead == Self.layout.chunks(overlapping: window / 4..<window / 4 + 2 * window), "two windows, once the stream has earned them")
     }
 
     @Test func readaheadCutByItsBudgetIsAskedForAgainWithoutHoles() {

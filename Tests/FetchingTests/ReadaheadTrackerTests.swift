@@ -33,13 +33,45 @@ struct ReadaheadTrackerTests {
         #expect(tracker.noteRead(300 * mebibyte..<300 * mebibyte + 4096) == nil, "a late read of the past")
     }
 
-    @Test func theFirstWindowIsTheOneGivenWithinThePolicysBounds() {
+    /// A stream's window grows to the link's, but only as far as what it
+    /// has read earns: two 4 KiB reads get the smallest window, not the
+    /// link's 24 MiB, and a stream that goes on reaches it.
+    @Test func readaheadIsEarnedUpToTheLinksWindow() {
         var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
-        _ = tracker.noteRead(0..<4096)
-        #expect(tracker.noteRead(4096..<8192, firstWindow: 24 * mebibyte) == 8192..<8192 + 48 * mebibyte)
-        _ = tracker.noteRead(mebibyte << 10..<(mebibyte << 10) + 4096)
-        let huge = tracker.noteRead((mebibyte << 10) + 4096..<(mebibyte << 10) + 8192, firstWindow: 1 << 40)
-        #expect(huge?.count == Int(2 * FetchPolicy().readaheadLimit))
+        let linkWindow = 24 * mebibyte
+        _ = tracker.noteRead(0..<4096, firstWindow: linkWindow)
+        #expect(tracker.noteRead(4096..<8192, firstWindow: linkWindow) == 8192..<8192 + 2 * mebibyte)
+        var leads: [UInt64] = []
+        var offset: UInt64 = 8192
+        while offset < 64 * mebibyte {
+            let end = offset + 256 << 10
+            if let ahead = tracker.noteRead(offset..<end, firstWindow: linkWindow) {
+                leads.append(ahead.upperBound - end)
+                #expect(ahead.upperBound - end <= 2 * FetchPolicy().readaheadGrowth * end, "never more than earned")
+            }
+            offset = end
+        }
+        #expect(leads.contains(2 * linkWindow), "a long stream reaches the link's window: \(leads)")
+        _ = tracker.noteRead(mebibyte << 10..<(mebibyte << 10) + 32 * mebibyte)
+        let huge = tracker.noteRead((mebibyte << 10) + 32 * mebibyte..<(mebibyte << 10) + 64 * mebibyte, firstWindow: 1 << 40)
+        #expect(huge?.count == Int(2 * FetchPolicy().readaheadLimit), "within the policy's limit")
+    }
+
+    /// Many short sequential runs, as a guest's boot reads its files, fetch
+    /// a bounded multiple of what they read, however fast the link.
+    @Test func shortRunsCostLittleMoreThanThemselves() {
+        var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
+        var read: UInt64 = 0
+        var ahead: UInt64 = 0
+        for file: UInt64 in 0..<100 {
+            let start = file * 97 * mebibyte
+            for piece: UInt64 in 0..<4 {
+                let bytes = start + piece * (128 << 10)..<start + (piece + 1) * (128 << 10)
+                read += UInt64(bytes.count)
+                ahead += UInt64(tracker.noteRead(bytes, firstWindow: 64 * mebibyte)?.count ?? 0)
+            }
+        }
+        #expect(ahead <= 8 * read, "read \(read), fetched ahead \(ahead)")
     }
 
     /// A read that lands inside what a stream fetched ahead (another reader
