@@ -5,8 +5,8 @@
 /// of its furthest read. Each time the reader uses up a window, the window
 /// grows: to the link's window the caller gives (what keeps the link busy,
 /// see ``FetchPlanner``), then doubling up to ``FetchPolicy/readaheadLimit``,
-/// but never past ``FetchPolicy/readaheadGrowth`` times what the stream has
-/// read (and never under ``FetchPolicy/initialReadahead``). So a short run
+/// but never past ``FetchPolicy/readaheadGrowth`` times the bytes the stream
+/// has read (and never under ``FetchPolicy/initialReadahead``). So a short run
 /// (a file a guest reads while it boots) costs little more than itself, and a
 /// long one (a copy) reaches the link's window after a few megabytes, as the
 /// kernel's own readahead ramps up from the size of the first reads. A
@@ -22,6 +22,9 @@ struct ReadaheadTracker: Sendable {
         var start: UInt64
         /// The furthest byte read so far.
         var end: UInt64
+        /// Bytes the stream's reads asked for: what its readahead is earned
+        /// by (not the span, which reads that jump into the window stretch).
+        var bytesRead: UInt64
         /// Readahead so far ends here; `end` when none was issued.
         var aheadEnd: UInt64
         /// Zero until the stream is found sequential.
@@ -53,6 +56,7 @@ struct ReadaheadTracker: Sendable {
         clock += 1
         if let index = streams.firstIndex(where: { $0.continues(with: bytes) }) {
             let linkWindow = min(max(firstWindow ?? policy.initialReadahead, policy.initialReadahead), policy.readaheadLimit)
+            streams[index].bytesRead += UInt64(bytes.count)
             return advance(&streams[index], to: bytes.upperBound, linkWindow: linkWindow)
         }
         if let index = streams.firstIndex(where: { $0.start <= bytes.lowerBound && bytes.upperBound <= $0.end }) {
@@ -69,7 +73,7 @@ struct ReadaheadTracker: Sendable {
         stream.lastUse = clock
         stream.end = end
         guard stream.aheadEnd < end + stream.window, end < diskBytes else { return nil }
-        let earned = max(policy.initialReadahead, policy.readaheadGrowth * (end - stream.start))
+        let earned = max(policy.initialReadahead, policy.readaheadGrowth * stream.bytesRead)
         let grown = min(max(stream.window * 2, linkWindow), policy.readaheadLimit)
         stream.window = min(grown, earned)
         let ahead = max(stream.aheadEnd, end)..<min(end + 2 * stream.window, diskBytes)
@@ -87,7 +91,7 @@ struct ReadaheadTracker: Sendable {
     }
 
     private mutating func startStream(at bytes: Range<UInt64>) {
-        let stream = Stream(start: bytes.lowerBound, end: bytes.upperBound, aheadEnd: bytes.upperBound, lastUse: clock)
+        let stream = Stream(start: bytes.lowerBound, end: bytes.upperBound, bytesRead: UInt64(bytes.count), aheadEnd: bytes.upperBound, lastUse: clock)
         if streams.count < policy.streamLimit {
             streams.append(stream)
         } else if let oldest = streams.indices.min(by: { streams[$0].lastUse < streams[$1].lastUse }) {

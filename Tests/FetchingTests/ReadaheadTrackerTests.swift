@@ -74,6 +74,20 @@ struct ReadaheadTrackerTests {
         #expect(ahead <= 8 * read, "read \(read), fetched ahead \(ahead)")
     }
 
+    /// Reads that jump ahead into a stream's window carry it on, but earn
+    /// only the bytes they read, not the span they jumped: a guest reading
+    /// a few blocks spread over a region does not make readahead grow.
+    @Test func readsThatJumpIntoTheWindowEarnOnlyWhatTheyRead() {
+        var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
+        _ = tracker.noteRead(0..<4096, firstWindow: 64 * mebibyte)
+        var aheadEnd = tracker.noteRead(4096..<8192, firstWindow: 64 * mebibyte)?.upperBound ?? 0
+        for _ in 0..<20 {
+            let ahead = tracker.noteRead(aheadEnd - 4096..<aheadEnd, firstWindow: 64 * mebibyte)
+            #expect(ahead.map { UInt64($0.count) <= 2 * FetchPolicy().initialReadahead } ?? true, "\(String(describing: ahead))")
+            aheadEnd = ahead?.upperBound ?? aheadEnd
+        }
+    }
+
     /// A read that lands inside what a stream fetched ahead (another reader
     /// of the region, or a read that overtook the ones before it) carries
     /// the stream on instead of starting one that reads nothing ahead.
