@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "FileCache", targets: ["FileCache"]),
         .library(name: "NBD", targets: ["NBD"]),
         .library(name: "Qcow2", targets: ["Qcow2"]),
+        .library(name: "Verity", targets: ["Verity"]),
         .executable(name: "lazydisk", targets: ["lazydisk"]),
     ],
     dependencies: [
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(name: "LayeredDisk"),
@@ -33,11 +35,20 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "Qcow2", dependencies: ["LayeredDisk", "CZlib", "CZstd"]),
         .target(
+            name: "Verity",
+            dependencies: [
+                "Fetching",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
             name: "RemoteImage",
             dependencies: [
                 "LayeredDisk",
                 "ImageModel",
                 "Fetching",
+                "Verity",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -72,6 +83,7 @@ let package = Package(
                 "FileCache",
                 "NBD",
                 "Qcow2",
+                "Verity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -102,6 +114,7 @@ let package = Package(
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel"]),
         .testTarget(name: "FetchingTests", dependencies: ["Fetching", "LayeredDisk"]),
+        .testTarget(name: "VerityTests", dependencies: ["Verity", "Fetching"]),
         .testTarget(name: "Qcow2Tests", dependencies: ["Qcow2", "LayeredDisk", "HTTPTestServers"]),
         .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "Fetching", "HTTPTestServers"]),
         .testTarget(

@@ -96,14 +96,32 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// process knows the store holds; the fetch's claim looks at what other
     /// processes stored, once. Throws the fetch's error, or
     /// ``ReadCacheRefusal`` when the store refused the bytes.
+    ///
+    /// A fetch that failed only for bytes this read does not want (a
+    /// ``ConfinedFetchFailure``: a block that did not verify, in a request
+    /// it shared with others) is not this read's failure: it asks for its
+    /// own chunks again.
     public func bring(_ bytes: Range<UInt64>) async throws {
-        let missing = store.knownMissingRuns(in: layout.chunks(overlapping: bytes))
-        guard !missing.isEmpty else { return }
-        let (plan, fetches) = perform { $0.read(bytes, missing: missing) }
-        for case let .fetch(id) in plan.sources {
-            try await fetches[id]?.arrival.wait()
+        let chunks = layout.chunks(overlapping: bytes)
+        for attempt in 1...Self.attemptsPastOthersFailures {
+            let missing = store.knownMissingRuns(in: chunks)
+            guard !missing.isEmpty else { return }
+            let (plan, fetches) = perform { $0.read(bytes, missing: missing) }
+            do {
+                for case let .fetch(id) in plan.sources {
+                    try await fetches[id]?.arrival.wait()
+                }
+                return
+            } catch let failure as any ConfinedFetchFailure where attempt < Self.attemptsPastOthersFailures
+                && layout.chunks(overlapping: failure.failedBytes).overlaps(chunks) == false {
+                continue
+            }
         }
     }
+
+    /// How many times a read asks again after fetches it joined failed for
+    /// other chunks' bytes.
+    private static let attemptsPastOthersFailures = 3
 
     /// Notes a read of the disk, cached or not, and starts readahead when a
     /// sequential reader needs it: once the store says what it lacks, which

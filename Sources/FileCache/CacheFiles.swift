@@ -102,7 +102,7 @@ final class CacheFiles: Sendable {
         do throws(CacheFileError) {
             data = try openFile(directory.appending("data"), access: access)
             let header = try CacheHeader(decoding: meta.readExactly(count: CacheHeader.size, at: 0))
-            if let expected, header != expected {
+            if let expected, !header.holdsData(of: expected) {
                 throw .corrupt("it was made for \(header.describe()), the image is now \(expected.describe())")
             }
             let dataSize = try data!.size
@@ -261,6 +261,7 @@ public enum CacheOpening: Sendable, Hashable {
 extension CacheHeader {
     func describe() -> String {
         "\(identity.url) (\(identity.size) bytes, ETag \(identity.etag ?? "none"), "
+            + (identity.rootHash.map { "root hash \($0), " } ?? "")
             + "\(diskSize)-byte \(format) disk, \(chunkSize)-byte chunks)"
     }
 }

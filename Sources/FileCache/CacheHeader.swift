@@ -46,6 +46,8 @@ public struct CacheHeader: Sendable, Hashable {
         writer.append(string: identity.url)
         writer.append(string: identity.etag)
         writer.append(string: identity.lastModified)
+        // Headers written before verified images end here: they read as "".
+        writer.append(string: identity.rootHash ?? "")
         var bytes = writer.bytes
         guard bytes.count <= Self.size - 8 else { throw .headerTooLarge }
         bytes += Array(repeating: 0, count: Self.size - 8 - bytes.count)
@@ -70,7 +72,8 @@ public struct CacheHeader: Sendable, Hashable {
               let size = reader.read(UInt64.self),
               let format = reader.readString(), let format,
               let url = reader.readString(), let url,
-              let etag = reader.readString(), let lastModified = reader.readString()
+              let etag = reader.readString(), let lastModified = reader.readString(),
+              let rootHash = reader.readString()
         else {
             throw .corrupt("header fields are malformed")
         }
@@ -84,6 +87,17 @@ public struct CacheHeader: Sendable, Hashable {
         }
         self.init(
             sectorSize: sectorSize, diskSize: diskSize, chunkSize: chunkSize, format: format,
-            identity: RemoteIdentity(url: url, size: size, etag: etag, lastModified: lastModified))
+            identity: RemoteIdentity(
+                url: url, size: size, etag: etag, lastModified: lastModified, rootHash: rootHash.flatMap { $0.isEmpty ? nil : $0 }))
+    }
+
+    /// Whether a cache with this header holds the data `expected` describes:
+    /// the same header, or, for bytes verified against a root hash, the same
+    /// disk and root hash under any URL and validators.
+    public func holdsData(of expected: CacheHeader) -> Bool {
+        guard let rootHash = identity.rootHash, rootHash == expected.identity.rootHash else { return self == expected }
+        var same = expected
+        same.identity = identity
+        return self == same
     }
 }

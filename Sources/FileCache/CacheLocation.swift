@@ -32,15 +32,28 @@ public struct CacheLocation: Sendable, Hashable {
     }
 
     /// The cache directory of the image at `url` whose server described it
-    /// as `identity`.
+    /// as `identity`: for bytes verified against a root hash, the root
+    /// hash's, which every URL of those bytes shares.
     public func directory(for url: ImageURL, identity: RemoteIdentity) -> FilePath {
-        directory(for: url, sharedAcrossQueries: Self.sharesAcrossQueries(identity))
+        if let rootHash = identity.rootHash {
+            return directory(forRootHash: rootHash)
+        }
+        return directory(for: url, sharedAcrossQueries: Self.sharesAcrossQueries(identity))
+    }
+
+    /// The directory of the image whose bytes the (hex) root hash names.
+    public func directory(forRootHash rootHash: String) -> FilePath {
+        root.appending("verity-sha256-" + rootHash.lowercased())
     }
 
     /// The cache directory to use without asking the server (offline, or to
-    /// show or remove a cache): the one keyed by the URL's query when it
-    /// exists, else the one shared across queries.
-    public func existingDirectory(for url: ImageURL) -> FilePath {
+    /// show or remove a cache): the root hash's when one is given, else the
+    /// one keyed by the URL's query when it exists, else the one shared
+    /// across queries.
+    public func existingDirectory(for url: ImageURL, rootHash: String? = nil) -> FilePath {
+        if let rootHash {
+            return directory(forRootHash: rootHash)
+        }
         let ownQuery = directory(for: url, sharedAcrossQueries: false)
         return FileManager.default.fileExists(atPath: ownQuery.appending("meta").string)
             ? ownQuery : directory(for: url, sharedAcrossQueries: true)

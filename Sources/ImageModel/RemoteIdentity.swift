@@ -7,12 +7,17 @@ public struct RemoteIdentity: Sendable, Hashable, Codable {
     public var size: UInt64
     public var etag: String?
     public var lastModified: String?
+    /// The root hash (hex) of the hash tree the bytes are verified against,
+    /// when they are: then it alone names them, whatever the URL or the
+    /// validators say.
+    public var rootHash: String?
 
-    public init(url: String, size: UInt64, etag: String?, lastModified: String?) {
+    public init(url: String, size: UInt64, etag: String?, lastModified: String?, rootHash: String? = nil) {
         self.url = url
         self.size = size
         self.etag = etag
         self.lastModified = lastModified
+        self.rootHash = rootHash
     }
 
     /// The largest image served, 1 EiB: far beyond any disk, and small
@@ -27,9 +32,13 @@ public struct RemoteIdentity: Sendable, Hashable, Codable {
     }
 
     /// Whether `other` describes the same bytes: same size, and the same
-    /// validators where both sides have them.
+    /// validators where both sides have them. Bytes verified against a root
+    /// hash match only bytes verified against the same one.
     public func matches(_ other: RemoteIdentity) -> Bool {
-        size == other.size
+        guard rootHash == nil && other.rootHash == nil else {
+            return size == other.size && rootHash == other.rootHash
+        }
+        return size == other.size
             && (etag == nil || other.etag == nil || etag == other.etag)
             && (lastModified == nil || other.lastModified == nil || lastModified == other.lastModified)
     }

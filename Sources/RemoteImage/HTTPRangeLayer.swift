@@ -1,6 +1,7 @@
 import Fetching
 import ImageModel
 import LayeredDisk
+import Verity
 
 /// The bottom layer of every lazydisk stack: a read-only disk whose sectors
 /// come from a ``RemoteImage`` by HTTP range requests. Every sector is present.
@@ -16,6 +17,11 @@ import LayeredDisk
 public struct HTTPRangeLayer: DiskLayer {
     public static let logicalSectorSize = 512
     public let image: RemoteImage
+    /// Where the image's bytes come from: the image itself, or the image
+    /// checked against ``hashTree``.
+    public let source: any RangeSource
+    /// The tree every byte read is verified against, when there is one.
+    public let hashTree: HashTree?
     public let format: ImageFormat
     /// Bytes of disk data in the object (excluding any VHD footer).
     public let contentSize: UInt64
@@ -23,22 +29,31 @@ public struct HTTPRangeLayer: DiskLayer {
     /// What a user should know about the image's format, for `info`.
     public let notice: String?
 
-    /// Wraps an opened image. With `format` nil, the qcow2 magic in the first
+    /// Wraps an opened image, whose bytes are checked against `hashTree`
+    /// when one is given (the image must then serve ranges). With `format` nil, the qcow2 magic in the first
     /// bytes selects ``ImageFormat/qcow2``, a valid VHD cookie in the last 512
     /// bytes ``ImageFormat/vhd``, anything else ``ImageFormat/raw`` (with a
     /// ``notice`` when it is a format lazydisk does not decode).
-    public static func open(_ image: RemoteImage, format: ImageFormat? = nil) async throws -> HTTPRangeLayer {
+    public static func open(_ image: RemoteImage, format: ImageFormat? = nil, hashTree: HashTree? = nil) async throws -> HTTPRangeLayer {
         let size = image.identity.size
-        guard image.servesRanges else { return try wholeObjectLayer(image, format: format) }
-        async let startBytes = format == nil && size > 0 ? image.read(0..<min(size, 512)) : []
+        guard image.servesRanges else {
+            guard hashTree == nil else {
+                throw RemoteImageError.rangesNotSupported(
+                    url: image.url.description,
+                    answer: "it sends the whole object to a range request; lazydisk verifies an image against its hash tree as it fetches ranges")
+            }
+            return try wholeObjectLayer(image, format: format)
+        }
+        let source: any RangeSource = hashTree.map { VerifiedSource(image, tree: $0, image: image.url.description) } ?? image
+        async let startBytes = format == nil && size > 0 ? source.read(0..<min(size, 512), for: .read) : []
         async let footerBytes = size >= UInt64(VHDFooter.size) && (format == nil || format == .vhd)
-            ? image.read(size - UInt64(VHDFooter.size)..<size)
+            ? source.read(size - UInt64(VHDFooter.size)..<size, for: .read)
             : []
         let (start, footer) = try await (startBytes, footerBytes)
         let detection = try FormatDetection(requested: format, start: start, footer: footer, objectSize: size)
         return HTTPRangeLayer(
-            image: image, format: detection.format, contentSize: detection.contentSize, diskID: detection.vhdFooter?.uniqueID,
-            notice: detection.notice)
+            image: image, source: source, hashTree: hashTree, format: detection.format, contentSize: detection.contentSize,
+            diskID: detection.vhdFooter?.uniqueID, notice: detection.notice)
     }
 
     /// The layer of an image whose server does not serve ranges, known by
@@ -51,11 +66,16 @@ public struct HTTPRangeLayer: DiskLayer {
                 answer: "it sends the whole object to a range request, and a VHD's footer is at its end; give --format raw, or download it first")
         }
         let detected: ImageFormat = format ?? (image.leadingBytes.starts(with: ImageFormat.qcow2Magic) ? .qcow2 : .raw)
-        return HTTPRangeLayer(image: image, format: detected, contentSize: image.identity.size, diskID: nil)
+        return HTTPRangeLayer(image: image, source: image, hashTree: nil, format: detected, contentSize: image.identity.size, diskID: nil)
     }
 
-    private init(image: RemoteImage, format: ImageFormat, contentSize: UInt64, diskID: DiskID?, notice: String? = nil) {
+    private init(
+        image: RemoteImage, source: any RangeSource, hashTree: HashTree?, format: ImageFormat, contentSize: UInt64, diskID: DiskID?,
+        notice: String? = nil
+    ) {
         self.image = image
+        self.source = source
+        self.hashTree = hashTree
         self.format = format
         self.notice = notice
         self.contentSize = contentSize
@@ -72,11 +92,19 @@ public struct HTTPRangeLayer: DiskLayer {
         onStoreFailure: @escaping @Sendable (any Error) -> Void = { _ in }
     ) -> FetchScheduler {
         precondition(store.chunkLayout.diskBytes == sectorCount * UInt64(sectorSize), "the store covers another disk size")
-        let source: any RangeSource = image.servesRanges ? image : SequentialSource(
+        let source: any RangeSource = image.servesRanges ? source : SequentialSource(
             size: image.identity.size, store: store, retries: image.retries) { sink in _ = try await image.download(into: sink) }
         return FetchScheduler(
             source: source, connections: image.connections, contentSize: contentSize, layout: store.chunkLayout, store: store,
             policy: policy, latency: image.probeDuration, onStoreFailure: onStoreFailure)
+    }
+
+    /// What names the image's bytes: the server's validators, and the root
+    /// hash they are verified against, if any.
+    public var identity: RemoteIdentity {
+        var identity = image.identity
+        identity.rootHash = hashTree.map { $0.rootHash.hexString }
+        return identity
     }
 
     public var layerType: String { "http" }
@@ -92,7 +120,7 @@ public struct HTTPRangeLayer: DiskLayer {
         let sectorBytes = UInt64(sectorSize)
         let wanted = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
         let available = wanted.lowerBound..<max(wanted.lowerBound, min(wanted.upperBound, contentSize))
-        var bytes = available.isEmpty ? [] : try await image.read(available)
+        var bytes = available.isEmpty ? [] : try await source.read(available, for: .read)
         bytes.append(contentsOf: repeatElement(0, count: wanted.count - bytes.count))
         buffer.copy(bytes[...], toSector: buffer.sectors.lowerBound)
         marker.markAll()

@@ -50,8 +50,9 @@ struct ImageStack {
         let logger = options.logger
         let imageURL = source.url
         if cacheOptions.offline {
-            let cache = try FileCacheLayer.openExisting(at: cacheOptions.location.existingDirectory(for: imageURL))
-            if imageURL.query != nil && !CacheLocation.sharesAcrossQueries(cache.header.identity)
+            let cache = try FileCacheLayer.openExisting(
+                at: cacheOptions.location.existingDirectory(for: imageURL, rootHash: options.rootHash))
+            if options.rootHash == nil && imageURL.query != nil && !CacheLocation.sharesAcrossQueries(cache.header.identity)
                 && cache.directory != cacheOptions.location.directory(for: imageURL, sharedAcrossQueries: false) {
                 throw CommandError("the cache of \(imageURL) was made for another query, and the server gave no strong ETag to prove it is the same image")
             }
@@ -81,6 +82,7 @@ struct ImageStack {
                 guests: guests, overlayLimit: overlayLimit, cache: nil, remote: remote, scheduler: scheduler, traceRecorder: nil)
         }
         let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
+        try await remote.hashTree?.keep(in: cache.directory)
         let warned = Atomic<Bool>(false)
         let scheduler = remote.scheduler(filling: cache) { error in
             // Reads go on from the server; say so once, log every failure.
@@ -136,10 +138,10 @@ struct ImageStack {
             diskSize: remote.sectorCount * UInt64(remote.sectorSize),
             chunkSize: chunkSize,
             format: remote.format.rawValue,
-            identity: remote.image.identity
+            identity: remote.identity
         )
-        let identity = remote.image.identity
-        if remote.image.url.query != nil && !CacheLocation.sharesAcrossQueries(identity) {
+        let identity = remote.identity
+        if remote.image.url.query != nil && identity.rootHash == nil && !CacheLocation.sharesAcrossQueries(identity) {
             logger.info("the cache is keyed by the URL's query too: the server sent no strong ETag to prove which object a query names")
         }
         let (cache, outcome) = try FileCacheLayer.open(at: location.directory(for: remote.image.url, identity: identity), for: header)

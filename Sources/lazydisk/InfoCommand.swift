@@ -36,7 +36,17 @@ struct InfoCommand: AsyncParsableCommand {
         var probeMilliseconds: Double
         var credentials: String
         var qcow2: Qcow2Facts?
+        var verity: VerityFacts?
         var notice: String?
+    }
+
+    /// The hash tree every byte is checked against (`--root-hash`).
+    private struct VerityFacts: Encodable {
+        var rootHash: String
+        var dataBlocks: UInt64
+        var dataBlockSize: Int
+        var levels: Int
+        var salt: String
     }
 
     /// What a qcow2 image's header says.
@@ -52,6 +62,11 @@ struct InfoCommand: AsyncParsableCommand {
         let image = layer.image
         let identity = image.identity
         let qcow2 = try await qcow2Facts(of: layer)
+        let verity = layer.hashTree.map { tree in
+            VerityFacts(
+                rootHash: tree.rootHash.hexString, dataBlocks: tree.geometry.dataBlocks, dataBlockSize: tree.geometry.dataBlockSize,
+                levels: tree.geometry.levels, salt: tree.superblock.salt.isEmpty ? "-" : tree.superblock.salt.hexString)
+        }
         if json {
             try printJSON(Facts(
                 url: image.url.description, finalUrl: image.pinnedURLDescription, format: layer.format.rawValue,
@@ -59,7 +74,7 @@ struct InfoCommand: AsyncParsableCommand {
                 diskId: layer.diskID?.description, etag: identity.etag, lastModified: identity.lastModified,
                 rangesAdvertised: image.advertisesRanges, rangesServed: image.servesRanges, httpVersion: image.httpVersion,
                 probeMilliseconds: (image.probeDuration.seconds * 1_000_000).rounded() / 1000, credentials: image.credentialSummary,
-                qcow2: qcow2, notice: layer.notice))
+                qcow2: qcow2, verity: verity, notice: layer.notice))
             return
         }
         var rows: [(String, String)] = [("url", image.url.description)]
@@ -84,6 +99,14 @@ struct InfoCommand: AsyncParsableCommand {
                 ("qcow2 version", "\(qcow2.version)"),
                 ("cluster size", "\(qcow2.clusterSize) bytes"),
                 ("compression", qcow2.compression),
+            ]
+        }
+        if let verity {
+            rows += [
+                ("root hash", verity.rootHash),
+                // A tree that does not cover the image exactly is refused before this.
+                ("hash tree", "covers the image's \(identity.size) bytes: \(verity.dataBlocks) blocks of \(verity.dataBlockSize), "
+                    + "\(verity.levels) level(s), salt \(verity.salt)"),
             ]
         }
         if let notice = layer.notice {

@@ -14,7 +14,7 @@ struct LazyDisk: AsyncParsableCommand {
             kept in a persistent local cache, and the VM's writes go to a throw-away RAM layer.
             """,
         version: LazyDiskVersion.current,
-        subcommands: [InfoCommand.self, CatCommand.self, PullCommand.self, ServeCommand.self, CacheCommand.self]
+        subcommands: [InfoCommand.self, CatCommand.self, PullCommand.self, ServeCommand.self, CacheCommand.self, HashTreeCommand.self]
     )
 
     /// Runs the command; a failure, bad arguments included, is one line on

@@ -1,8 +1,10 @@
 import ArgumentParser
+import Fetching
 import Foundation
 import ImageModel
 import Logging
 import RemoteImage
+import Verity
 
 /// The options every command that reads an image takes, so `cat` and `info`
 /// see exactly what `serve` would.
@@ -57,6 +59,16 @@ struct RemoteOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Image format: raw, vhd or qcow2 (default: detect qcow2's magic or a fixed VHD footer).", valueName: "format"))
     var format: ImageFormat?
 
+    @Option(help: ArgumentHelp(
+        "Verify every byte against this dm-verity root hash (hex, as veritysetup prints it); needs --hash-tree.",
+        valueName: "hex"))
+    var rootHash: String?
+
+    @Option(help: ArgumentHelp(
+        "The image's dm-verity hash tree (made by veritysetup format or lazydisk hash-tree): a file or an http(s) URL.",
+        valueName: "url|file"))
+    var hashTree: String?
+
     @Flag(name: .shortAndLong, help: "Log retries and details to stderr.")
     var verbose = false
 
@@ -77,6 +89,12 @@ struct RemoteOptions: ParsableArguments {
         where !Self.secondsRange.contains(seconds) {
             throw ValidationError("\(name) must be a number of seconds from 0.001 to 86400 (a day)")
         }
+        guard (rootHash == nil) == (hashTree == nil) else {
+            throw ValidationError("--root-hash and --hash-tree go together: the tree says what each block must hash to, the root hash which tree to trust")
+        }
+        if let rootHash, [UInt8](hexString: rootHash)?.count != HashTreeGeometry.digestSize {
+            throw ValidationError("--root-hash must be the 64 hex digits of a SHA-256 root hash, as veritysetup format prints it")
+        }
     }
 
     /// The client configuration these options describe.
@@ -94,19 +112,67 @@ struct RemoteOptions: ParsableArguments {
     /// Opens the image and wraps it as the bottom layer; its credentials
     /// are renewed as these options say.
     func openLayer(_ source: ImageSource) async throws -> HTTPRangeLayer {
-        let credentials = try await credentials(for: source)
-        if credentials.isRefreshable && (refreshInterval != nil || headerFile != nil) {
-            CredentialRenewal.start(credentials, every: refreshInterval.map { .seconds($0) }, watching: headerFile)
-        }
-        let image = try await RemoteImage.open(
-            source.url, client: CurlClient(configuration: clientConfiguration()), credentials: credentials,
-            retryPolicy: RetryPolicy(retries: retries, maximumTime: .seconds(retryMaxTime)), logger: logger)
+        let image = try await openImage(source)
         if !image.servesRanges {
             printWarning(
                 "\(image.url): the server ignores range requests; lazydisk reads the image by one download, in order, "
                     + "into the cache (a read waits until the download reaches its bytes)")
         }
-        return try await HTTPRangeLayer.open(image, format: format)
+        return try await HTTPRangeLayer.open(image, format: format, hashTree: try await openHashTree(of: source, size: image.identity.size))
+    }
+
+    /// Opens the image at `source`'s URL; its credentials are renewed as
+    /// these options say.
+    func openImage(_ source: ImageSource) async throws -> RemoteImage {
+        let credentials = try await credentials(for: source)
+        if credentials.isRefreshable && (refreshInterval != nil || headerFile != nil) {
+            CredentialRenewal.start(credentials, every: refreshInterval.map { .seconds($0) }, watching: headerFile)
+        }
+        return try await RemoteImage.open(
+            source.url, client: CurlClient(configuration: clientConfiguration()), credentials: credentials,
+            retryPolicy: RetryPolicy(retries: retries, maximumTime: .seconds(retryMaxTime)), logger: logger)
+    }
+
+    /// The hash tree `--hash-tree` names, for the image `source` names, of
+    /// `size` bytes; nil without one. Throws when the tree is malformed or
+    /// covers another number of bytes than the image has.
+    func openHashTree(of source: ImageSource, size: UInt64) async throws -> HashTree? {
+        guard let location = hashTree, let rootHash = rootHash.flatMap([UInt8].init(hexString:)) else { return nil }
+        let isURL = location.hasPrefix("http://") || location.hasPrefix("https://")
+        let named = isURL ? ImageURL.redact(location) : location
+        do {
+            let treeSource: any RangeSource
+            let treeSize: UInt64
+            if isURL {
+                let remote = try await openCompanion(try ImageURL(location), of: source)
+                guard remote.servesRanges else {
+                    throw CommandError("its server sends the whole object to a range request; give the tree as a file")
+                }
+                (treeSource, treeSize) = (remote, remote.identity.size)
+            } else {
+                let file = try LocalFileSource(path: location)
+                (treeSource, treeSize) = (file, file.size)
+            }
+            let tree = try await HashTree.open(source: treeSource, size: treeSize, rootHash: rootHash)
+            guard tree.geometry.dataBytes == size else {
+                throw HashTreeError.mismatchedImage(
+                    "it covers \(tree.geometry.dataBytes) bytes (\(tree.geometry.dataBlocks) blocks of \(tree.geometry.dataBlockSize)); the image has \(size)")
+            }
+            return tree
+        } catch {
+            throw CommandError("--hash-tree \(named): \(error)")
+        }
+    }
+
+    /// Opens a file published beside the image (a boot trace, a hash tree):
+    /// with the image's credentials only from the image's own origin, never
+    /// where a `--url-command` makes the URL itself the secret.
+    func openCompanion(_ url: ImageURL, of image: ImageSource) async throws -> RemoteImage {
+        let sameOrigin = image.urlCommand == nil && Origin(url.absoluteString) == Origin(image.url.absoluteString)
+        let credentials: CredentialRefresher = sameOrigin ? try await credentials(for: image) : .fixed()
+        return try await RemoteImage.open(
+            url, client: CurlClient(configuration: clientConfiguration()), credentials: credentials,
+            retryPolicy: RetryPolicy(retries: retries, maximumTime: .seconds(retryMaxTime)), logger: logger)
     }
 
     /// The credentials for `source`'s requests, loaded: fixed when nothing

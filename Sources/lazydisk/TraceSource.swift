@@ -31,11 +31,7 @@ struct TraceSource {
 
     private func fetch(limit: Int, image: ImageSource, remote: RemoteOptions) async throws -> [UInt8] {
         let url = try ImageURL(location)
-        let sameOrigin = image.urlCommand == nil && Origin(url.absoluteString) == Origin(image.url.absoluteString)
-        let credentials: CredentialRefresher = sameOrigin ? try await remote.credentials(for: image) : .fixed()
-        let trace = try await RemoteImage.open(
-            url, client: CurlClient(configuration: remote.clientConfiguration()), credentials: credentials,
-            retryPolicy: RetryPolicy(retries: remote.retries, maximumTime: .seconds(remote.retryMaxTime)), logger: remote.logger)
+        let trace = try await remote.openCompanion(url, of: image)
         let size = trace.identity.size
         guard size <= UInt64(limit) else {
             throw CommandError("--trace-from \(url): it has \(size) bytes; a boot trace of this disk takes at most \(limit)")

@@ -1,0 +1,28 @@
+/// The verified level-0 digests of a run of data blocks, handed to a fetch
+/// before its bytes arrive so each block is checked as it streams in,
+/// without waiting on the tree.
+public struct BlockDigests: Sendable {
+    private let geometry: HashTreeGeometry
+    /// Level-0 groups of hash blocks by group index; empty when the tree has
+    /// no levels.
+    private let groups: [UInt64: [UInt8]]
+    private let rootHash: [UInt8]
+
+    init(geometry: HashTreeGeometry, groups: [UInt64: [UInt8]], rootHash: [UInt8]) {
+        self.geometry = geometry
+        self.groups = groups
+        self.rootHash = rootHash
+    }
+
+    /// Calls `body` with the expected digest of data block `block`, or nil
+    /// when this run does not cover it.
+    func withExpectedDigest<T>(ofBlock block: UInt64, _ body: (UnsafeRawBufferPointer?) -> T) -> T {
+        guard geometry.levels > 0 else {
+            return block == 0 ? rootHash.withUnsafeBytes { body($0) } : body(nil)
+        }
+        let (hashBlock, byteOffset) = geometry.parent(ofBlock: block)
+        guard let group = groups[hashBlock / HashTree.groupBlocks] else { return body(nil) }
+        let start = Int(hashBlock % HashTree.groupBlocks) * geometry.hashBlockSize + byteOffset
+        return group.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<start + HashTreeGeometry.digestSize])) }
+    }
+}
