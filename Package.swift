@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "LayeredDiskTests", dependencies: ["LayeredDisk"]),
         .testTarget(name: "ImageModelTests", dependencies: ["ImageModel"]),
         .testTarget(name: "FetchingTests", dependencies: ["Fetching", "LayeredDisk"]),
-        .testTarget(name: "VerityTests", dependencies: ["Verity", "Fetching"]),
+        .testTarget(name: "VerityTests", dependencies: ["Verity", "Fetching", "HTTPTestServers", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "Qcow2Tests", dependencies: ["Qcow2", "LayeredDisk", "HTTPTestServers"]),
         .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "Fetching", "HTTPTestServers"]),
         .testTarget(

@@ -1,6 +1,7 @@
 import Fetching
 import LayeredDisk
 import Testing
+import Synchronization
 
 /// The scheduler carrying out the planner's plans against an in-memory
 /// source and store: exact bytes, nothing requested twice.
@@ -122,5 +123,70 @@ struct FetchSchedulerTests {
         #expect(try await Self.read(0..<(3 << 16), from: scheduler, store: store) == source.bytes(0..<(3 << 16)))
         #expect(store.awaitedRuns == [[1..<2]])
         #expect(Set(source.requested) == [layout.byteRange(ofChunks: 0..<1), layout.byteRange(ofChunks: 2..<3), layout.byteRange(ofChunks: 1..<2)])
+    }
+}
+
+/// A source whose bytes at `bad` are wrong (a block that fails to verify):
+/// any request covering them fails with a ``ConfinedFetchFailure`` once
+/// ``open()`` lets requests answer.
+final class PartlyBadSource: RangeSource {
+    struct BadBytes: ConfinedFetchFailure {
+        let failedBytes: Range<UInt64>
+    }
+
+    let object: InMemorySource
+    let bad: Range<UInt64>
+    private let gate = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    init(size: Int, bad: Range<UInt64>) {
+        object = InMemorySource(size: size)
+        self.bad = bad
+    }
+
+    var waitingRequests: Int { gate.withLock { $0.waiting.count } }
+
+    func open() {
+        gate.withLock { gate in
+            gate.open = true
+            defer { gate.waiting = [] }
+            return gate.waiting
+        }.forEach { $0.resume() }
+    }
+
+    func read(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8] {
+        await withCheckedContinuation { continuation in
+            let wait = gate.withLock { gate in
+                if !gate.open { gate.waiting.append(continuation) }
+                return !gate.open
+            }
+            if !wait { continuation.resume() }
+        }
+        let bytes = try await object.read(range, for: purpose)
+        guard !range.overlaps(bad) else { throw BadBytes(failedBytes: bad) }
+        return bytes
+    }
+}
+
+extension FetchSchedulerTests {
+    /// A read that joined a request which then failed for another chunk's
+    /// bytes (a block that did not verify) asks for its own chunk again
+    /// and gets it; a read of the bad chunk fails.
+    @Test(.timeLimit(.minutes(1))) func aReadIsNotFailedByAnotherChunksBadBytes() async throws {
+        let chunk = 64 << 10
+        let source = PartlyBadSource(size: Self.size, bad: UInt64(6 * chunk)..<UInt64(6 * chunk + 4096))
+        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(Self.size)))
+        let scheduler = FetchScheduler(
+            source: source, connections: 4, contentSize: UInt64(Self.size), layout: store.chunkLayout, store: store)
+        let fill = Task { try await scheduler.fill(0..<8) }
+        while source.waitingRequests == 0 { await Task.yield() }
+        let read = Task { try await Self.read(chunk..<2 * chunk, from: scheduler, store: store) }
+        while scheduler.counters.joinedChunks == 0 { await Task.yield() }
+        source.open()
+        await #expect(throws: PartlyBadSource.BadBytes.self) { try await fill.value }
+        #expect(try await read.value == source.object.bytes(chunk..<2 * chunk))
+        #expect(source.object.requested == [0..<UInt64(8 * chunk), UInt64(chunk)..<UInt64(2 * chunk)])
+        await #expect(throws: PartlyBadSource.BadBytes.self) {
+            try await scheduler.bring(UInt64(6 * chunk)..<UInt64(6 * chunk + 4096))
+        }
     }
 }

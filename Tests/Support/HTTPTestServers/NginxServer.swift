@@ -93,6 +93,9 @@ public final class NginxServer: Sendable {
         return text.split(separator: "\n").map(String.init)
     }
 
+    /// Where a tier (``init(tierInFrontOf:)``) keeps the responses it cached.
+    public var tierCacheDirectory: URL { workDirectory.appending(path: "nginx-tier-cache") }
+
     /// The access log, for a script that watches it.
     public var accessLogFile: URL { workDirectory.appending(path: "access.log") }
 

@@ -29,3 +29,8 @@ public struct ToolFailure: Error, CustomStringConvertible {
 
     public var description: String { "\(path) \(arguments.joined(separator: " ")) ended with \(termination)" }
 }
+
+/// Where `veritysetup` (Debian cryptsetup-bin) is: in sbin, which a
+/// non-root PATH may lack.
+public let veritysetupPath = ["/usr/sbin/veritysetup", "/sbin/veritysetup", "/usr/bin/veritysetup"]
+    .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "veritysetup"

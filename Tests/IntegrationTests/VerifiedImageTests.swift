@@ -1,0 +1,151 @@
+import Foundation
+import HTTPTestServers
+import Testing
+
+/// Images checked against a dm-verity hash tree made by `veritysetup
+/// format`, through the commands users run, with nginx serving them.
+@Suite("Verified images")
+struct VerifiedImageTests {
+    static let size = 8 << 20
+    /// What opening an image reads however warm its cache: the one-byte
+    /// probe, and the first and last blocks (verified whole) that tell its
+    /// format.
+    static let openingBytes = 1 + 2 * 4096
+
+    final class Setup: Sendable {
+        let served = try! TemporaryDirectory()
+        let work = try! TemporaryDirectory()
+        let origin: NginxServer
+        let image: Data
+        /// The root hash veritysetup printed.
+        let rootHash: String
+
+        init() throws {
+            let file = served.url.appending(path: "disk.img")
+            try randomFile(at: file, size: VerifiedImageTests.size)
+            image = try Data(contentsOf: file)
+            let printed = String(decoding: try runTool(veritysetupPath, ["format", file.path, file.path + ".verity"]), as: UTF8.self)
+            rootHash = try #require(printed.split(separator: "\n").first { $0.hasPrefix("Root hash:") }?.split(separator: "\t").last.map(String.init))
+            origin = try NginxServer(root: served.url)
+        }
+
+        var treeFile: String { served.url.appending(path: "disk.img.verity").path }
+
+        func verified(_ arguments: [String], tree: String? = nil) async throws -> LazyDiskRun {
+            try await LazyDiskRun.run(arguments + ["--root-hash", rootHash, "--hash-tree", tree ?? treeFile])
+        }
+
+        func cache(_ name: String) -> String { work.url.appending(path: name).path }
+
+        /// Bytes nginx sent for `name` so far (GETs that succeeded).
+        func bytesSent(of name: String, by server: NginxServer? = nil) -> Int {
+            (server ?? origin).accessLog.filter { $0.hasPrefix("GET /\(name) ") && $0.contains(" 20") }
+                .compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+        }
+    }
+
+    @Test func aVeritysetupTreeVerifiesCatPullAndServe() async throws {
+        let setup = try Setup()
+        let url = setup.origin.url("disk.img")
+        let cat = try await setup.verified(["cat", url, "--cache", setup.cache("cat")], tree: setup.origin.url("disk.img.verity"))
+        #expect(cat.status == 0, "\(cat.error)")
+        #expect(cat.output == setup.image)
+
+        let pull = try await setup.verified(["pull", url, "--cache", setup.cache("pull")])
+        #expect(pull.status == 0, "\(pull.error)")
+        let offline = try await setup.verified(["cat", url, "--offline", "--cache", setup.cache("pull")])
+        #expect(offline.output == setup.image, "\(offline.error)")
+
+        let copy = setup.work.url.appending(path: "copy.img").path
+        let serve = try await setup.verified(["serve", url, "--cache", setup.cache("serve"), "--run", "nbdcopy \"$uri\" \(copy)"])
+        #expect(serve.status == 0, "\(serve.error)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == setup.image)
+
+        let info = String(decoding: try await setup.verified(["info", url]).output, as: UTF8.self)
+        #expect(info.contains("root hash      \(setup.rootHash)"), "\(info)")
+        #expect(info.contains("covers the image's \(Self.size) bytes"), "\(info)")
+    }
+
+    /// The root hash, not the URL or the ETag, names a verified cache: a
+    /// mirror's URL and a re-uploaded object (new ETag, same bytes) read
+    /// from it without fetching; a cache of unverified bytes is not used.
+    @Test func theRootHashNamesTheCache() async throws {
+        let setup = try Setup()
+        let pull = try await setup.verified(["pull", setup.origin.url("disk.img"), "--cache", setup.cache("c")])
+        #expect(pull.status == 0, "\(pull.error)")
+        #expect(setup.bytesSent(of: "disk.img") >= Self.size)
+
+        try setup.image.write(to: setup.served.url.appending(path: "mirror.img"))
+        let mirror = try await setup.verified(["cat", setup.origin.url("mirror.img"), "--cache", setup.cache("c")])
+        #expect(mirror.output == setup.image, "\(mirror.error)")
+        #expect(setup.bytesSent(of: "mirror.img") <= Self.openingBytes, "only what opening an image reads")
+
+        let before = setup.bytesSent(of: "disk.img")
+        let file = setup.served.url.appending(path: "disk.img").path
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_000_000)], ofItemAtPath: file)
+        let reuploaded = try await setup.verified(["cat", setup.origin.url("disk.img"), "--cache", setup.cache("c")])
+        #expect(reuploaded.output == setup.image, "\(reuploaded.error)")
+        #expect(setup.bytesSent(of: "disk.img") - before <= Self.openingBytes, "a new ETag, the same bytes: nothing fetched")
+
+        let plain = try await LazyDiskRun.run(["pull", setup.origin.url("mirror.img"), "--cache", setup.cache("plain")])
+        #expect(plain.status == 0)
+        let sentBefore = setup.bytesSent(of: "mirror.img")
+        let verified = try await setup.verified(["cat", setup.origin.url("mirror.img"), "--cache", setup.cache("plain")])
+        #expect(verified.output == setup.image)
+        #expect(setup.bytesSent(of: "mirror.img") - sentBefore >= Self.size, "unverified bytes are not trusted")
+    }
+
+    /// A cache tier whose copy of one 1 MiB slice was overwritten with other
+    /// bytes of the same size: validators cannot tell (the ETag is the
+    /// origin's), so a read without a root hash returns the wrong bytes.
+    /// With one, reads of that slice fail naming the block, reads of every
+    /// other slice succeed, and nothing of the slice is cached.
+    @Test func aPoisonedTierSliceIsCaughtOnlyWithARootHash() async throws {
+        let setup = try Setup()
+        let tier = try NginxServer(tierInFrontOf: setup.origin)
+        let url = tier.url("disk.img")
+        let warm = try await LazyDiskRun.run(["cat", url, "--no-cache"])
+        #expect(warm.output == setup.image)
+
+        let slice = 3 << 20..<4 << 20
+        let poison = try poisonTierSlice(tier, key: "/disk.imgbytes=\(slice.lowerBound)-\(slice.upperBound - 1)", bytes: slice.count)
+        let plain = try await LazyDiskRun.run(["cat", url, "--no-cache", "--offset", "3M", "--length", "1M"])
+        #expect(plain.status == 0)
+        #expect(plain.output == poison, "without a root hash the wrong bytes are returned")
+
+        let cache = setup.cache("tier")
+        let bad = try await setup.verified(["cat", url, "--cache", cache, "--offset", "\(slice.lowerBound + 8192)", "--length", "4096"])
+        #expect(bad.status != 0)
+        // The read's chunk (64 KiB) is fetched whole: its first bad block is named.
+        #expect(bad.error.contains("block \((slice.lowerBound + 8192) / 65536 * 16) (bytes \(slice.lowerBound)-"), "\(bad.error)")
+        #expect(bad.error.contains("does not match the image's root hash"), "\(bad.error)")
+        for (offset, length) in [(0, slice.lowerBound), (slice.upperBound, Self.size - slice.upperBound)] {
+            let good = try await setup.verified(["cat", url, "--cache", cache, "--offset", "\(offset)", "--length", "\(length)"])
+            #expect(good.status == 0, "\(good.error)")
+            #expect(good.output == setup.image[offset..<offset + length])
+        }
+        let cached = try await setup.verified(["cat", url, "--offline", "--cache", cache, "--offset", "3M", "--length", "1M"])
+        #expect(cached.status != 0, "nothing of the bad slice is cached")
+        let dataFile = try #require(FileManager.default.enumerator(atPath: cache)?.compactMap { $0 as? String }.first { $0.hasSuffix("/data") })
+        let stored = try Data(contentsOf: URL(fileURLWithPath: cache).appending(path: dataFile))
+        for block in stride(from: 0, to: slice.count, by: 4096) {
+            #expect(stored[slice.lowerBound + block..<slice.lowerBound + block + 4096] != poison[block..<block + 4096])
+        }
+    }
+
+    /// Overwrites the body of the tier's cached response for `key` (nginx
+    /// keeps it at the end of the cache file) with random bytes; returns them.
+    private func poisonTierSlice(_ tier: NginxServer, key: String, bytes: Int) throws -> Data {
+        let root = tier.tierCacheDirectory
+        let files = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
+        let file = try #require(files.first { url in
+            (try? Data(contentsOf: url)).map { $0.range(of: Data("\nKEY: \(key)\n".utf8)) != nil } ?? false
+        }, "the tier cached \(key)")
+        var contents = try Data(contentsOf: file)
+        var poison = Data(count: bytes)
+        for index in poison.indices { poison[index] = UInt8.random(in: 0...255) }
+        contents.replaceSubrange(contents.count - bytes..<contents.count, with: poison)
+        try contents.write(to: file)
+        return poison
+    }
+}
