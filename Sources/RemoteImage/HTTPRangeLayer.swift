@@ -17,11 +17,11 @@ import Verity
 public struct HTTPRangeLayer: DiskLayer {
     public static let logicalSectorSize = 512
     public let image: RemoteImage
-    /// Where the image's bytes come from: the image itself, or the image
-    /// checked against ``hashTree``.
+    /// Where the image's bytes come from: the image itself, or
+    /// ``verification``.
     public let source: any RangeSource
-    /// The tree every byte read is verified against, when there is one.
-    public let hashTree: HashTree?
+    /// The image's bytes checked against its hash tree, when it has one.
+    public let verification: VerifiedSource?
     public let format: ImageFormat
     /// Bytes of disk data in the object (excluding any VHD footer).
     public let contentSize: UInt64
@@ -44,7 +44,8 @@ public struct HTTPRangeLayer: DiskLayer {
             }
             return try wholeObjectLayer(image, format: format)
         }
-        let source: any RangeSource = hashTree.map { VerifiedSource(image, tree: $0, image: image.url.description) } ?? image
+        let verification = hashTree.map { VerifiedSource(image, tree: $0, image: image.url.description) }
+        let source: any RangeSource = verification ?? image
         async let startBytes = format == nil && size > 0 ? source.read(0..<min(size, 512), for: .read) : []
         async let footerBytes = size >= UInt64(VHDFooter.size) && (format == nil || format == .vhd)
             ? source.read(size - UInt64(VHDFooter.size)..<size, for: .read)
@@ -52,7 +53,7 @@ public struct HTTPRangeLayer: DiskLayer {
         let (start, footer) = try await (startBytes, footerBytes)
         let detection = try FormatDetection(requested: format, start: start, footer: footer, objectSize: size)
         return HTTPRangeLayer(
-            image: image, source: source, hashTree: hashTree, format: detection.format, contentSize: detection.contentSize,
+            image: image, source: source, verification: verification, format: detection.format, contentSize: detection.contentSize,
             diskID: detection.vhdFooter?.uniqueID, notice: detection.notice)
     }
 
@@ -66,16 +67,16 @@ public struct HTTPRangeLayer: DiskLayer {
                 answer: "it sends the whole object to a range request, and a VHD's footer is at its end; give --format raw, or download it first")
         }
         let detected: ImageFormat = format ?? (image.leadingBytes.starts(with: ImageFormat.qcow2Magic) ? .qcow2 : .raw)
-        return HTTPRangeLayer(image: image, source: image, hashTree: nil, format: detected, contentSize: image.identity.size, diskID: nil)
+        return HTTPRangeLayer(image: image, source: image, verification: nil, format: detected, contentSize: image.identity.size, diskID: nil)
     }
 
     private init(
-        image: RemoteImage, source: any RangeSource, hashTree: HashTree?, format: ImageFormat, contentSize: UInt64, diskID: DiskID?,
+        image: RemoteImage, source: any RangeSource, verification: VerifiedSource?, format: ImageFormat, contentSize: UInt64, diskID: DiskID?,
         notice: String? = nil
     ) {
         self.image = image
         self.source = source
-        self.hashTree = hashTree
+        self.verification = verification
         self.format = format
         self.notice = notice
         self.contentSize = contentSize
@@ -98,6 +99,9 @@ public struct HTTPRangeLayer: DiskLayer {
             source: source, connections: image.connections, contentSize: contentSize, layout: store.chunkLayout, store: store,
             policy: policy, latency: image.probeDuration, onStoreFailure: onStoreFailure)
     }
+
+    /// The tree every byte read is verified against, when there is one.
+    public var hashTree: HashTree? { verification?.tree }
 
     /// What names the image's bytes: the server's validators, and the root
     /// hash they are verified against, if any.

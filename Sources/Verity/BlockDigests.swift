@@ -25,4 +25,15 @@ public struct BlockDigests: Sendable {
         let start = Int(hashBlock % HashTree.groupBlocks) * geometry.hashBlockSize + byteOffset
         return group.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<start + HashTreeGeometry.digestSize])) }
     }
+
+    /// The content key of the chunk made of `blocks`, when this run covers
+    /// them all.
+    func key(ofBlocks blocks: Range<UInt64>) -> ChunkKey? {
+        var digests: [UInt8] = []
+        digests.reserveCapacity(blocks.count * HashTreeGeometry.digestSize)
+        for block in blocks {
+            guard withExpectedDigest(ofBlock: block, { $0.map { digests += $0 } }) != nil else { return nil }
+        }
+        return digests.withUnsafeBytes { ChunkKey(digests: $0) }
+    }
 }

@@ -8,11 +8,28 @@ import Synchronization
 /// that does not match is fetched once more on its own, and if it still
 /// does not match, the request fails with ``BlockMismatch`` after every
 /// other block went on to the sink.
+///
+/// Once it ``copiesChunks(from:chunkBytes:)``, a whole chunk some cache
+/// under the root already holds (by content: see ``ContentIndex``) is
+/// copied from there, checked the same way, instead of fetched.
 public final class VerifiedSource: RangeSource {
     public let tree: HashTree
     private let inner: any RangeSource
     private let imageDescription: String
     private let blockSize: UInt64
+    private let sharing = Mutex<Sharing?>(nil)
+    private let copied = Atomic<UInt64>(0)
+
+    private struct Sharing {
+        let index: ContentIndex
+        let chunkBytes: UInt64
+        let dataBytes: UInt64
+
+        /// Whether `piece` is a whole chunk (the image's last may be shorter).
+        func isWholeChunk(_ piece: Range<UInt64>) -> Bool {
+            piece.lowerBound % chunkBytes == 0 && (piece.count == chunkBytes || piece.upperBound == dataBytes)
+        }
+    }
 
     /// Checks `inner`'s bytes against `tree`; `image` names the image
     /// (redacted) in errors.
@@ -21,6 +38,20 @@ public final class VerifiedSource: RangeSource {
         self.tree = tree
         imageDescription = image
         blockSize = UInt64(tree.geometry.dataBlockSize)
+    }
+
+    /// Bytes copied from caches so far rather than fetched.
+    public var copiedBytes: UInt64 { copied.load(ordering: .relaxed) }
+
+    /// From now on, looks up whole chunks (the index's) in `index` before
+    /// fetching them, and records the chunks it verifies there. Only a tree
+    /// made without a salt names content; with a salt this does nothing and
+    /// returns false.
+    @discardableResult
+    public func copiesChunks(from index: ContentIndex) -> Bool {
+        guard tree.superblock.salt.isEmpty, index.chunkBytes % Int(blockSize) == 0 else { return false }
+        sharing.withLock { $0 = Sharing(index: index, chunkBytes: UInt64(index.chunkBytes), dataBytes: tree.geometry.dataBytes) }
+        return true
     }
 
     public func read(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8] {
@@ -32,18 +63,86 @@ public final class VerifiedSource: RangeSource {
     public func read(_ range: Range<UInt64>, for purpose: FetchPurpose, into sink: any FetchSink) async throws {
         let blocks = range.lowerBound / blockSize..<(range.upperBound + blockSize - 1) / blockSize
         let digests = try await tree.digests(ofBlocks: blocks)
+        let sharing = sharing.withLock { $0 }
+        let whole = blocks.lowerBound * blockSize..<blocks.upperBound * blockSize
+        let pieces = sharing.map { chunkPieces(of: whole, chunkBytes: $0.chunkBytes) } ?? [whole]
+        var toFetch: [Range<UInt64>] = []
+        for piece in pieces {
+            if let sharing, sharing.isWholeChunk(piece), try copy(piece, digests: digests, from: sharing, to: sink, wanted: range) { continue }
+            if let last = toFetch.last, last.upperBound == piece.lowerBound {
+                toFetch[toFetch.count - 1] = last.lowerBound..<piece.upperBound
+            } else {
+                toFetch.append(piece)
+            }
+        }
+        for run in toFetch {
+            try await fetch(run, digests: digests, for: purpose, into: sink, wanted: range)
+        }
+        if let sharing {
+            for piece in pieces where sharing.isWholeChunk(piece) && toFetch.contains(where: { $0.contains(piece.lowerBound) }) {
+                record(piece, digests: digests, in: sharing)
+            }
+        }
+    }
+
+    /// Streams `run` (whole blocks) through a ``VerifyingSink``, then fetches
+    /// each block that failed once more.
+    private func fetch(
+        _ run: Range<UInt64>, digests: BlockDigests, for purpose: FetchPurpose, into sink: any FetchSink, wanted: Range<UInt64>
+    ) async throws {
         let verifying = VerifyingSink(
-            downstream: sink, digests: digests, hasher: tree.hasher, blockSize: Int(blockSize), start: blocks.lowerBound * blockSize, wanted: range)
-        try await inner.read(blocks.lowerBound * blockSize..<blocks.upperBound * blockSize, for: purpose, into: verifying)
+            downstream: sink, digests: digests, hasher: tree.hasher, blockSize: Int(blockSize), start: run.lowerBound, wanted: wanted)
+        try await inner.read(run, for: purpose, into: verifying)
         for block in try verifying.failedBlocks() {
             let bytes = block * blockSize..<(block + 1) * blockSize
             let again = try await inner.read(bytes, for: purpose)
-            let matches = again.withUnsafeBytes { raw in
-                digests.withExpectedDigest(ofBlock: block) { $0.map { tree.hasher.matches(raw, expected: $0) } ?? false }
+            guard again.withUnsafeBytes({ matches($0, from: bytes.lowerBound, digests: digests) }) else {
+                throw BlockMismatch(block: block, failedBytes: bytes, image: imageDescription)
             }
-            guard matches else { throw BlockMismatch(block: block, failedBytes: bytes, image: imageDescription) }
-            try again.withUnsafeBytes { try forward($0, at: bytes.lowerBound, to: sink, wanted: range) }
+            try again.withUnsafeBytes { try forward($0, at: bytes.lowerBound, to: sink, wanted: wanted) }
         }
+    }
+
+    /// Copies `piece`, a whole chunk, from a cache that holds the same
+    /// content, when one does and every block checks; returns whether it did.
+    private func copy(
+        _ piece: Range<UInt64>, digests: BlockDigests, from sharing: Sharing, to sink: any FetchSink, wanted: Range<UInt64>
+    ) throws -> Bool {
+        guard let key = digests.key(ofBlocks: piece.lowerBound / blockSize..<piece.upperBound / blockSize),
+              let bytes = sharing.index.bytes(of: key, count: piece.count),
+              bytes.withUnsafeBytes({ matches($0, from: piece.lowerBound, digests: digests) })
+        else { return false }
+        try bytes.withUnsafeBytes { try forward($0, at: piece.lowerBound, to: sink, wanted: wanted) }
+        copied.add(UInt64(piece.count), ordering: .relaxed)
+        sharing.index.record(key, rootHash: tree.rootHash, chunk: piece.lowerBound / sharing.chunkBytes)
+        return true
+    }
+
+    private func record(_ piece: Range<UInt64>, digests: BlockDigests, in sharing: Sharing) {
+        guard let key = digests.key(ofBlocks: piece.lowerBound / blockSize..<piece.upperBound / blockSize) else { return }
+        sharing.index.record(key, rootHash: tree.rootHash, chunk: piece.lowerBound / sharing.chunkBytes)
+    }
+
+    /// Whether every block of `bytes` (from byte `offset`) matches its digest.
+    private func matches(_ bytes: UnsafeRawBufferPointer, from offset: UInt64, digests: BlockDigests) -> Bool {
+        stride(from: 0, to: bytes.count, by: Int(blockSize)).allSatisfy { start in
+            let block = UnsafeRawBufferPointer(rebasing: bytes[start..<start + Int(blockSize)])
+            return digests.withExpectedDigest(ofBlock: (offset + UInt64(start)) / blockSize) {
+                $0.map { tree.hasher.matches(block, expected: $0) } ?? false
+            }
+        }
+    }
+
+    /// `range` cut at chunk boundaries.
+    private func chunkPieces(of range: Range<UInt64>, chunkBytes: UInt64) -> [Range<UInt64>] {
+        var pieces: [Range<UInt64>] = []
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let end = min(range.upperBound, (start / chunkBytes + 1) * chunkBytes)
+            pieces.append(start..<end)
+            start = end
+        }
+        return pieces
     }
 }
 

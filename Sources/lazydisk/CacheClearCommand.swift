@@ -13,6 +13,7 @@ struct CacheClearCommand: AsyncParsableCommand {
     var all = false
 
     @OptionGroup var cache: CacheRootOptions
+    @OptionGroup var verified: RootHashOption
 
     func run() async throws {
         if all {
@@ -27,7 +28,7 @@ struct CacheClearCommand: AsyncParsableCommand {
             return
         }
         let url = try await image.source().url
-        let directory = cache.location.existingDirectory(for: url)
+        let directory = cache.location.existingDirectory(for: url, rootHash: verified.rootHash)
         guard FileManager.default.fileExists(atPath: directory.string) else {
             throw CommandError("no cache for \(url) in \(cache.location.root)")
         }

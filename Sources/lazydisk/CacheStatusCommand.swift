@@ -27,9 +27,10 @@ struct CacheStatusCommand: AsyncParsableCommand {
     }
 
     @OptionGroup var cache: CacheRootOptions
+    @OptionGroup var verified: RootHashOption
 
     func run() async throws {
-        let directory = cache.location.existingDirectory(for: try await image.source().url)
+        let directory = cache.location.existingDirectory(for: try await image.source().url, rootHash: verified.rootHash)
         let layer = try FileCacheLayer.openExisting(at: directory, countsAsUse: false)
         let header = layer.header
         // The data file is sparse: what it takes on disk is what is cached.

@@ -15,10 +15,11 @@ struct CacheTraceCommand: AsyncParsableCommand {
     var output: String
 
     @OptionGroup var cache: CacheRootOptions
+    @OptionGroup var verified: RootHashOption
 
     func run() async throws {
         let url = try await image.source().url
-        let directory = cache.location.existingDirectory(for: url)
+        let directory = cache.location.existingDirectory(for: url, rootHash: verified.rootHash)
         guard let trace = try BootTrace.load(from: directory) else {
             throw CommandError("no boot trace of \(url) in \(cache.location.root): serve the image once to record one")
         }

@@ -24,7 +24,7 @@ struct CacheVerifyCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: directory.appending("meta").string) else {
             throw CommandError("no cache of \(remoteLayer.image.url) in \(cache.location.root): nothing to verify")
         }
-        let cacheLayer = try ImageStack.openCache(for: remoteLayer, location: cache.location, limit: nil, logger: remote.logger)
+        let cacheLayer = try await ImageStack.openCache(for: remoteLayer, location: cache.location, limit: nil, logger: remote.logger)
         let offline = try await LayeredDisk(readOnly: true, layers: [
             LayerConfiguration(cacheLayer),
             LayerConfiguration(OfflineLayer(sectorCount: cacheLayer.sectorCount, sectorSize: cacheLayer.sectorSize)),

@@ -7,6 +7,7 @@ import Logging
 import Qcow2
 import RemoteImage
 import Synchronization
+import Verity
 
 /// The one engine behind every command that reads an image, in the design
 /// card's shape: the file cache, a read cache filled by the fetch scheduler,
@@ -81,8 +82,7 @@ struct ImageStack {
             return try ImageStack(
                 guests: guests, overlayLimit: overlayLimit, cache: nil, remote: remote, scheduler: scheduler, traceRecorder: nil)
         }
-        let cache = try openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
-        try await remote.hashTree?.keep(in: cache.directory)
+        let cache = try await openCache(for: remote, location: cacheOptions.location, limit: try cacheOptions.limit.maximumSize(), logger: logger)
         let warned = Atomic<Bool>(false)
         let scheduler = remote.scheduler(filling: cache) { error in
             // Reads go on from the server; say so once, log every failure.
@@ -131,8 +131,10 @@ struct ImageStack {
 
     /// Opens the image's cache, warning when it had to be rebuilt. With a
     /// `limit`, least recently used caches no process uses are removed first
-    /// to leave room for the whole of this image.
-    static func openCache(for remote: HTTPRangeLayer, location: CacheLocation, limit: UInt64?, logger: Logger) throws -> FileCacheLayer {
+    /// to leave room for the whole of this image. A verified image keeps its
+    /// hash tree's blocks in the cache, and copies chunks other verified
+    /// caches under the root hold rather than fetch them.
+    static func openCache(for remote: HTTPRangeLayer, location: CacheLocation, limit: UInt64?, logger: Logger) async throws -> FileCacheLayer {
         let header = CacheHeader(
             sectorSize: UInt32(remote.sectorSize),
             diskSize: remote.sectorCount * UInt64(remote.sectorSize),
@@ -149,6 +151,12 @@ struct ImageStack {
             printWarning("the cache for \(remote.image.url) was discarded and rebuilt: \(reason)")
         }
         warnAboutDiscardedPages(cache)
+        if let verification = remote.verification {
+            try await verification.tree.keep(in: cache.directory)
+            verification.copiesChunks(from: ContentIndex(root: location.root, chunkBytes: Int(cache.header.chunkSize)) {
+                location.directory(forRootHash: $0)
+            })
+        }
         if let limit {
             let room = cache.header.diskSize - cache.presentBytes
             for removed in location.prune(toAtMost: limit - min(limit, room), keeping: cache.directory) {

@@ -36,6 +36,9 @@ struct PullCommand: AsyncParsableCommand {
         var bytesFetchedByPurpose: [String: UInt64]
         var mergedRequests: Int
         var joinedChunks: Int
+        /// Of the bytes fetched, those copied from other verified images'
+        /// caches (same content) instead of downloaded.
+        var bytesCopied: UInt64
     }
 
     @OptionGroup var part: ByteRangeOptions
@@ -47,7 +50,7 @@ struct PullCommand: AsyncParsableCommand {
     func run() async throws {
         let source = try await image.source(commandTimeLimit: remote.commandTimeLimit)
         let layer = try await remote.openLayer(source)
-        let cache = try ImageStack.openCache(for: layer, location: self.cache.location, limit: try limit.maximumSize(), logger: remote.logger)
+        let cache = try await ImageStack.openCache(for: layer, location: self.cache.location, limit: try limit.maximumSize(), logger: remote.logger)
         let diskSize = cache.header.diskSize
         let range = try part.range(within: diskSize)
 
@@ -75,13 +78,14 @@ struct PullCommand: AsyncParsableCommand {
         totals.bytesAlreadyCached = totals.bytesWanted - min(totals.bytesWanted, totals.bytesFetched)
         progress.finish(totals)
         let elapsed = progress.elapsed
+        let copied = layer.verification?.copiedBytes ?? 0
         if json {
             try printJSON(Summary(
                 url: layer.image.url.description, seconds: elapsed.seconds, bytesWanted: totals.bytesWanted,
                 bytesFetched: totals.bytesFetched, bytesAlreadyCached: totals.bytesAlreadyCached, requests: totals.requests,
                 requestsByPurpose: Dictionary(uniqueKeysWithValues: counters.requests.map { ("\($0.key)", $0.value) }),
                 bytesFetchedByPurpose: Dictionary(uniqueKeysWithValues: counters.bytesFetched.map { ("\($0.key)", $0.value) }),
-                mergedRequests: counters.mergedRequests, joinedChunks: counters.joinedChunks))
+                mergedRequests: counters.mergedRequests, joinedChunks: counters.joinedChunks, bytesCopied: copied))
             return
         }
         print("""
@@ -90,6 +94,9 @@ struct PullCommand: AsyncParsableCommand {
             (\(ByteFormat.rate(totals.bytesFetched, over: elapsed))), \
             \(ByteFormat.size(totals.bytesAlreadyCached)) already cached
             """)
+        if copied > 0 {
+            print("of the bytes fetched, \(ByteFormat.size(copied)) were copied from caches of verified images with the same content")
+        }
         print(CounterReport(counters).line)
     }
 }

@@ -178,9 +178,11 @@ extension FetchSchedulerTests {
         let scheduler = FetchScheduler(
             source: source, connections: 4, contentSize: UInt64(Self.size), layout: store.chunkLayout, store: store)
         let fill = Task { try await scheduler.fill(0..<8) }
-        while source.waitingRequests == 0 { await Task.yield() }
+        // Waiting for a state, not a time: each check sleeps, so the pool's
+        // threads stay free for the tasks being waited for.
+        while source.waitingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
         let read = Task { try await Self.read(chunk..<2 * chunk, from: scheduler, store: store) }
-        while scheduler.counters.joinedChunks == 0 { await Task.yield() }
+        while scheduler.counters.joinedChunks == 0 { try await Task.sleep(for: .milliseconds(1)) }
         source.open()
         await #expect(throws: PartlyBadSource.BadBytes.self) { try await fill.value }
         #expect(try await read.value == source.object.bytes(chunk..<2 * chunk))

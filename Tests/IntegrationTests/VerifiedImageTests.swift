@@ -133,6 +133,108 @@ struct VerifiedImageTests {
         }
     }
 
+    /// Two versions of an ext4 image, built by `mkfs.ext4 -d` from two
+    /// directory trees that differ in three files and one new one, each
+    /// with a salt-less tree: version 2 fetches about only the chunks that
+    /// differ, and the rest is copied from version 1's cache and checked.
+    final class Versions: Sendable {
+        let setup: Setup
+        let roots: [String]
+
+        init() throws {
+            setup = try Setup()
+            let trees = [setup.work.url.appending(path: "tree1"), setup.work.url.appending(path: "tree2")]
+            try FileManager.default.createDirectory(at: trees[0], withIntermediateDirectories: true)
+            for index in 0..<120 {
+                try randomFile(at: trees[0].appending(path: "file\(index)"), size: 20_000 + index * 1_531)
+            }
+            try FileManager.default.copyItem(at: trees[0], to: trees[1])
+            for index in [7, 50, 99] {
+                try randomFile(at: trees[1].appending(path: "file\(index)"), size: 20_000 + index * 1_531)
+            }
+            try randomFile(at: trees[1].appending(path: "zz-new"), size: 300_000)
+            var roots: [String] = []
+            for (number, tree) in trees.enumerated() {
+                let image = setup.served.url.appending(path: "v\(number + 1).img").path
+                let uuid = "11111111-2222-3333-4444-555555555555"
+                try runTool(systemToolPath("mkfs.ext4"), ["-q", "-F", "-b", "4096", "-U", uuid, "-E", "hash_seed=\(uuid),root_owner=0:0", "-d", tree.path, image, "24M"])
+                let printed = String(decoding: try runTool(veritysetupPath, ["format", "--salt=-", image, image + ".verity"]), as: UTF8.self)
+                roots.append(try #require(printed.split(separator: "\n").first { $0.hasPrefix("Root hash:") }?.split(separator: "\t").last.map(String.init)))
+            }
+            self.roots = roots
+        }
+
+        func image(_ version: Int) throws -> Data { try Data(contentsOf: setup.served.url.appending(path: "v\(version).img")) }
+
+        func run(_ command: String, version: Int, _ extra: [String] = []) async throws -> LazyDiskRun {
+            let image = setup.served.url.appending(path: "v\(version).img").path
+            return try await LazyDiskRun.run(
+                [command, setup.origin.url("v\(version).img"), "--root-hash", roots[version - 1], "--hash-tree", image + ".verity"] + extra)
+        }
+
+        /// Bytes of the distinct 64 KiB chunks of version 2: what a pull of
+        /// it fetches at least when no other cache holds any of them (a
+        /// chunk that repeats, zeros above all, is copied from the image's
+        /// own cache once there).
+        func distinctBytes() throws -> Int {
+            let two = try image(2)
+            return Set(stride(from: 0, to: two.count, by: 65536).map { two[$0..<min($0 + 65536, two.count)] }).count * 65536
+        }
+
+        /// Bytes of the 64 KiB chunks of version 2 that differ from version 1's at the same offset.
+        func differingBytes() throws -> Int {
+            let (one, two) = (try image(1), try image(2))
+            return stride(from: 0, to: two.count, by: 65536).filter { one[$0..<min($0 + 65536, one.count)] != two[$0..<min($0 + 65536, two.count)] }.count * 65536
+        }
+    }
+
+    @Test func aNewVersionFetchesOnlyTheChunksThatDiffer() async throws {
+        let versions = try Versions()
+        let cache = versions.setup.cache("versions")
+        #expect(try await versions.run("pull", version: 1, ["--cache", cache]).status == 0)
+        let differing = try versions.differingBytes()
+        #expect(differing > 0 && differing < 24 << 20 / 10, "the versions share most chunks: \(differing) bytes differ")
+        let pull = try await versions.run("pull", version: 2, ["--cache", cache])
+        #expect(pull.status == 0, "\(pull.error)")
+        let fetched = versions.setup.bytesSent(of: "v2.img")
+        #expect(Double(fetched) <= 1.2 * Double(differing), "fetched \(fetched) for \(differing) bytes of chunks that differ")
+        #expect(String(decoding: pull.output, as: UTF8.self).contains("were copied from caches of verified images"))
+        let back = try await versions.run("cat", version: 2, ["--cache", cache, "--offline"])
+        #expect(back.output == (try versions.image(2)), "\(back.error)")
+    }
+
+    /// A copy is checked like a fetch: with version 1's cached bytes
+    /// damaged, version 2 fetches every chunk it does not hold itself. A
+    /// cleared cache is forgotten: nothing is copied from it, and its
+    /// records leave the index.
+    @Test func copiesAreCheckedAndClearedCachesForgotten() async throws {
+        let versions = try Versions()
+        let distinct = try versions.distinctBytes()
+        let cache = versions.setup.cache("versions")
+        #expect(try await versions.run("pull", version: 1, ["--cache", cache]).status == 0)
+        let oneDirectory = URL(fileURLWithPath: cache).appending(path: "verity-sha256-\(versions.roots[0])")
+        let data = try FileHandle(forWritingTo: oneDirectory.appending(path: "data"))
+        try data.write(contentsOf: Data(repeating: 0x5a, count: 24 << 20))
+        try data.close()
+        let pull = try await versions.run("pull", version: 2, ["--cache", cache])
+        #expect(pull.status == 0, "\(pull.error)")
+        #expect(versions.setup.bytesSent(of: "v2.img") >= distinct, "no damaged chunk is copied")
+        let back = try await versions.run("cat", version: 2, ["--cache", cache, "--offline"])
+        #expect(back.output == (try versions.image(2)))
+
+        let fresh = versions.setup.cache("fresh")
+        #expect(try await versions.run("pull", version: 1, ["--cache", fresh]).status == 0)
+        let clear = try await LazyDiskRun.run(["cache", "clear", versions.setup.origin.url("v1.img"), "--cache", fresh, "--root-hash", versions.roots[0]])
+        #expect(clear.status == 0, "\(clear.error)")
+        let before = versions.setup.bytesSent(of: "v2.img")
+        #expect(try await versions.run("pull", version: 2, ["--cache", fresh]).status == 0)
+        #expect(versions.setup.bytesSent(of: "v2.img") - before >= distinct, "nothing copied from a cleared cache")
+        let index = try Data(contentsOf: URL(fileURLWithPath: fresh).appending(path: "content-index"))
+        let hex = Array(versions.roots[0])
+        let rootOne = Data(stride(from: 0, to: hex.count, by: 2).map { UInt8(String(hex[$0...$0 + 1]), radix: 16)! })
+        #expect(index.range(of: rootOne) == nil, "the cleared cache's records left the index")
+    }
+
     /// Overwrites the body of the tier's cached response for `key` (nginx
     /// keeps it at the end of the cache file) with random bytes; returns them.
     private func poisonTierSlice(_ tier: NginxServer, key: String, bytes: Int) throws -> Data {

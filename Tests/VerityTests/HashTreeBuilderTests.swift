@@ -10,24 +10,27 @@ struct HashTreeBuilderTests {
     static let uuid = "12345678-1234-1234-1234-123456789abc"
 
     /// Block counts that give no level (one block), one, a full level-0
-    /// block, one past it, and three levels.
-    @Test(arguments: [1, 2, 128, 129, 300, 16_385])
-    func theTreeIsVeritysetupsByteForByte(blocks: Int) throws {
+    /// block, one past it, two levels; and with 512-byte hash blocks (16
+    /// digests each), three and four.
+    @Test(arguments: [(1, 4096), (2, 4096), (128, 4096), (129, 4096), (300, 4096), (300, 512), (4097, 512)])
+    func theTreeIsVeritysetupsByteForByte(blocks: Int, hashBlockSize: Int) throws {
         for salt in ["-", "5a17ed0011223344"] {
             let directory = FileManager.default.temporaryDirectory.appending(path: "verity-\(UUID())")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            let data = (0..<blocks * 4096).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 11) }
+            let data = pseudoRandomBytes(count: blocks * 4096, seed: UInt64(blocks))
             let dataFile = directory.appending(path: "data.img")
             let treeFile = directory.appending(path: "data.verity")
             try Data(data).write(to: dataFile)
-            let printed = try veritysetup(["format", "--salt=\(salt)", "--uuid=\(Self.uuid)", dataFile.path, treeFile.path])
+            let printed = try veritysetup([
+                "format", "--salt=\(salt)", "--uuid=\(Self.uuid)", "--hash-block-size=\(hashBlockSize)", dataFile.path, treeFile.path,
+            ])
             let rootHash = printed.split(separator: "\n").first { $0.hasPrefix("Root hash:") }?.split(separator: "\t").last.map(String.init)
 
             var superblock = VeritySuperblock(
                 dataBlocks: UInt64(blocks), salt: salt == "-" ? [] : [UInt8](hexString: salt)!,
                 uuid: withUnsafeBytes(of: UUID(uuidString: Self.uuid)!.uuid) { Array($0) })
-            superblock.dataBlockSize = 4096
+            superblock.hashBlockSize = UInt32(hashBlockSize)
             var builder = HashTreeBuilder(superblock: superblock)
             // Uneven pieces, as a download hands them over.
             var offset = 0
@@ -37,8 +40,8 @@ struct HashTreeBuilderTests {
                 offset = end
             }
             let (file, root) = try builder.finish()
-            #expect(file == Array(try Data(contentsOf: treeFile)), "\(blocks) blocks, salt \(salt)")
-            #expect(root.hexString == rootHash, "\(blocks) blocks, salt \(salt)")
+            #expect(file == Array(try Data(contentsOf: treeFile)), "\(blocks) blocks, hash blocks of \(hashBlockSize), salt \(salt)")
+            #expect(root.hexString == rootHash, "\(blocks) blocks, hash blocks of \(hashBlockSize), salt \(salt)")
             #expect(try VeritySuperblock(decoding: file) == superblock)
         }
     }

@@ -43,8 +43,11 @@ final class BlockCollector: FetchSink {
     }
 
     func covers(_ range: Range<UInt64>) -> Bool {
-        let written = bytesByOffset.map { $0.key..<$0.key + UInt64($0.value) }
-        return range.allSatisfy { byte in written.contains { $0.contains(byte) } }
+        var reached = range.lowerBound
+        for (offset, count) in bytesByOffset.sorted(by: { $0.key < $1.key }) where offset <= reached {
+            reached = max(reached, offset + UInt64(count))
+        }
+        return reached >= range.upperBound
     }
 
     func touches(_ range: Range<UInt64>) -> Bool {
@@ -54,8 +57,10 @@ final class BlockCollector: FetchSink {
 
 @Suite("Reads checked against a hash tree")
 struct VerifiedSourceTests {
-    /// 34 MiB: two levels, and two groups of level-0 blocks.
-    static let blocks = 8_320
+    /// 8.2 MiB with 512-byte hash blocks (16 digests each): three levels,
+    /// and three groups of level-0 blocks.
+    static let blocks = 2_100
+    static let geometry = HashTreeGeometry(dataBlockSize: 4096, hashBlockSize: 512, dataBlocks: UInt64(blocks))
 
     struct Image {
         let data: [UInt8]
@@ -64,14 +69,10 @@ struct VerifiedSourceTests {
     }
 
     static let image: Image = {
-        var generator = SystemRandomNumberGenerator()
-        let data = [UInt8](unsafeUninitializedCapacity: blocks * 4096) { buffer, count in
-            UnsafeMutableRawBufferPointer(buffer).withMemoryRebound(to: UInt64.self) { words in
-                for index in words.indices { words[index] = generator.next() }
-            }
-            count = blocks * 4096
-        }
-        var builder = HashTreeBuilder(superblock: VeritySuperblock(dataBlocks: UInt64(blocks)))
+        let data = pseudoRandomBytes(count: blocks * 4096)
+        var superblock = VeritySuperblock(dataBlocks: UInt64(blocks))
+        superblock.hashBlockSize = 512
+        var builder = HashTreeBuilder(superblock: superblock)
         data.withUnsafeBytes { builder.append($0) }
         let (tree, root) = try! builder.finish()
         return Image(data: data, tree: tree, rootHash: root)
@@ -82,22 +83,24 @@ struct VerifiedSourceTests {
         return VerifiedSource(object, tree: hashTree, image: "test image")
     }
 
-    /// The tree's blocks are fetched a group at a time as reads need them:
-    /// a read of the first blocks fetches the superblock, the top level and
-    /// the first group of level 0; a read at the end, the last group.
+    /// The tree's blocks are fetched a group at a time as reads need them,
+    /// from the top down: a read of the first blocks fetches the
+    /// superblock, then the groups on its path; a read at the end, only the
+    /// last group of level 0.
     @Test func goodBytesPassAndTheTreeIsFetchedLazily() async throws {
         let image = Self.image
         let tree = MemoryObject(image.tree)
         let source = try await verified(MemoryObject(image.data), tree: tree)
         #expect(try await source.read(100..<9000, for: .read) == Array(image.data[100..<9000]))
-        let geometry = HashTreeGeometry(dataBlockSize: 4096, hashBlockSize: 4096, dataBlocks: UInt64(Self.blocks))
-        let firstGroup = geometry.offset(level: 0, index: 0)..<geometry.offset(level: 0, index: 64)
-        let top = geometry.offset(level: 1, index: 0)..<geometry.offset(level: 1, index: 1)
-        #expect(tree.requests == [0..<512, top, firstGroup])
+        let geometry = Self.geometry
+        #expect(geometry.levels == 3 && geometry.levelBlocks[0] == 132)
+        let group = { (level: Int, blocks: Range<UInt64>) in
+            geometry.offset(level: level, index: blocks.lowerBound)..<geometry.offset(level: level, index: blocks.upperBound)
+        }
+        #expect(tree.requests == [0..<512, group(2, 0..<1), group(1, 0..<9), group(0, 0..<64)])
         let end = UInt64(image.data.count)
         #expect(try await source.read(end - 4096..<end, for: .read) == Array(image.data.suffix(4096)))
-        #expect(tree.requests.last == geometry.offset(level: 0, index: 64)..<geometry.offset(level: 0, index: geometry.levelBlocks[0]))
-        #expect(tree.requests.count == 4)
+        #expect(tree.requests.dropFirst(4) == [group(0, 128..<132)])
     }
 
     /// A block that comes back wrong once is fetched once more, alone, and

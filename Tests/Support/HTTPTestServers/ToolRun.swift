@@ -30,7 +30,12 @@ public struct ToolFailure: Error, CustomStringConvertible {
     public var description: String { "\(path) \(arguments.joined(separator: " ")) ended with \(termination)" }
 }
 
-/// Where `veritysetup` (Debian cryptsetup-bin) is: in sbin, which a
-/// non-root PATH may lack.
-public let veritysetupPath = ["/usr/sbin/veritysetup", "/sbin/veritysetup", "/usr/bin/veritysetup"]
-    .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "veritysetup"
+/// Where a system tool is (`veritysetup`, `mkfs.ext4`): often in sbin,
+/// which a non-root PATH may lack.
+public func systemToolPath(_ name: String) -> String {
+    ["/usr/sbin", "/sbin", "/usr/bin"].map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? name
+}
+
+/// `veritysetup` (Debian cryptsetup-bin), which makes the hash trees tests
+/// verify against.
+public let veritysetupPath = systemToolPath("veritysetup")
