@@ -37,6 +37,7 @@ let package = Package(
         .target(
             name: "Verity",
             dependencies: [
+                "LayeredDisk",
                 "Fetching",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -16,6 +16,10 @@ public enum FailureCause: String, Sendable, CaseIterable {
     /// The image's own structure is damaged or uses what cannot be read
     /// (a qcow2 table pointing past the file's end).
     case corruptImage = "corrupt_image"
+    /// The image's bytes do not match its root hash: the server, or a
+    /// cache, CDN or mirror on the way, serves other bytes than the ones
+    /// the root hash names (or the hash tree is not the root hash's).
+    case verificationFailed = "verification_failed"
     /// The cache's files could not be read or written.
     case cacheStorage = "cache_storage"
     /// The RAM overlay is full.

@@ -1,5 +1,7 @@
+import LayeredDisk
+
 /// Why a hash tree cannot be used, or bytes did not verify against it.
-public enum HashTreeError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum HashTreeError: CausedFailure, Sendable, Equatable, CustomStringConvertible {
     /// The tree's bytes are not a tree lazydisk reads.
     case malformed(String)
     /// A well-formed tree of a kind lazydisk does not check.
@@ -9,6 +11,8 @@ public enum HashTreeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A block of the tree itself did not hash to what its parent (or the
     /// root hash) says, fetched twice.
     case treeBlockMismatch(level: Int, index: UInt64)
+
+    public var cause: FailureCause { .verificationFailed }
 
     public var description: String {
         switch self {

@@ -66,6 +66,23 @@ struct VerifiedImageTests {
         #expect(info.contains("covers the image's \(Self.size) bytes"), "\(info)")
     }
 
+    /// A qcow2's tree covers the file as published, so what is fetched is
+    /// what is checked; the disk it decodes to reads back exactly.
+    @Test func aQcow2IsVerifiedAsItsFile() async throws {
+        let setup = try Setup()
+        let qcow2 = setup.served.url.appending(path: "disk.qcow2").path
+        try runTool(systemToolPath("qemu-img"), ["convert", "-f", "raw", "-O", "qcow2", setup.served.url.appending(path: "disk.img").path, qcow2])
+        let printed = String(decoding: try runTool(veritysetupPath, ["format", qcow2, qcow2 + ".verity"]), as: UTF8.self)
+        let rootHash = try #require(printed.split(separator: "\n").first { $0.hasPrefix("Root hash:") }?.split(separator: "\t").last.map(String.init))
+        let copy = setup.work.url.appending(path: "copy.img").path
+        let serve = try await LazyDiskRun.run([
+            "serve", setup.origin.url("disk.qcow2"), "--cache", setup.cache("qcow2"), "--root-hash", rootHash, "--hash-tree", qcow2 + ".verity",
+            "--run", "nbdcopy \"$uri\" \(copy)",
+        ])
+        #expect(serve.status == 0, "\(serve.error)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == setup.image)
+    }
+
     /// The root hash, not the URL or the ETag, names a verified cache: a
     /// mirror's URL and a re-uploaded object (new ETag, same bytes) read
     /// from it without fetching; a cache of unverified bytes is not used.
@@ -93,6 +110,50 @@ struct VerifiedImageTests {
         let verified = try await setup.verified(["cat", setup.origin.url("mirror.img"), "--cache", setup.cache("plain")])
         #expect(verified.output == setup.image)
         #expect(setup.bytesSent(of: "mirror.img") - sentBefore >= Self.size, "unverified bytes are not trusted")
+    }
+
+    /// `cache verify` with a root hash checks every cached block against
+    /// the tree, fetching no data: a block damaged on disk is reported.
+    @Test func cacheVerifyChecksCachedBlocksAgainstTheTree() async throws {
+        let setup = try Setup()
+        let url = setup.origin.url("disk.img")
+        let cache = setup.cache("verify")
+        #expect(try await setup.verified(["pull", url, "--cache", cache]).status == 0)
+        let clean = try await setup.verified(["cache", "verify", url, "--cache", cache])
+        #expect(clean.status == 0, "\(clean.error)")
+        let data = try FileHandle(forWritingTo: URL(fileURLWithPath: cache).appending(path: "verity-sha256-\(setup.rootHash)/data"))
+        try data.seek(toOffset: 5 * 65536 + 4096)
+        try data.write(contentsOf: Data(repeating: 0xee, count: 16))
+        try data.close()
+        let before = setup.bytesSent(of: "disk.img")
+        let damaged = try await setup.verified(["cache", "verify", url, "--cache", cache])
+        let output = String(decoding: damaged.output, as: UTF8.self)
+        #expect(damaged.status == 1)
+        #expect(output.contains("1 differ from the hash tree of root hash \(setup.rootHash)"), "\(output)")
+        #expect(output.contains("differing chunks: 5"), "\(output)")
+        #expect(setup.bytesSent(of: "disk.img") - before <= Self.openingBytes, "no data fetched")
+    }
+
+    @Test func verityArgumentsThatCannotWorkAreRefusedClearly() async throws {
+        let setup = try Setup()
+        let url = setup.origin.url("disk.img")
+        let notHex = try await LazyDiskRun.run(["cat", url, "--root-hash", "xyz", "--hash-tree", setup.treeFile])
+        #expect(notHex.status != 0 && notHex.error.contains("64 hex digits"), "\(notHex.error)")
+        let alone = try await LazyDiskRun.run(["cat", url, "--root-hash", setup.rootHash])
+        #expect(alone.status != 0 && alone.error.contains("go together"), "\(alone.error)")
+
+        var longer = setup.image
+        longer.append(Data(count: 4096))
+        try longer.write(to: setup.served.url.appending(path: "longer.img"))
+        let otherSize = try await setup.verified(["cat", setup.origin.url("longer.img"), "--no-cache"])
+        #expect(otherSize.status != 0)
+        #expect(otherSize.error.contains("covers \(Self.size) bytes (2048 blocks of 4096); the image has \(Self.size + 4096)"), "\(otherSize.error)")
+
+        let notATree = setup.work.url.appending(path: "not-a-tree")
+        try Data(repeating: 7, count: 8192).write(to: notATree)
+        let malformed = try await setup.verified(["cat", url, "--no-cache"], tree: notATree.path)
+        #expect(malformed.status != 0 && malformed.error.contains("veritysetup superblock"), "\(malformed.error)")
+        #expect(malformed.output.isEmpty)
     }
 
     /// A cache tier whose copy of one 1 MiB slice was overwritten with other
