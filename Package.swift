@@ -39,6 +39,7 @@ let package = Package(
             dependencies: [
                 "LayeredDisk",
                 "Fetching",
+                "FileCache",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

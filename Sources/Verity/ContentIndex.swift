@@ -1,4 +1,5 @@
 import Crypto
+import FileCache
 import Foundation
 import Synchronization
 import SystemPackage
@@ -16,7 +17,8 @@ import SystemPackage
 /// image's tree like any fetched one, so a record of a chunk whose cache
 /// was evicted, cleared or never committed costs a look, not a wrong byte.
 /// Records of caches that are gone are dropped when a process finds more
-/// than half of them stale, by rewriting the file.
+/// than half of them stale, by rewriting the file. Its file work runs on
+/// the blocking pool (``BlockingWork``).
 public final class ContentIndex: Sendable {
     static let fileName = "content-index"
     static let recordSize = 80
@@ -36,6 +38,8 @@ public final class ContentIndex: Sendable {
     private let state = Mutex(State())
 
     private struct State {
+        /// Whether the file was read (and compacted) once.
+        var loaded = false
         var locations: [ChunkKey: Location] = [:]
         /// How far the file has been read.
         var readUpTo: Int64 = 0
@@ -49,7 +53,6 @@ public final class ContentIndex: Sendable {
         self.chunkBytes = chunkBytes
         self.root = root
         self.directory = directory
-        compactIfMostlyStale()
     }
 
     deinit {
@@ -60,8 +63,20 @@ public final class ContentIndex: Sendable {
 
     /// The bytes of a chunk keyed `key`, `count` long, as some cache holds
     /// them (unchecked), or nil when no cache is known to.
-    func bytes(of key: ChunkKey, count: Int) -> [UInt8]? {
+    func bytes(of key: ChunkKey, count: Int) async -> [UInt8]? {
+        try? await BlockingWork.run { self.lookUp(key, count: count) }
+    }
+
+    /// Notes that the image of `rootHash` holds the chunks keyed `entries`
+    /// at their chunk numbers (or will, once its cache commits them): one
+    /// append for all of them.
+    func record(_ entries: [(key: ChunkKey, chunk: UInt64)], rootHash: [UInt8]) async {
+        _ = try? await BlockingWork.run { self.append(entries, rootHash: rootHash) }
+    }
+
+    private func lookUp(_ key: ChunkKey, count: Int) -> [UInt8]? {
         state.withLock { state in
+            load(&state)
             if state.locations[key] == nil { readNewRecords(&state) }
             guard let location = state.locations[key] else { return nil }
             guard let file = dataFile(of: location.rootHash, &state) else {
@@ -75,21 +90,20 @@ public final class ContentIndex: Sendable {
         }
     }
 
-    /// Notes that the image of `rootHash` holds the chunk keyed `key` as its
-    /// chunk `chunk` (or will, once its cache commits it).
-    func record(_ key: ChunkKey, rootHash: [UInt8], chunk: UInt64) {
-        let location = Location(rootHash: rootHash, chunk: chunk)
-        let isNew = state.withLock { state in
-            guard state.locations[key] != location else { return false }
-            state.locations[key] = location
-            return true
+    private func append(_ entries: [(key: ChunkKey, chunk: UInt64)], rootHash: [UInt8]) {
+        let records = state.withLock { state in
+            load(&state)
+            return entries.flatMap { entry -> [UInt8] in
+                let location = Location(rootHash: rootHash, chunk: entry.chunk)
+                guard state.locations[entry.key] != location else { return [] }
+                state.locations[entry.key] = location
+                return Self.encode(entry.key, location)
+            }
         }
-        guard isNew else { return }
-        let record = Self.encode(key, location)
-        guard let file = try? FileDescriptor.open(
+        guard !records.isEmpty, let file = try? FileDescriptor.open(
             root.appending(Self.fileName), .writeOnly, options: [.create, .append, .closeOnExec], permissions: [.ownerReadWrite])
         else { return }
-        _ = try? record.withUnsafeBytes { try file.write($0) }
+        _ = try? records.withUnsafeBytes { try file.write($0) }
         try? file.close()
     }
 
@@ -132,30 +146,30 @@ public final class ContentIndex: Sendable {
         return file
     }
 
-    /// Rewrites the file without the records of caches that are gone, when
-    /// they are most of it.
-    private func compactIfMostlyStale() {
-        state.withLock { state in
-            readNewRecords(&state)
-            let gone = Set(state.locations.values.map(\.rootHash)).filter {
-                !FileManager.default.fileExists(atPath: directory($0.hexString).appending("meta").string)
-            }
-            let stale = state.locations.filter { gone.contains($0.value.rootHash) }
-            guard !stale.isEmpty, stale.count * 2 > state.locations.count else { return }
-            for key in stale.keys { state.locations[key] = nil }
-            let bytes = state.locations.flatMap { Self.encode($0.key, $0.value) }
-            let temporary = root.appending(".\(Self.fileName).\(getpid())")
-            guard let file = try? FileDescriptor.open(
-                temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
-            else { return }
-            let written = (try? bytes.withUnsafeBytes { try file.writeAll($0) }) == bytes.count
-            try? file.close()
-            guard written, rename(temporary.string, root.appending(Self.fileName).string) == 0 else {
-                unlink(temporary.string)
-                return
-            }
-            state.readUpTo = Int64(bytes.count)
+    /// Reads the file the first time, and rewrites it without the records
+    /// of caches that are gone when they are most of it.
+    private func load(_ state: inout State) {
+        guard !state.loaded else { return }
+        state.loaded = true
+        readNewRecords(&state)
+        let gone = Set(state.locations.values.map(\.rootHash)).filter {
+            !FileManager.default.fileExists(atPath: directory($0.hexString).appending("meta").string)
         }
+        let stale = state.locations.filter { gone.contains($0.value.rootHash) }
+        guard !stale.isEmpty, stale.count * 2 > state.locations.count else { return }
+        for key in stale.keys { state.locations[key] = nil }
+        let bytes = state.locations.flatMap { Self.encode($0.key, $0.value) }
+        let temporary = root.appending(".\(Self.fileName).\(getpid())")
+        guard let file = try? FileDescriptor.open(
+            temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
+        else { return }
+        let written = (try? bytes.withUnsafeBytes { try file.writeAll($0) }) == bytes.count
+        try? file.close()
+        guard written, rename(temporary.string, root.appending(Self.fileName).string) == 0 else {
+            unlink(temporary.string)
+            return
+        }
+        state.readUpTo = Int64(bytes.count)
     }
 }
 

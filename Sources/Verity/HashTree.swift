@@ -1,3 +1,4 @@
+import FileCache
 import Fetching
 import SystemPackage
 
@@ -63,10 +64,11 @@ public actor HashTree {
 
     /// Keeps the tree's verified blocks in `directory` (an image's cache)
     /// from now on, and looks there before fetching.
-    public func keep(in directory: FilePath) throws {
+    public func keep(in directory: FilePath) async throws {
         let file = try HashBlockFile(directory: directory)
-        for (key, group) in loaded {
-            file.write(group.bytes, at: geometry.offset(level: key.level, index: key.index * Self.groupBlocks))
+        let groups = loaded.map { (geometry.offset(level: $0.key.level, index: $0.key.index * Self.groupBlocks), $0.value.bytes) }
+        try await BlockingWork.run {
+            for (offset, bytes) in groups { file.write(bytes, at: offset) }
         }
         self.file = file
     }
@@ -127,7 +129,8 @@ public actor HashTree {
         let check = { (bytes: [UInt8]) -> [UInt64] in
             blocks.filter { !self.blockMatches(bytes, block: $0, of: blocks, level: key.level, parents: parents) }
         }
-        if let stored = file?.read(count: byteRange.count, at: byteRange.lowerBound), check(stored).isEmpty {
+        if let file, let stored = try? await BlockingWork.run({ file.read(count: byteRange.count, at: byteRange.lowerBound) }),
+           check(stored).isEmpty {
             return stored
         }
         for attempt in 1...2 {
@@ -135,7 +138,9 @@ public actor HashTree {
             fetchedBytes += UInt64(fetched.count)
             let failed = check(fetched)
             if failed.isEmpty {
-                file?.write(fetched, at: byteRange.lowerBound)
+                if let file {
+                    _ = try? await BlockingWork.run { file.write(fetched, at: byteRange.lowerBound) }
+                }
                 return fetched
             }
             if attempt == 2 { throw HashTreeError.treeBlockMismatch(level: key.level, index: failed[0]) }

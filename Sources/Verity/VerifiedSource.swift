@@ -67,8 +67,12 @@ public final class VerifiedSource: RangeSource {
         let whole = blocks.lowerBound * blockSize..<blocks.upperBound * blockSize
         let pieces = sharing.map { chunkPieces(of: whole, chunkBytes: $0.chunkBytes) } ?? [whole]
         var toFetch: [Range<UInt64>] = []
+        var held: [(key: ChunkKey, chunk: UInt64)] = []
         for piece in pieces {
-            if let sharing, sharing.isWholeChunk(piece), try copy(piece, digests: digests, from: sharing, to: sink, wanted: range) { continue }
+            if let sharing, sharing.isWholeChunk(piece), let key = digests.key(ofBlocks: piece.lowerBound / blockSize..<piece.upperBound / blockSize) {
+                held.append((key, piece.lowerBound / sharing.chunkBytes))
+                if try await copy(piece, key: key, digests: digests, from: sharing, to: sink, wanted: range) { continue }
+            }
             if let last = toFetch.last, last.upperBound == piece.lowerBound {
                 toFetch[toFetch.count - 1] = last.lowerBound..<piece.upperBound
             } else {
@@ -78,10 +82,8 @@ public final class VerifiedSource: RangeSource {
         for run in toFetch {
             try await fetch(run, digests: digests, for: purpose, into: sink, wanted: range)
         }
-        if let sharing {
-            for piece in pieces where sharing.isWholeChunk(piece) && toFetch.contains(where: { $0.contains(piece.lowerBound) }) {
-                record(piece, digests: digests, in: sharing)
-            }
+        if let sharing, !held.isEmpty {
+            await sharing.index.record(held, rootHash: tree.rootHash)
         }
     }
 
@@ -103,24 +105,18 @@ public final class VerifiedSource: RangeSource {
         }
     }
 
-    /// Copies `piece`, a whole chunk, from a cache that holds the same
-    /// content, when one does and every block checks; returns whether it did.
+    /// Copies `piece`, a whole chunk keyed `key`, from a cache that holds
+    /// the same content, when one does and every block checks; returns
+    /// whether it did.
     private func copy(
-        _ piece: Range<UInt64>, digests: BlockDigests, from sharing: Sharing, to sink: any FetchSink, wanted: Range<UInt64>
-    ) throws -> Bool {
-        guard let key = digests.key(ofBlocks: piece.lowerBound / blockSize..<piece.upperBound / blockSize),
-              let bytes = sharing.index.bytes(of: key, count: piece.count),
+        _ piece: Range<UInt64>, key: ChunkKey, digests: BlockDigests, from sharing: Sharing, to sink: any FetchSink, wanted: Range<UInt64>
+    ) async throws -> Bool {
+        guard let bytes = await sharing.index.bytes(of: key, count: piece.count),
               bytes.withUnsafeBytes({ matches($0, from: piece.lowerBound, digests: digests) })
         else { return false }
         try bytes.withUnsafeBytes { try forward($0, at: piece.lowerBound, to: sink, wanted: wanted) }
         copied.add(UInt64(piece.count), ordering: .relaxed)
-        sharing.index.record(key, rootHash: tree.rootHash, chunk: piece.lowerBound / sharing.chunkBytes)
         return true
-    }
-
-    private func record(_ piece: Range<UInt64>, digests: BlockDigests, in sharing: Sharing) {
-        guard let key = digests.key(ofBlocks: piece.lowerBound / blockSize..<piece.upperBound / blockSize) else { return }
-        sharing.index.record(key, rootHash: tree.rootHash, chunk: piece.lowerBound / sharing.chunkBytes)
     }
 
     /// Whether every block of `bytes` (from byte `offset`) matches its digest.
