@@ -1,3 +1,5 @@
+import Crypto
+
 /// Makes a dm-verity hash tree from data streamed through it once, the
 /// tree `veritysetup format` makes for the same data, salt, UUID and block
 /// sizes, byte for byte, so publishers need not have cryptsetup.
@@ -45,18 +47,23 @@ public struct HashTreeBuilder: Sendable {
     }
 
     private mutating func addBlock(_ block: UnsafeRawBufferPointer) {
-        appendDigest(Array(hasher.digest(block)), to: &levelZero, index: blocks)
+        Self.appendDigest(hasher.digest(block), to: &levelZero, index: blocks, digestsPerBlock: digestsPerBlock, hashBlockSize: hashBlockSize)
         blocks += 1
     }
 
     /// Adds a digest to a level's bytes, starting a new (zero-padded) hash
-    /// block where the last one is full.
-    private func appendDigest(_ digest: [UInt8], to level: inout [UInt8], index: UInt64) {
+    /// block where the last one is full. Static, so that the level, a
+    /// property of the builder, is changed in place and never copied.
+    private static func appendDigest(
+        _ digest: SHA256.Digest, to level: inout [UInt8], index: UInt64, digestsPerBlock: UInt64, hashBlockSize: Int
+    ) {
         if index % digestsPerBlock == 0 {
-            level += Array(repeating: 0, count: hashBlockSize)
+            level.append(contentsOf: repeatElement(0, count: hashBlockSize))
         }
         let offset = level.count - hashBlockSize + Int(index % digestsPerBlock) * HashTreeGeometry.digestSize
-        level.replaceSubrange(offset..<offset + HashTreeGeometry.digestSize, with: digest)
+        digest.withUnsafeBytes { bytes in
+            level.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[offset..<offset + bytes.count]).copyMemory(from: bytes) }
+        }
     }
 
     /// The tree: the file's bytes (superblock first) and the root hash.
@@ -76,7 +83,7 @@ public struct HashTreeBuilder: Sendable {
             let below = levels[levels.count - 1]
             for (index, start) in stride(from: 0, to: below.count, by: hashBlockSize).enumerated() {
                 let digest = below.withUnsafeBytes { hasher.digest(UnsafeRawBufferPointer(rebasing: $0[start..<start + hashBlockSize])) }
-                appendDigest(Array(digest), to: &above, index: UInt64(index))
+                Self.appendDigest(digest, to: &above, index: UInt64(index), digestsPerBlock: digestsPerBlock, hashBlockSize: hashBlockSize)
             }
             levels.append(above)
         }

@@ -95,7 +95,7 @@ public final class VerifiedSource: RangeSource {
         let verifying = VerifyingSink(
             downstream: sink, digests: digests, hasher: tree.hasher, blockSize: Int(blockSize), start: run.lowerBound, wanted: wanted)
         try await inner.read(run, for: purpose, into: verifying)
-        for block in try verifying.failedBlocks() {
+        for block in try await verifying.finish() {
             let bytes = block * blockSize..<(block + 1) * blockSize
             let again = try await inner.read(bytes, for: purpose)
             guard again.withUnsafeBytes({ matches($0, from: bytes.lowerBound, digests: digests) }) else {

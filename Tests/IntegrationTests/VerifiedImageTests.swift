@@ -83,6 +83,24 @@ struct VerifiedImageTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == setup.image)
     }
 
+    /// `lazydisk hash-tree` makes veritysetup's tree byte for byte, from a
+    /// file or streamed from a URL, and prints its root hash.
+    @Test func theTreeCommandMakesVeritysetupsTree() async throws {
+        let setup = try Setup()
+        let image = setup.served.url.appending(path: "disk.img").path
+        let uuid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+        let expected = setup.work.url.appending(path: "expected.verity").path
+        let printed = String(decoding: try runTool(veritysetupPath, ["format", "--salt=-", "--uuid=\(uuid)", image, expected]), as: UTF8.self)
+        let rootHash = try #require(printed.split(separator: "\n").first { $0.hasPrefix("Root hash:") }?.split(separator: "\t").last.map(String.init))
+        for (name, input) in [("file", image), ("url", setup.origin.url("disk.img"))] {
+            let output = setup.work.url.appending(path: "\(name).verity").path
+            let made = try await LazyDiskRun.run(["hash-tree", input, "-o", output, "--salt", "-", "--uuid", uuid])
+            #expect(made.status == 0, "\(made.error)")
+            #expect(String(decoding: made.output, as: UTF8.self).contains("root hash      \(rootHash)"), "\(String(decoding: made.output, as: UTF8.self))")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data(contentsOf: URL(fileURLWithPath: expected)), "from a \(name)")
+        }
+    }
+
     /// The root hash, not the URL or the ETag, names a verified cache: a
     /// mirror's URL and a re-uploaded object (new ETag, same bytes) read
     /// from it without fetching; a cache of unverified bytes is not used.
