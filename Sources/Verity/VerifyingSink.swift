@@ -11,11 +11,14 @@ import Synchronization
 /// here), so it is kept off the source's thread, which carries every
 /// transfer: the bytes are gathered in batches, and each batch is checked
 /// and passed on by the blocking pool (it writes to the cache). While
-/// ``batchesInFlight`` batches wait there, the source's thread checks the
-/// next one itself, which bounds the memory a fast link can fill.
+/// ``batchesInFlight`` batches of any fetch wait there, the source's thread
+/// checks the next one itself, which bounds the memory a fast link can fill
+/// (1 MiB for the process).
 final class VerifyingSink: FetchSink {
     static let batchBytes = 256 << 10
-    static let batchesInFlight = 8
+    static let batchesInFlight = 4
+    /// Batches handed to the pool and not yet checked, over every fetch.
+    private static let running = Atomic<Int>(0)
 
     private let downstream: any FetchSink
     private let digests: BlockDigests
@@ -23,7 +26,6 @@ final class VerifyingSink: FetchSink {
     private let blockSize: Int
     private let wanted: Range<UInt64>
     private let state: Mutex<State>
-    private let running = Atomic<Int>(0)
 
     private struct State {
         /// Where the batch being gathered starts.
@@ -74,7 +76,7 @@ final class VerifyingSink: FetchSink {
                 state.batch.append(contentsOf: rest[..<taken])
                 rest = UnsafeRawBufferPointer(rebasing: rest[taken...])
                 if state.batch.count == Self.batchBytes {
-                    try dispatch(&state, inline: running.load(ordering: .relaxed) >= Self.batchesInFlight)
+                    try dispatch(&state, inline: Self.running.load(ordering: .relaxed) >= Self.batchesInFlight)
                 }
             }
         }
@@ -90,9 +92,9 @@ final class VerifyingSink: FetchSink {
             state.failedHere += try check(batch, at: start)
             return
         }
-        running.add(1, ordering: .relaxed)
+        Self.running.add(1, ordering: .relaxed)
         state.checks.append(Task { [self] in
-            defer { running.subtract(1, ordering: .relaxed) }
+            defer { Self.running.subtract(1, ordering: .relaxed) }
             return try await BlockingWork.run { try self.check(batch, at: start) }
         })
     }
