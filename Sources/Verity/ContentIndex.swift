@@ -61,10 +61,12 @@ public final class ContentIndex: Sendable {
         }
     }
 
-    /// The bytes of a chunk keyed `key`, `count` long, as some cache holds
-    /// them (unchecked), or nil when no cache is known to.
-    func bytes(of key: ChunkKey, count: Int) async -> [UInt8]? {
-        try? await BlockingWork.run { self.lookUp(key, count: count) }
+    /// The bytes of each chunk keyed in `wanted` (with its length), as some
+    /// cache holds them (unchecked), or nil where no cache is known to: one
+    /// trip to the pool, and one look for new records, for a whole fetch.
+    func bytes(of wanted: [(key: ChunkKey, count: Int)]) async -> [[UInt8]?] {
+        guard !wanted.isEmpty else { return [] }
+        return (try? await BlockingWork.run { self.lookUp(wanted) }) ?? wanted.map { _ in nil }
     }
 
     /// Notes that the image of `rootHash` holds the chunks keyed `entries`
@@ -74,19 +76,21 @@ public final class ContentIndex: Sendable {
         _ = try? await BlockingWork.run { self.append(entries, rootHash: rootHash) }
     }
 
-    private func lookUp(_ key: ChunkKey, count: Int) -> [UInt8]? {
+    private func lookUp(_ wanted: [(key: ChunkKey, count: Int)]) -> [[UInt8]?] {
         state.withLock { state in
             load(&state)
-            if state.locations[key] == nil { readNewRecords(&state) }
-            guard let location = state.locations[key] else { return nil }
-            guard let file = dataFile(of: location.rootHash, &state) else {
-                state.locations[key] = nil
-                return nil
+            if wanted.contains(where: { state.locations[$0.key] == nil }) { readNewRecords(&state) }
+            return wanted.map { key, count in
+                guard let location = state.locations[key] else { return nil }
+                guard let file = dataFile(of: location.rootHash, &state) else {
+                    state.locations[key] = nil
+                    return nil
+                }
+                var bytes = [UInt8](repeating: 0, count: count)
+                let offset = Int64(location.chunk) * Int64(chunkBytes)
+                let read = (try? bytes.withUnsafeMutableBytes { try file.read(fromAbsoluteOffset: offset, into: $0) }) ?? 0
+                return read == count ? bytes : nil
             }
-            var bytes = [UInt8](repeating: 0, count: count)
-            let offset = Int64(location.chunk) * Int64(chunkBytes)
-            let read = (try? bytes.withUnsafeMutableBytes { try file.read(fromAbsoluteOffset: offset, into: $0) }) ?? 0
-            return read == count ? bytes : nil
         }
     }
 

@@ -14,9 +14,9 @@ public actor HashTree {
     /// Hash blocks fetched and checked together: 256 KiB of a tree of 4 KiB
     /// blocks, the level-0 digests of 32 MiB of data, one request.
     static let groupBlocks: UInt64 = 64
-    /// Level-0 groups kept in memory at most (4 MiB with 4 KiB blocks: the
-    /// digests of 512 MiB of data; the rest is read back from the cache).
-    static let groupsKept = 16
+    /// Level-0 groups kept in memory at most (2 MiB with 4 KiB blocks: the
+    /// digests of 256 MiB of data; the rest is read back from the cache).
+    static let groupsKept = 8
 
     public nonisolated let geometry: HashTreeGeometry
     public nonisolated let superblock: VeritySuperblock

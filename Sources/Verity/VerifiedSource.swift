@@ -9,7 +9,7 @@ import Synchronization
 /// does not match, the request fails with ``BlockMismatch`` after every
 /// other block went on to the sink.
 ///
-/// Once it ``copiesChunks(from:chunkBytes:)``, a whole chunk some cache
+/// Once it ``copiesChunks(from:)``, a whole chunk some cache
 /// under the root already holds (by content: see ``ContentIndex``) is
 /// copied from there, checked the same way, instead of fetched.
 public final class VerifiedSource: RangeSource {
@@ -66,13 +66,24 @@ public final class VerifiedSource: RangeSource {
         let sharing = sharing.withLock { $0 }
         let whole = blocks.lowerBound * blockSize..<blocks.upperBound * blockSize
         let pieces = sharing.map { chunkPieces(of: whole, chunkBytes: $0.chunkBytes) } ?? [whole]
-        var toFetch: [Range<UInt64>] = []
-        var held: [(key: ChunkKey, chunk: UInt64)] = []
-        for piece in pieces {
-            if let sharing, sharing.isWholeChunk(piece), let key = digests.key(ofBlocks: piece.lowerBound / blockSize..<piece.upperBound / blockSize) {
-                held.append((key, piece.lowerBound / sharing.chunkBytes))
-                if try await copy(piece, key: key, digests: digests, from: sharing, to: sink, wanted: range) { continue }
+        var held: [(piece: Range<UInt64>, key: ChunkKey)] = []
+        if let sharing {
+            for piece in pieces where sharing.isWholeChunk(piece) {
+                if let key = digests.key(ofBlocks: piece.lowerBound / blockSize..<piece.upperBound / blockSize) {
+                    held.append((piece, key))
+                }
             }
+        }
+        let copies = await sharing?.index.bytes(of: held.map { ($0.key, $0.piece.count) }) ?? []
+        var copiedPieces: Set<UInt64> = []
+        for ((piece, _), bytes) in zip(held, copies) {
+            guard let bytes, bytes.withUnsafeBytes({ matches($0, from: piece.lowerBound, digests: digests) }) else { continue }
+            try bytes.withUnsafeBytes { try forward($0, at: piece.lowerBound, to: sink, wanted: range) }
+            copied.add(UInt64(piece.count), ordering: .relaxed)
+            copiedPieces.insert(piece.lowerBound)
+        }
+        var toFetch: [Range<UInt64>] = []
+        for piece in pieces where !copiedPieces.contains(piece.lowerBound) {
             if let last = toFetch.last, last.upperBound == piece.lowerBound {
                 toFetch[toFetch.count - 1] = last.lowerBound..<piece.upperBound
             } else {
@@ -83,7 +94,7 @@ public final class VerifiedSource: RangeSource {
             try await fetch(run, digests: digests, for: purpose, into: sink, wanted: range)
         }
         if let sharing, !held.isEmpty {
-            await sharing.index.record(held, rootHash: tree.rootHash)
+            await sharing.index.record(held.map { ($0.key, $0.piece.lowerBound / sharing.chunkBytes) }, rootHash: tree.rootHash)
         }
     }
 
@@ -103,20 +114,6 @@ public final class VerifiedSource: RangeSource {
             }
             try again.withUnsafeBytes { try forward($0, at: bytes.lowerBound, to: sink, wanted: wanted) }
         }
-    }
-
-    /// Copies `piece`, a whole chunk keyed `key`, from a cache that holds
-    /// the same content, when one does and every block checks; returns
-    /// whether it did.
-    private func copy(
-        _ piece: Range<UInt64>, key: ChunkKey, digests: BlockDigests, from sharing: Sharing, to sink: any FetchSink, wanted: Range<UInt64>
-    ) async throws -> Bool {
-        guard let bytes = await sharing.index.bytes(of: key, count: piece.count),
-              bytes.withUnsafeBytes({ matches($0, from: piece.lowerBound, digests: digests) })
-        else { return false }
-        try bytes.withUnsafeBytes { try forward($0, at: piece.lowerBound, to: sink, wanted: wanted) }
-        copied.add(UInt64(piece.count), ordering: .relaxed)
-        return true
     }
 
     /// Whether every block of `bytes` (from byte `offset`) matches its digest.

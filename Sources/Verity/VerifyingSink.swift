@@ -9,13 +9,13 @@ import Synchronization
 ///
 /// Hashing costs more than receiving (SHA-256 runs at about 1.4 GB/s a core
 /// here), so it is kept off the source's thread, which carries every
-/// transfer: the bytes are gathered in batches, and each batch is checked
-/// and passed on by the blocking pool (it writes to the cache). While
-/// ``batchesInFlight`` batches of any fetch wait there, the source's thread
-/// checks the next one itself, which bounds the memory a fast link can fill
-/// (1 MiB for the process).
+/// transfer: the bytes are gathered in batches of 128 KiB, and each batch is
+/// checked and passed on by the blocking pool (it writes to the cache).
+/// While ``batchesInFlight`` batches of any fetch wait there, the source's
+/// thread checks the next one itself, which bounds the memory a fast link
+/// can fill (512 KiB for the process).
 final class VerifyingSink: FetchSink {
-    static let batchBytes = 256 << 10
+    static let batchBytes = 128 << 10
     static let batchesInFlight = 4
     /// Batches handed to the pool and not yet checked, over every fetch.
     private static let running = Atomic<Int>(0)
