@@ -19,6 +19,8 @@ public final class VerifiedSource: RangeSource {
     private let blockSize: UInt64
     private let sharing = Mutex<Sharing?>(nil)
     private let copied = Atomic<UInt64>(0)
+    /// Chunks looked up and copied together: one trip to the pool each.
+    private static let chunksCopiedAtOnce = 16
 
     private struct Sharing {
         let index: ContentIndex
@@ -74,13 +76,17 @@ public final class VerifiedSource: RangeSource {
                 }
             }
         }
-        let copies = await sharing?.index.bytes(of: held.map { ($0.key, $0.piece.count) }) ?? []
         var copiedPieces: Set<UInt64> = []
-        for ((piece, _), bytes) in zip(held, copies) {
-            guard let bytes, bytes.withUnsafeBytes({ matches($0, from: piece.lowerBound, digests: digests) }) else { continue }
-            try bytes.withUnsafeBytes { try forward($0, at: piece.lowerBound, to: sink, wanted: range) }
-            copied.add(UInt64(piece.count), ordering: .relaxed)
-            copiedPieces.insert(piece.lowerBound)
+        // A slice of chunks at a time, so a large request holds 1 MiB of copies.
+        for start in stride(from: 0, to: held.count, by: Self.chunksCopiedAtOnce) {
+            let slice = held[start..<min(start + Self.chunksCopiedAtOnce, held.count)]
+            let copies = await sharing?.index.bytes(of: slice.map { ($0.key, $0.piece.count) }) ?? []
+            for ((piece, _), bytes) in zip(slice, copies) {
+                guard let bytes, bytes.withUnsafeBytes({ matches($0, from: piece.lowerBound, digests: digests) }) else { continue }
+                try bytes.withUnsafeBytes { try forward($0, at: piece.lowerBound, to: sink, wanted: range) }
+                copied.add(UInt64(piece.count), ordering: .relaxed)
+                copiedPieces.insert(piece.lowerBound)
+            }
         }
         var toFetch: [Range<UInt64>] = []
         for piece in pieces where !copiedPieces.contains(piece.lowerBound) {
