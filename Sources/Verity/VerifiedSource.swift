@@ -20,7 +20,7 @@ public final class VerifiedSource: RangeSource {
     private let sharing = Mutex<Sharing?>(nil)
     private let copied = Atomic<UInt64>(0)
     /// Chunks looked up and copied together: one trip to the pool each.
-    private static let chunksCopiedAtOnce = 16
+    private static let chunksCopiedAtOnce = 4
 
     private struct Sharing {
         let index: ContentIndex
@@ -77,7 +77,7 @@ public final class VerifiedSource: RangeSource {
             }
         }
         var copiedPieces: Set<UInt64> = []
-        // A slice of chunks at a time, so a large request holds 1 MiB of copies.
+        // A few chunks at a time, so a large request holds 256 KiB of copies.
         for start in stride(from: 0, to: held.count, by: Self.chunksCopiedAtOnce) {
             let slice = held[start..<min(start + Self.chunksCopiedAtOnce, held.count)]
             let copies = await sharing?.index.bytes(of: slice.map { ($0.key, $0.piece.count) }) ?? []
