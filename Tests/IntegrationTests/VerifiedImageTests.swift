@@ -3,8 +3,11 @@ import HTTPTestServers
 import Testing
 
 /// Images checked against a dm-verity hash tree made by `veritysetup
-/// format`, through the commands users run, with nginx serving them.
-@Suite("Verified images")
+/// format`, through the commands users run, with nginx serving them. One
+/// test at a time: each makes images, trees and several lazydisk processes,
+/// and together they took both cores long enough to starve another suite's
+/// time limit in a fresh-clone run.
+@Suite("Verified images", .serialized)
 struct VerifiedImageTests {
     static let size = 8 << 20
     /// What opening an image reads however warm its cache: the one-byte
