@@ -22,22 +22,3 @@ public struct BlockHasher: Sendable, Hashable {
         digest(block).withUnsafeBytes { $0.elementsEqual(expected) }
     }
 }
-
-extension [UInt8] {
-    /// Lowercase hex, as veritysetup prints a root hash.
-    public var hexString: String {
-        map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
-
-    /// The bytes a string of hex digits spells; nil for anything else.
-    public init?(hexString: String) {
-        guard hexString.count.isMultiple(of: 2) else { return nil }
-        var bytes: [UInt8] = []
-        var digits = hexString.makeIterator()
-        while let high = digits.next(), let low = digits.next() {
-            guard let byte = UInt8(String([high, low]), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        self = bytes
-    }
-}

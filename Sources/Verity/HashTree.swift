@@ -134,19 +134,23 @@ public actor HashTree {
            check(stored).isEmpty {
             return stored
         }
-        for attempt in 1...2 {
-            let fetched = try await source.read(byteRange, for: .fill)
-            fetchedBytes += UInt64(fetched.count)
-            let failed = check(fetched)
-            if failed.isEmpty {
-                if let file {
-                    _ = try? await BlockingWork.run { file.write(fetched, at: byteRange.lowerBound) }
-                }
-                return fetched
-            }
-            if attempt == 2 { throw HashTreeError.treeBlockMismatch(level: key.level, index: failed[0]) }
+        var fetched = try await fetch(byteRange)
+        var failed = check(fetched)
+        if !failed.isEmpty {
+            fetched = try await fetch(byteRange)
+            failed = check(fetched)
         }
-        preconditionFailure("a group is returned or thrown after its second fetch")
+        guard failed.isEmpty else { throw HashTreeError.treeBlockMismatch(level: key.level, index: failed[0]) }
+        if let file {
+            _ = try? await BlockingWork.run { [fetched] in file.write(fetched, at: byteRange.lowerBound) }
+        }
+        return fetched
+    }
+
+    private func fetch(_ bytes: Range<UInt64>) async throws -> [UInt8] {
+        let fetched = try await source.read(bytes, for: .fill)
+        fetchedBytes += UInt64(fetched.count)
+        return fetched
     }
 
     private nonisolated func blockMatches(
