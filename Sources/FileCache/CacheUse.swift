@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import SystemPackage
 
@@ -38,7 +39,14 @@ final class CacheUse: Sendable {
         while true {
             guard let file = (try? FileDescriptor.open(path, .readWrite, options: [.create], permissions: [.ownerReadWrite, .groupRead, .otherRead]))
                 ?? (try? FileDescriptor.open(path, .readOnly))
-            else { return nil }
+            else {
+                // Pruned between its making and this open: without the lock,
+                // the cache made next would be anyone's to prune mid-create.
+                guard !FileManager.default.fileExists(atPath: directory.string),
+                      mkdir(directory.string, 0o755) == 0 || errno == EEXIST
+                else { return nil }
+                continue
+            }
             while flock(file.rawValue, LOCK_SH) != 0 && errno == EINTR {}
             if let locked = try? file.stat(), let named = try? path.stat(), locked.inode == named.inode, locked.deviceID == named.deviceID {
                 return file
