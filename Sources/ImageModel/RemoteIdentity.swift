@@ -32,13 +32,10 @@ public struct RemoteIdentity: Sendable, Hashable, Codable {
     }
 
     /// Whether `other` describes the same bytes: same size, and the same
-    /// validators where both sides have them. Bytes verified against a root
-    /// hash match only bytes verified against the same one.
+    /// validators where both sides have them. (A cache of verified bytes is
+    /// matched by its root hash instead: `CacheHeader.holdsData(of:)`.)
     public func matches(_ other: RemoteIdentity) -> Bool {
-        guard rootHash == nil && other.rootHash == nil else {
-            return size == other.size && rootHash == other.rootHash
-        }
-        return size == other.size
+        size == other.size
             && (etag == nil || other.etag == nil || etag == other.etag)
             && (lastModified == nil || other.lastModified == nil || lastModified == other.lastModified)
     }

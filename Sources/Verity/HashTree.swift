@@ -27,8 +27,6 @@ public actor HashTree {
     private var loaded: [GroupKey: Loaded] = [:]
     private var loading: [GroupKey: Task<[UInt8], any Error>] = [:]
     private var clock = 0
-    /// Bytes of the tree fetched so far.
-    public private(set) var fetchedBytes: UInt64 = 0
 
     private struct GroupKey: Hashable {
         let level: Int
@@ -77,7 +75,7 @@ public actor HashTree {
     /// The verified digests of `blocks` (data blocks), for checking them.
     public func digests(ofBlocks blocks: Range<UInt64>) async throws -> BlockDigests {
         guard geometry.levels > 0, !blocks.isEmpty else {
-            return BlockDigests(geometry: geometry, groups: [:], rootHash: rootHash)
+            return BlockDigests(geometry: geometry, hasher: hasher, groups: [:], rootHash: rootHash)
         }
         let perBlock = UInt64(geometry.digestsPerBlock)
         let firstGroup = blocks.lowerBound / perBlock / Self.groupBlocks
@@ -86,7 +84,7 @@ public actor HashTree {
         for index in firstGroup...lastGroup {
             groups[index] = try await group(GroupKey(level: 0, index: index))
         }
-        return BlockDigests(geometry: geometry, groups: groups, rootHash: rootHash)
+        return BlockDigests(geometry: geometry, hasher: hasher, groups: groups, rootHash: rootHash)
     }
 
     /// The bytes of a group of hash blocks, verified.
@@ -134,22 +132,16 @@ public actor HashTree {
            check(stored).isEmpty {
             return stored
         }
-        var fetched = try await fetch(byteRange)
+        var fetched = try await source.read(byteRange, for: .fill)
         var failed = check(fetched)
         if !failed.isEmpty {
-            fetched = try await fetch(byteRange)
+            fetched = try await source.read(byteRange, for: .fill)
             failed = check(fetched)
         }
         guard failed.isEmpty else { throw HashTreeError.treeBlockMismatch(level: key.level, index: failed[0]) }
         if let file {
             _ = try? await BlockingWork.run { [fetched] in file.write(fetched, at: byteRange.lowerBound) }
         }
-        return fetched
-    }
-
-    private func fetch(_ bytes: Range<UInt64>) async throws -> [UInt8] {
-        let fetched = try await source.read(bytes, for: .fill)
-        fetchedBytes += UInt64(fetched.count)
         return fetched
     }
 
@@ -181,11 +173,7 @@ extension HashTree {
         let blocks = first..<min(first + UInt64(bytes.count / size), geometry.dataBlocks)
         let digests = try await digests(ofBlocks: blocks)
         return bytes.withUnsafeBytes { raw in
-            blocks.filter { block in
-                let start = Int(block - first) * size
-                let data = UnsafeRawBufferPointer(rebasing: raw[start..<start + size])
-                return !digests.withExpectedDigest(ofBlock: block) { $0.map { hasher.matches(data, expected: $0) } ?? false }
-            }
+            digests.mismatchedBlocks(in: UnsafeRawBufferPointer(rebasing: raw[..<(blocks.count * size)]), from: first)
         }
     }
 }

@@ -110,7 +110,7 @@ public final class VerifiedSource: RangeSource {
         _ run: Range<UInt64>, digests: BlockDigests, for purpose: FetchPurpose, into sink: any FetchSink, wanted: Range<UInt64>
     ) async throws {
         let verifying = VerifyingSink(
-            downstream: sink, digests: digests, hasher: tree.hasher, blockSize: Int(blockSize), start: run.lowerBound, wanted: wanted)
+            downstream: sink, digests: digests, blockSize: Int(blockSize), start: run.lowerBound, wanted: wanted)
         try await inner.read(run, for: purpose, into: verifying)
         for block in try await verifying.finish() {
             let bytes = block * blockSize..<(block + 1) * blockSize
@@ -122,14 +122,10 @@ public final class VerifiedSource: RangeSource {
         }
     }
 
-    /// Whether every block of `bytes` (from byte `offset`) matches its digest.
+    /// Whether every block of `bytes` (whole blocks from byte `offset`)
+    /// matches its digest.
     private func matches(_ bytes: UnsafeRawBufferPointer, from offset: UInt64, digests: BlockDigests) -> Bool {
-        stride(from: 0, to: bytes.count, by: Int(blockSize)).allSatisfy { start in
-            let block = UnsafeRawBufferPointer(rebasing: bytes[start..<start + Int(blockSize)])
-            return digests.withExpectedDigest(ofBlock: (offset + UInt64(start)) / blockSize) {
-                $0.map { tree.hasher.matches(block, expected: $0) } ?? false
-            }
-        }
+        digests.mismatchedBlocks(in: bytes, from: offset / blockSize).isEmpty
     }
 
     /// `range` cut at chunk boundaries.

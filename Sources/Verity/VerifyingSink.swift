@@ -22,7 +22,6 @@ final class VerifyingSink: FetchSink {
 
     private let downstream: any FetchSink
     private let digests: BlockDigests
-    private let hasher: BlockHasher
     private let blockSize: Int
     private let wanted: Range<UInt64>
     private let state: Mutex<State>
@@ -38,10 +37,9 @@ final class VerifyingSink: FetchSink {
 
     /// A sink for the bytes of whole blocks from `start`, which forwards
     /// those within `wanted`.
-    init(downstream: any FetchSink, digests: BlockDigests, hasher: BlockHasher, blockSize: Int, start: UInt64, wanted: Range<UInt64>) {
+    init(downstream: any FetchSink, digests: BlockDigests, blockSize: Int, start: UInt64, wanted: Range<UInt64>) {
         self.downstream = downstream
         self.digests = digests
-        self.hasher = hasher
         self.blockSize = blockSize
         self.wanted = wanted
         state = Mutex(State(batchStart: start))
@@ -112,7 +110,7 @@ final class VerifyingSink: FetchSink {
             for offset in stride(from: 0, to: raw.count, by: blockSize) {
                 let block = UnsafeRawBufferPointer(rebasing: raw[offset..<offset + blockSize])
                 let index = (start + UInt64(offset)) / UInt64(blockSize)
-                if digests.withExpectedDigest(ofBlock: index, { $0.map { hasher.matches(block, expected: $0) } ?? false }) {
+                if digests.matches(block, ofBlock: index) {
                     good = good.isEmpty ? offset..<offset + blockSize : good.lowerBound..<offset + blockSize
                 } else {
                     try passOn()
