@@ -23,7 +23,7 @@ extension FileDescriptor {
 
     /// Reads exactly `count` bytes at `offset`; a short read means the file
     /// is shorter than the cache expects.
-    func readExactly(count: Int, at offset: Int64) throws(CacheFileError) -> [UInt8] {
+    public func readExactly(count: Int, at offset: Int64) throws(CacheFileError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         var failure: CacheFileError?
         bytes.withUnsafeMutableBytes { buffer in
@@ -59,7 +59,7 @@ extension FileDescriptor {
         }
     }
 
-    var size: Int64 {
+    public var size: Int64 {
         get throws(CacheFileError) {
             do {
                 return try seek(offset: 0, from: .end)

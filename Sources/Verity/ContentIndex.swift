@@ -86,10 +86,7 @@ public final class ContentIndex: Sendable {
                     state.locations[key] = nil
                     return nil
                 }
-                var bytes = [UInt8](repeating: 0, count: count)
-                let offset = Int64(location.chunk) * Int64(chunkBytes)
-                let read = (try? bytes.withUnsafeMutableBytes { try file.read(fromAbsoluteOffset: offset, into: $0) }) ?? 0
-                return read == count ? bytes : nil
+                return try? file.readExactly(count: count, at: Int64(location.chunk) * Int64(chunkBytes))
             }
         }
     }

@@ -1,3 +1,4 @@
+import FileCache
 import SystemPackage
 
 /// The hash tree's blocks kept beside an image's cache, in the tree's own
@@ -17,18 +18,10 @@ final class HashBlockFile: Sendable {
         try? descriptor.close()
     }
 
-    /// The bytes at `offset`, zeros where the file has none.
-    func read(count: Int, at offset: UInt64) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let read = (try? bytes.withUnsafeMutableBytes {
-                try descriptor.read(fromAbsoluteOffset: Int64(offset) + Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]))
-            }) ?? 0
-            if read == 0 { break }
-            done += read
-        }
-        return bytes
+    /// The bytes at `offset` (zeros where none were stored), or nil where
+    /// the file ends before them.
+    func read(count: Int, at offset: UInt64) -> [UInt8]? {
+        try? descriptor.readExactly(count: count, at: Int64(offset))
     }
 
     /// Keeps verified blocks; a failure only means they are fetched again.

@@ -61,7 +61,7 @@ struct HashTreeCommand: AsyncParsableCommand {
             size = remoteImage.identity.size
             source = .remote { sink in _ = try await remoteImage.download(into: sink) }
         } else {
-            let file = try LocalFileSource(path: text)
+            let file = try LocalFileSource(path: text, option: "the image")
             size = file.size
             source = .file(file)
         }

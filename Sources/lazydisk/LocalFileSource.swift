@@ -1,16 +1,18 @@
+import FileCache
 import Fetching
 import SystemPackage
 
 /// A local file read by byte ranges, as the fetch pipeline reads a remote
-/// object: a hash tree given as a file.
+/// object: a hash tree given as a file, an image `hash-tree` reads.
 final class LocalFileSource: RangeSource {
     let size: UInt64
     private let descriptor: FileDescriptor
 
-    init(path: String) throws {
-        descriptor = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+    /// Opens the regular file at `path`, which `option` names (in errors).
+    init(path: String, option: String) throws {
+        descriptor = try openOptionFile(path, option: option)
         do {
-            size = UInt64(try descriptor.seek(offset: 0, from: .end))
+            size = UInt64(try descriptor.size)
         } catch {
             try? descriptor.close()
             throw error
@@ -22,15 +24,6 @@ final class LocalFileSource: RangeSource {
     }
 
     func read(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: range.count)
-        var done = 0
-        while done < range.count {
-            let read = try bytes.withUnsafeMutableBytes {
-                try descriptor.read(fromAbsoluteOffset: Int64(range.lowerBound) + Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]))
-            }
-            guard read > 0 else { throw CommandError("the file ends at byte \(range.lowerBound + UInt64(done)), before \(range.upperBound)") }
-            done += read
-        }
-        return bytes
+        try descriptor.readExactly(count: range.count, at: Int64(range.lowerBound))
     }
 }

@@ -14,19 +14,10 @@ func readOptionFile(_ path: String, option: String) throws -> String {
 /// The bytes of a file an option names, refused past `limit` bytes, by the
 /// same rules.
 func readOptionFile(_ path: String, option: String, limit: Int64) throws -> [UInt8] {
-    let file: FileDescriptor
-    do {
-        // Non-blocking, so opening a FIFO with no writer cannot hang.
-        file = try FileDescriptor.open(FilePath(path), .readOnly, options: [.nonBlocking, .closeOnExec])
-    } catch let error as Errno {
-        throw CommandError("cannot read \(option) \(path): \(error.description)")
-    }
+    let file = try openOptionFile(path, option: option)
     defer { try? file.close() }
     do {
         let status = try file.stat()
-        guard status.type == .regular else {
-            throw CommandError("cannot read \(option) \(path): it is \(describe(status.type)), not a regular file")
-        }
         guard status.size <= limit else {
             throw CommandError("cannot read \(option) \(path): it has \(status.size) bytes; such a file holds at most \(ByteFormat.size(UInt64(limit)))")
         }
@@ -36,6 +27,30 @@ func readOptionFile(_ path: String, option: String, limit: Int64) throws -> [UIn
     } catch let error as Errno {
         throw CommandError("cannot read \(option) \(path): \(error.description)")
     }
+}
+
+/// Opens a file an option names, by the rules above: a regular file, or
+/// a one-line error that names the option and the file.
+func openOptionFile(_ path: String, option: String) throws -> FileDescriptor {
+    let file: FileDescriptor
+    let type: FileType
+    do {
+        // Non-blocking, so opening a FIFO with no writer cannot hang.
+        file = try FileDescriptor.open(FilePath(path), .readOnly, options: [.nonBlocking, .closeOnExec])
+        do {
+            type = try file.stat().type
+        } catch {
+            try? file.close()
+            throw error
+        }
+    } catch let error as Errno {
+        throw CommandError("cannot read \(option) \(path): \(error.description)")
+    }
+    guard type == .regular else {
+        try? file.close()
+        throw CommandError("cannot read \(option) \(path): it is \(describe(type)), not a regular file")
+    }
+    return file
 }
 
 /// A URL or a few headers: far more than either needs.

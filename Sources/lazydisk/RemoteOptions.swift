@@ -150,7 +150,7 @@ struct RemoteOptions: ParsableArguments {
                 }
                 (treeSource, treeSize) = (remote, remote.identity.size)
             } else {
-                let file = try LocalFileSource(path: location)
+                let file = try LocalFileSource(path: location, option: "--hash-tree")
                 (treeSource, treeSize) = (file, file.size)
             }
             let tree = try await HashTree.open(source: treeSource, size: treeSize, rootHash: rootHash)

@@ -175,6 +175,8 @@ struct VerifiedImageTests {
         let malformed = try await setup.verified(["cat", url, "--no-cache"], tree: notATree.path)
         #expect(malformed.status != 0 && malformed.error.contains("veritysetup superblock"), "\(malformed.error)")
         #expect(malformed.output.isEmpty)
+        let directory = try await setup.verified(["cat", url, "--no-cache"], tree: setup.work.url.path)
+        #expect(directory.status != 0 && directory.error.contains("it is a directory, not a regular file"), "\(directory.error)")
     }
 
     /// A cache tier whose copy of one 1 MiB slice was overwritten with other
