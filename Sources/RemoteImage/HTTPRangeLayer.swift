@@ -30,10 +30,11 @@ public struct HTTPRangeLayer: DiskLayer {
     public let notice: String?
 
     /// Wraps an opened image, whose bytes are checked against `hashTree`
-    /// when one is given (the image must then serve ranges). With `format` nil, the qcow2 magic in the first
-    /// bytes selects ``ImageFormat/qcow2``, a valid VHD cookie in the last 512
-    /// bytes ``ImageFormat/vhd``, anything else ``ImageFormat/raw`` (with a
-    /// ``notice`` when it is a format lazydisk does not decode).
+    /// when one is given (the image must then serve ranges). With `format`
+    /// nil, the qcow2 magic in the first bytes selects ``ImageFormat/qcow2``,
+    /// a valid VHD cookie in the last 512 bytes ``ImageFormat/vhd``, anything
+    /// else ``ImageFormat/raw`` (with a ``notice`` when it is a format
+    /// lazydisk does not decode).
     public static func open(_ image: RemoteImage, format: ImageFormat? = nil, hashTree: HashTree? = nil) async throws -> HTTPRangeLayer {
         let size = image.identity.size
         guard image.servesRanges else {

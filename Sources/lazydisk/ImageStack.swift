@@ -135,14 +135,14 @@ struct ImageStack {
     /// hash tree's blocks in the cache, and copies chunks other verified
     /// caches under the root hold rather than fetch them.
     static func openCache(for remote: HTTPRangeLayer, location: CacheLocation, limit: UInt64?, logger: Logger) async throws -> FileCacheLayer {
+        let identity = remote.identity
         let header = CacheHeader(
             sectorSize: UInt32(remote.sectorSize),
             diskSize: remote.sectorCount * UInt64(remote.sectorSize),
             chunkSize: chunkSize,
             format: remote.format.rawValue,
-            identity: remote.identity
+            identity: identity
         )
-        let identity = remote.identity
         if remote.image.url.query != nil && identity.rootHash == nil && !CacheLocation.sharesAcrossQueries(identity) {
             logger.info("the cache is keyed by the URL's query too: the server sent no strong ETag to prove which object a query names")
         }
