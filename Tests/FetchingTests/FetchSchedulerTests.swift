@@ -65,7 +65,7 @@ struct FetchSchedulerTests {
     /// A request's bytes are read as soon as they are written, before the
     /// commit that makes them durable: the read waits for the download, not
     /// for the disk, and is not fetched again.
-    @Test(.timeLimit(.minutes(1))) func aReadDoesNotWaitForTheCommit() async throws {
+    @Test(.timeLimit(.minutes(5))) func aReadDoesNotWaitForTheCommit() async throws {
         let source = InMemorySource(size: Self.size)
         let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size)), holdsCommits: true)
         let scheduler = Self.scheduler(source: source, store: store)
@@ -171,7 +171,7 @@ extension FetchSchedulerTests {
     /// A read that joined a request which then failed for another chunk's
     /// bytes (a block that did not verify) asks for its own chunk again
     /// and gets it; a read of the bad chunk fails.
-    @Test(.timeLimit(.minutes(1))) func aReadIsNotFailedByAnotherChunksBadBytes() async throws {
+    @Test(.timeLimit(.minutes(5))) func aReadIsNotFailedByAnotherChunksBadBytes() async throws {
         let chunk = 64 << 10
         let source = PartlyBadSource(size: Self.size, bad: UInt64(6 * chunk)..<UInt64(6 * chunk + 4096))
         let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(Self.size)))

@@ -16,7 +16,7 @@ struct ChildCommandTests {
     /// A `--run` shell that leaves QEMU (here `sleep`) behind: the child
     /// holds no socket or event descriptor of serve's, and is stopped when
     /// the shell ends, so nothing keeps the NBD socket after serve exits.
-    @Test(.timeLimit(.minutes(1))) func aRunCommandsChildrenHoldNothingOfOursAndEndWithIt() async throws {
+    @Test(.timeLimit(.minutes(5))) func aRunCommandsChildrenHoldNothingOfOursAndEndWithIt() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let socketPath = work.url.appending(path: "nbd.sock").path
@@ -36,7 +36,7 @@ struct ChildCommandTests {
 
     /// SIGTERM to `serve --run` reaches the whole command, the child the
     /// shell waits for included, not the shell alone.
-    @Test(.timeLimit(.minutes(1))) func aSignalReachesEveryProcessOfTheRunCommand() async throws {
+    @Test(.timeLimit(.minutes(5))) func aSignalReachesEveryProcessOfTheRunCommand() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let child = work.url.appending(path: "child").path
@@ -57,7 +57,7 @@ struct ChildCommandTests {
 
     /// A credential command that never ends fails the command after
     /// `--retry-max-time`, with a line that says so, and is stopped.
-    @Test(.timeLimit(.minutes(1))) func aCredentialCommandThatNeverEndsIsStopped() async throws {
+    @Test(.timeLimit(.minutes(5))) func aCredentialCommandThatNeverEndsIsStopped() async throws {
         let work = try TemporaryDirectory()
         let hanging = work.url.appending(path: "hanging").path
         let result = try await LazyDiskRun.run(["info", "--url-command", "echo $$ > \(hanging); exec sleep 600", "--retry-max-time", "1"])
@@ -67,7 +67,7 @@ struct ChildCommandTests {
     }
 
     /// 100 MB of output is neither read whole nor echoed.
-    @Test(.timeLimit(.minutes(1))) func aCredentialCommandsOutputIsBounded() async throws {
+    @Test(.timeLimit(.minutes(5))) func aCredentialCommandsOutputIsBounded() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let result = try await LazyDiskRun.run(["info", nginx.url("hello.img"), "--header-command", "head -c 100000000 /dev/zero"])
         #expect(result.status != 0)

@@ -48,7 +48,7 @@ struct CredentialRefreshTests {
         let socket = origin.work.url.appending(path: "nbd.sock").path
         let server = try LazyDiskRun.start(
             ["serve", "-r", "--format", "raw", "--socket", socket] + arguments, errorLog: origin.work.url.appending(path: "serve.log"))
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) && server.isRunning {
+        for _ in 0..<3000 where !FileManager.default.fileExists(atPath: socket) && server.isRunning {
             try await Task.sleep(for: .milliseconds(20))
         }
         return (server, socket)
@@ -129,7 +129,7 @@ struct CredentialRefreshTests {
 
     /// A refresh whose command never ends fails the read that waits on it
     /// within `--retry-max-time`, and the command does not outlive it.
-    @Test(.timeLimit(.minutes(1))) func aRefreshThatHangsFailsTheReadWithinTheRetryTime() async throws {
+    @Test(.timeLimit(.minutes(5))) func aRefreshThatHangsFailsTheReadWithinTheRetryTime() async throws {
         let origin = try Origin()
         let started = origin.work.url.appending(path: "started").path
         let hanging = origin.work.url.appending(path: "hanging").path
@@ -154,7 +154,7 @@ struct CredentialRefreshTests {
         #expect(!origin.minted.contains { text.contains($0) } && !text.contains("lazydisk-test-secret"), "a secret in \(what)")
     }
 
-    @Test(.timeLimit(.minutes(2))) func aServeOutlivesTenExpiriesOfItsURL() async throws {
+    @Test(.timeLimit(.minutes(5))) func aServeOutlivesTenExpiriesOfItsURL() async throws {
         // Twice what --no-cache keeps in memory, so random reads keep missing.
         let origin = try Origin(imageSize: 128 << 20)
         let (server, socket) = try await Self.serve(["--url-command", "sh \(origin.mint) /signed/disk.img", "--no-cache"], in: origin)
@@ -170,7 +170,7 @@ struct CredentialRefreshTests {
         #expect(log.contains("requests: read"), "serve prints its counters at exit: \(log)")
     }
 
-    @Test(.timeLimit(.minutes(1))) func aHeaderCommandFollowsARotatingBearerToken() async throws {
+    @Test(.timeLimit(.minutes(5))) func aHeaderCommandFollowsARotatingBearerToken() async throws {
         let origin = try Origin()
         let cache = origin.work.url.appending(path: "cache")
         let (server, socket) = try await Self.serve([
@@ -192,7 +192,7 @@ struct CredentialRefreshTests {
 
     /// A header file that an agent rewrites is read again once it changed,
     /// before any request is refused: later requests carry the new token.
-    @Test(.timeLimit(.minutes(1))) func aChangedHeaderFileIsReadAgain() async throws {
+    @Test(.timeLimit(.minutes(5))) func aChangedHeaderFileIsReadAgain() async throws {
         let content = (0..<(16 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let server = try await FaultServer.start(content: content)
         let origin = try Origin()
@@ -214,7 +214,7 @@ struct CredentialRefreshTests {
     /// `--refresh-interval` renews credentials on schedule, before any
     /// refusal: a token that changes on every run of its command reaches the
     /// server in turn while nothing is refused.
-    @Test(.timeLimit(.minutes(1))) func credentialsAreRenewedOnSchedule() async throws {
+    @Test(.timeLimit(.minutes(5))) func credentialsAreRenewedOnSchedule() async throws {
         let content = (0..<(16 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let server = try await FaultServer.start(content: content)
         let origin = try Origin()
@@ -233,7 +233,7 @@ struct CredentialRefreshTests {
 
     /// A refreshed URL must name the object that was opened: one that leads
     /// to another is refused, and the guest's read fails rather than mixing.
-    @Test(.timeLimit(.minutes(1))) func aRefreshToAnotherObjectIsRefused() async throws {
+    @Test(.timeLimit(.minutes(5))) func aRefreshToAnotherObjectIsRefused() async throws {
         let origin = try Origin()
         try randomFile(at: origin.work.url.appending(path: "other.img"), size: Self.size / 2)
         let counter = origin.work.url.appending(path: "runs").path
@@ -246,7 +246,7 @@ struct CredentialRefreshTests {
 
     /// A refresh that fails is one clear line naming the command and its
     /// status, never its output, and the guest's read fails with EIO.
-    @Test(.timeLimit(.minutes(1))) func aFailedRefreshSaysWhichCommandFailed() async throws {
+    @Test(.timeLimit(.minutes(5))) func aFailedRefreshSaysWhichCommandFailed() async throws {
         let origin = try Origin()
         let counter = origin.work.url.appending(path: "runs").path
         // One run at start (its URL opens the image and is the first

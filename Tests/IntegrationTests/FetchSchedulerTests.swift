@@ -161,7 +161,7 @@ struct FetchSchedulerTests {
     /// The server holds every answer, so the fill's requests stay open:
     /// it may take three of the four connections, and the read's request is
     /// the fourth, made while the fill still has requests queued.
-    @Test(.timeLimit(.minutes(1))) func readsDoNotQueueBehindAFill() async throws {
+    @Test(.timeLimit(.minutes(5))) func readsDoNotQueueBehindAFill() async throws {
         var policy = FetchPolicy()
         policy.backgroundRequestLimit = 64 << 10
         let stack = try await Stack(size: 8 << 20, connections: 4, policy: policy, fault: .heldUntilReleased)

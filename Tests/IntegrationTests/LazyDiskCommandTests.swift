@@ -123,7 +123,7 @@ struct LazyDiskRun {
         let socketPath = work.url.appending(path: "nbd.sock").path
         let server = try start(
             ["serve", url, "--socket", socketPath, "--cache", work.url.path] + extra, errorLog: work.url.appending(path: "serve.log"))
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socketPath) && server.isRunning {
+        for _ in 0..<3000 where !FileManager.default.fileExists(atPath: socketPath) && server.isRunning {
             try await Task.sleep(for: .milliseconds(20))
         }
         return (server, socketPath)

@@ -15,7 +15,7 @@ struct ServeServiceTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func aSocketARunningServerHoldsIsRefusedAndAStaleOneReplaced() async throws {
+    @Test(.timeLimit(.minutes(5))) func aSocketARunningServerHoldsIsRefusedAndAStaleOneReplaced() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let (first, socketPath) = try await LazyDiskRun.startServing(nginx.url("hello.img"), in: work)
@@ -53,7 +53,7 @@ struct ServeServiceTests {
 
     /// SIGTERM to `serve --run` goes to the command, which decides how to
     /// stop; `serve` exits with its status and removes its socket.
-    @Test(.timeLimit(.minutes(1))) func aSignalGoesToTheRunCommand() async throws {
+    @Test(.timeLimit(.minutes(5))) func aSignalGoesToTheRunCommand() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let socketPath = work.url.appending(path: "nbd.sock").path
@@ -74,7 +74,7 @@ struct ServeServiceTests {
     /// A first SIGTERM without `--run` takes no new connections but answers
     /// what clients already sent: a read waiting on the origin gets its
     /// bytes, then `serve` exits 0 and removes its socket.
-    @Test(.timeLimit(.minutes(1))) func aFirstSignalAnswersRequestsAlreadySent() async throws {
+    @Test(.timeLimit(.minutes(5))) func aFirstSignalAnswersRequestsAlreadySent() async throws {
         let content = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 / 7) }
         let origin = try await FaultServer.start(content: content, fault: .heldUntilReleased)
         let work = try TemporaryDirectory()
@@ -103,7 +103,7 @@ struct ServeServiceTests {
     /// large, before the connection closes: a 16 MiB read held at the origin
     /// and sixteen 64 KiB reads behind it, none of whose replies the client
     /// takes until the server is stopping.
-    @Test(.timeLimit(.minutes(1))) func aStoppingServerSendsItsRepliesWhole() async throws {
+    @Test(.timeLimit(.minutes(5))) func aStoppingServerSendsItsRepliesWhole() async throws {
         let large = 16 << 20
         let small = 64 << 10
         let content = (0..<(large + 16 * small)).map { UInt8(truncatingIfNeeded: $0 / 13) }
@@ -146,7 +146,7 @@ struct ServeServiceTests {
 
     /// A hang-up (a closed terminal or session) stops the server cleanly,
     /// as SIGTERM does: exit 0, no socket or pid file left.
-    @Test(.timeLimit(.minutes(1))) func aHangUpStopsTheServerCleanly() async throws {
+    @Test(.timeLimit(.minutes(5))) func aHangUpStopsTheServerCleanly() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let pidfile = work.url.appending(path: "serve.pid").path
@@ -168,7 +168,7 @@ struct ServeServiceTests {
     /// systemd's readiness protocol, and a pid file for the rest: READY=1
     /// arrives once the socket listens; the pid file names the server while
     /// it runs and is gone after.
-    @Test(.timeLimit(.minutes(1))) func readinessAndPidFile() async throws {
+    @Test(.timeLimit(.minutes(5))) func readinessAndPidFile() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let notifyPath = work.url.appending(path: "notify").path

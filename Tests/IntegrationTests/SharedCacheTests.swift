@@ -88,23 +88,21 @@ extension ManyProcessTests {
             let victimLog = setup.copies.url.appending(path: "victim.log")
             let victim = try LazyDiskRun.start(
                 setup.serveAndCopy("victim.img", throttled: true, extra: ["--connections", "1"]), errorLog: victimLog)
+            // The victim starts alone, so its fetches come first; the others
+            // start once it holds a claim (a POSIX write lock in /proc/locks)
+            // and it is killed the moment one of them waits on its claim: a
+            // kill mid-fetch with a waiter, whatever the machine's load.
+            // Watched from a thread of its own, not the cooperative pool.
+            let claimed = await onThread { Self.wait(until: { Self.holdsClaim(victim.pid) }, while: victim) }
             async let first = LazyDiskRun.run(setup.serveAndCopy("first.img", throttled: true))
             async let second = LazyDiskRun.run(setup.serveAndCopy("second.img", throttled: true))
-            // Killed the moment it is seen holding a claim (a POSIX write lock in
-            // /proc/locks), so the kill is mid-fetch whatever the machine's load;
-            // watched from a thread of its own, not the cooperative pool.
             let killedMidFetch = await onThread {
-                for _ in 0..<6000 where victim.isRunning {
-                    if Self.holdsClaim(victim.pid) {
-                        victim.send(SIGKILL)
-                        _ = victim.waitBlocking()
-                        return true
-                    }
-                    usleep(5000)
-                }
-                return false
+                guard claimed, Self.wait(until: { Self.claimIsWaitedOn(victim.pid) }, while: victim) else { return false }
+                victim.send(SIGKILL)
+                _ = victim.waitBlocking()
+                return true
             }
-            #expect(killedMidFetch, "the victim was never seen fetching: \((try? String(contentsOf: victimLog, encoding: .utf8)) ?? "")")
+            #expect(killedMidFetch, "the victim was never seen holding a claim another serve waited on: \((try? String(contentsOf: victimLog, encoding: .utf8)) ?? "")")
             let runs = try await [first, second]
             #expect(runs.allSatisfy { $0.status == 0 }, "\(runs.map(\.error))")
             #expect(try Data(contentsOf: setup.copy("first.img")) == setup.image)
@@ -118,13 +116,53 @@ extension ManyProcessTests {
 }
 
 extension ManyProcessTests.SharedCacheTests {
+    /// One line of /proc/locks: a lock held, or (`->`) a request blocked on one.
+    struct KernelLock {
+        var isBlocked: Bool
+        var isPOSIXWrite: Bool
+        var pid: String
+        var file: Substring
+        var bytes: ClosedRange<UInt64>
+
+        init?(_ line: Substring) {
+            var fields = line.split(separator: " ").dropFirst()
+            isBlocked = fields.first == "->"
+            if isBlocked { fields = fields.dropFirst() }
+            let values = Array(fields)
+            guard values.count == 7, let start = UInt64(values[5]) else { return nil }
+            isPOSIXWrite = values[0] == "POSIX" && values[2] == "WRITE"
+            pid = String(values[3])
+            file = values[4]
+            bytes = start...(UInt64(values[6]) ?? .max)
+        }
+
+        static var all: [KernelLock] {
+            ((try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? "").split(separator: "\n").compactMap(KernelLock.init)
+        }
+    }
+
     /// Whether process `pid` holds a POSIX write lock (a chunk claim) now.
     static func holdsClaim(_ pid: pid_t) -> Bool {
-        let locks = (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
-        return locks.split(separator: "\n").contains { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 4 && fields[1] == "POSIX" && fields[3] == "WRITE" && fields[4] == "\(pid)"
+        KernelLock.all.contains { !$0.isBlocked && $0.isPOSIXWrite && $0.pid == "\(pid)" }
+    }
+
+    /// Whether a request is blocked on a claim process `pid` holds.
+    static func claimIsWaitedOn(_ pid: pid_t) -> Bool {
+        let locks = KernelLock.all
+        let claims = locks.filter { !$0.isBlocked && $0.isPOSIXWrite && $0.pid == "\(pid)" }
+        return locks.contains { waiter in
+            waiter.isBlocked && claims.contains { $0.file == waiter.file && $0.bytes.overlaps(waiter.bytes) }
         }
+    }
+
+    /// Polls `condition` every 5 ms for up to a minute while `process`
+    /// runs; whether it came true. Blocks the calling thread.
+    static func wait(until condition: () -> Bool, while process: ChildProcess) -> Bool {
+        for _ in 0..<12_000 where process.isRunning {
+            if condition() { return true }
+            usleep(5000)
+        }
+        return false
     }
 }
 

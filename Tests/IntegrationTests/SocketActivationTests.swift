@@ -7,7 +7,7 @@ import Testing
 /// the first connection, which lazydisk then serves.
 @Suite("Socket activation")
 struct SocketActivationTests {
-    @Test(.timeLimit(.minutes(1))) func theFirstClientStartsTheServerOnTheSocketHandedOver() async throws {
+    @Test(.timeLimit(.minutes(5))) func theFirstClientStartsTheServerOnTheSocketHandedOver() async throws {
         let nginx = try NginxServer(root: NginxFixtures.directory)
         let work = try TemporaryDirectory()
         let socket = work.url.appending(path: "image.sock").path
@@ -18,7 +18,7 @@ struct SocketActivationTests {
             "/usr/bin/systemd-socket-activate",
             ["-l", socket, LazyDiskRun.executable.path, "serve", nginx.url("hello.img"), "--cache", work.url.path],
             error: .descriptor(errorFile))
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) && activator.isRunning {
+        for _ in 0..<3000 where !FileManager.default.fileExists(atPath: socket) && activator.isRunning {
             try await Task.sleep(for: .milliseconds(20))
         }
         let copy = work.url.appending(path: "copy.img").path

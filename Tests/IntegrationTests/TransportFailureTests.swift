@@ -16,24 +16,24 @@ struct TransportFailureTests {
         #expect(!result.error.contains("bad argument"), "\(result.error)")
     }
 
-    @Test(.timeLimit(.minutes(1))) func aNameThatDoesNotResolve() async throws {
+    @Test(.timeLimit(.minutes(5))) func aNameThatDoesNotResolve() async throws {
         try await Self.expectFailure("http://no-such-host.invalid/disk.img", saying: "Could not resolve host: no-such-host.invalid")
     }
 
-    @Test(.timeLimit(.minutes(1))) func aRefusedConnection() async throws {
+    @Test(.timeLimit(.minutes(5))) func aRefusedConnection() async throws {
         try await Self.expectFailure("http://127.0.0.1:1/disk.img", saying: "Couldn't connect to server")
     }
 
     /// TLS spoken to a server that answers plain HTTP: not transient, so
     /// not retried.
-    @Test(.timeLimit(.minutes(1))) func aFailedTLSHandshake() async throws {
+    @Test(.timeLimit(.minutes(5))) func aFailedTLSHandshake() async throws {
         let nginx = try NginxServer(root: NginxFixtures.directory)
         let url = nginx.url("hello.img").replacingOccurrences(of: "http://", with: "https://")
         try await Self.expectFailure(url, saying: "SSL routines::wrong version number", attempts: nil)
     }
 
     /// A server that takes the connection and never answers.
-    @Test(.timeLimit(.minutes(1))) func aServerThatNeverAnswers() async throws {
+    @Test(.timeLimit(.minutes(5))) func aServerThatNeverAnswers() async throws {
         let listener = try QuietListener()
         try await Self.expectFailure(
             "http://127.0.0.1:\(listener.port)/disk.img", ["--low-speed-timeout", "1", "--retry-max-time", "30"],

@@ -10,7 +10,7 @@ import Testing
 struct UserNamedFilesTests {
     static let fixtures = NginxFixtures.directory
 
-    @Test(.timeLimit(.minutes(1))) func aPidFileThatIsALinkIsRefusedAndItsTargetKept() async throws {
+    @Test(.timeLimit(.minutes(5))) func aPidFileThatIsALinkIsRefusedAndItsTargetKept() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let target = work.url.appending(path: "precious")
@@ -28,7 +28,7 @@ struct UserNamedFilesTests {
 
     /// A second server on a live server's pid file is refused; the first
     /// one's file keeps its pid, and goes only when the first one stops.
-    @Test(.timeLimit(.minutes(1))) func aLiveServersPidFileIsNotTaken() async throws {
+    @Test(.timeLimit(.minutes(5))) func aLiveServersPidFileIsNotTaken() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let pidfile = work.url.appending(path: "serve.pid").path
@@ -48,7 +48,7 @@ struct UserNamedFilesTests {
         #expect(!FileManager.default.fileExists(atPath: pidfile))
     }
 
-    @Test(.timeLimit(.minutes(1))) func anOptionFileThatIsNotARegularFileIsRefusedByType() async throws {
+    @Test(.timeLimit(.minutes(5))) func anOptionFileThatIsNotARegularFileIsRefusedByType() async throws {
         let nginx = try NginxServer(root: Self.fixtures)
         let work = try TemporaryDirectory()
         let fifo = work.url.appending(path: "fifo").path

@@ -29,7 +29,7 @@ struct WholeObjectServerTests {
         var downloads: Int { server.requests.filter { $0.hasPrefix("GET /disk.img ") }.count - 1 }
     }
 
-    @Test(.timeLimit(.minutes(1))) func catReadsTheImageByOneDownload() async throws {
+    @Test(.timeLimit(.minutes(5))) func catReadsTheImageByOneDownload() async throws {
         let setup = try Setup()
         let cat = try await LazyDiskRun.run(["cat", setup.url, "--cache", setup.cache])
         #expect(cat.status == 0, "\(cat.error)")
@@ -38,7 +38,7 @@ struct WholeObjectServerTests {
         #expect(cat.error.components(separatedBy: "the server ignores range requests").count == 2, "one warning: \(cat.error)")
     }
 
-    @Test(.timeLimit(.minutes(1))) func pullIsOneDownloadAndTheCacheServesOffline() async throws {
+    @Test(.timeLimit(.minutes(5))) func pullIsOneDownloadAndTheCacheServesOffline() async throws {
         let setup = try Setup()
         let pull = try await LazyDiskRun.run(["pull", setup.url, "--cache", setup.cache])
         #expect(pull.status == 0, "\(pull.error)")
@@ -49,7 +49,7 @@ struct WholeObjectServerTests {
 
     /// The guest's copy is exact, and the whole image ends up cached by
     /// the one download.
-    @Test(.timeLimit(.minutes(1))) func serveBootsWhileTheImageStreamsIn() async throws {
+    @Test(.timeLimit(.minutes(5))) func serveBootsWhileTheImageStreamsIn() async throws {
         let setup = try Setup()
         let copy = setup.work.url.appending(path: "copy.img").path
         let serve = try await LazyDiskRun.run([
@@ -65,7 +65,7 @@ struct WholeObjectServerTests {
 
     /// A qcow2 is told by its first bytes, `info` reads its header from
     /// them, and `cat` decodes it as the download streams in.
-    @Test(.timeLimit(.minutes(1))) func aQcow2IsDecodedFromTheDownload() async throws {
+    @Test(.timeLimit(.minutes(5))) func aQcow2IsDecodedFromTheDownload() async throws {
         let setup = try Setup()
         let served = setup.work.url.appending(path: "served")
         try runTool("/usr/bin/qemu-img", ["convert", "-f", "raw", "-O", "qcow2", served.appending(path: "disk.img").path, served.appending(path: "disk.qcow2").path])
@@ -89,7 +89,7 @@ struct WholeObjectServerTests {
 
     /// A download cut halfway starts again from byte 0 (the server cannot
     /// resume) and the bytes still come out exact, each written once.
-    @Test(.timeLimit(.minutes(1))) func aDownloadCutHalfwayStartsAgainAndIsExact() async throws {
+    @Test(.timeLimit(.minutes(5))) func aDownloadCutHalfwayStartsAgainAndIsExact() async throws {
         let content = (0..<Self.size).map { UInt8(truncatingIfNeeded: $0 &* 31 >> 7) }
         let origin = try await FaultServer.start(content: content, fault: .ignoresRangeCuttingDownloads(times: 1))
         let work = try TemporaryDirectory()

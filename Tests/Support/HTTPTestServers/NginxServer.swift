@@ -116,7 +116,7 @@ public final class NginxServer: Sendable {
         // nginx writes its pid file only once it holds its ports; without that
         // check a port another test's nginx took would pass for ours.
         let pidFile = workDirectory.appending(path: "nginx.pid").path
-        for _ in 0..<200 {
+        for _ in 0..<3000 {
             if FileManager.default.fileExists(atPath: pidFile) && ports.allSatisfy(LoopbackPort.accepts) {
                 return lifeline
             }

@@ -19,7 +19,7 @@ public final class PythonHTTPServer: Sendable {
                 ["\(port)", root.path, log.path])
             // It says so once it listens (a probing connection could wait
             // in its backlog while it starts).
-            for _ in 0..<1000 where lifeline.watcher.isRunning && !Self.isListening(log: log) {
+            for _ in 0..<3000 where lifeline.watcher.isRunning && !Self.isListening(log: log) {
                 usleep(10_000)
             }
             if Self.isListening(log: log) {
