@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SystemPackage
 
 /// The files of one image's cache directory:
@@ -170,18 +171,27 @@ final class CacheFiles: Sendable {
 
     /// Replaces the file at `path` with `bytes` so that a crash leaves either
     /// the old file or the new one, whole: written beside it, made durable,
-    /// renamed over it.
+    /// renamed over it. The file beside it has a name of this call's own, so
+    /// writers at once (processes sharing a cache, each saving its boot
+    /// trace) never write into one file or rename it from under each other:
+    /// the last rename wins, whole.
     static func replaceFile(at path: FilePath, with bytes: [UInt8]) throws(CacheFileError) {
-        let temporary = FilePath(path.string + ".new")
+        let writer = replacements.add(1, ordering: .relaxed).newValue
+        let temporary = FilePath("\(path.string).new-\(getpid())-\(writer)")
         let file = try openFile(temporary, creating: true)
-        do {
+        do throws(CacheFileError) {
             defer { try? file.close() }
             try file.writeAll(bytes, at: 0)
             try file.synchronizeData()
+            try rename(temporary, to: path)
+        } catch {
+            unlink(temporary.string)
+            throw error
         }
-        try rename(temporary, to: path)
         try synchronizeDirectory(path.removingLastComponent())
     }
+
+    private static let replacements = Atomic<Int>(0)
 
     /// The whole file at `path`, or `nil` when there is none.
     static func contents(of path: FilePath) throws(CacheFileError) -> [UInt8]? {

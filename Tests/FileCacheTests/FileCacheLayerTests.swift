@@ -2,6 +2,7 @@ import FileCache
 import Foundation
 import ImageModel
 import LayeredDisk
+import Synchronization
 import SystemPackage
 import Testing
 
@@ -139,5 +140,31 @@ struct BootTraceFormatTests {
     func damageIsAnError(_ damage: Damage) {
         let encoded = BootTrace(chunkBytes: 65536, chunks: [1, 2, 3]).encoded
         #expect(throws: CacheFileError.self) { try BootTrace(decoding: damage.apply(to: encoded)) }
+    }
+}
+
+extension BootTraceFormatTests {
+    /// Processes sharing a cache save their traces at once: every save
+    /// succeeds, the trace left is one of theirs, whole, and nothing is left
+    /// beside it. (With one file beside it for all, saves failed renaming a
+    /// file another had renamed, and traces of different lengths mixed.)
+    @Test func tracesSavedAtOnceLeaveOneWholeTrace() throws {
+        let directory = CacheDirectory()
+        try FileManager.default.createDirectory(atPath: directory.path.string, withIntermediateDirectories: true)
+        let traces = (1...8).map { BootTrace(chunkBytes: 65536, chunks: Array(0..<UInt32($0 * 100))) }
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: traces.count) { index in
+            for _ in 0..<20 {
+                do {
+                    try traces[index].save(to: directory.path)
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let left = try #require(try BootTrace.load(from: directory.path))
+        #expect(traces.contains(left))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path.string) == [BootTrace.fileName])
     }
 }
