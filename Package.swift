@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LayeredDisk", targets: ["LayeredDisk"]),
         .library(name: "ImageModel", targets: ["ImageModel"]),
         .library(name: "Fetching", targets: ["Fetching"]),
+        .library(name: "HTTPClient", targets: ["HTTPClient"]),
         .library(name: "RemoteImage", targets: ["RemoteImage"]),
         .library(name: "FileCache", targets: ["FileCache"]),
         .library(name: "NBD", targets: ["NBD"]),
@@ -45,15 +46,22 @@ let package = Package(
             ]
         ),
         .target(
+            name: "HTTPClient",
+            dependencies: [
+                "Fetching",
+                "CCurl",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
             name: "RemoteImage",
             dependencies: [
+                "HTTPClient",
                 "LayeredDisk",
                 "ImageModel",
                 "Fetching",
                 "Verity",
-                "CCurl",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .target(
@@ -81,6 +89,7 @@ let package = Package(
                 "LayeredDisk",
                 "ImageModel",
                 "Fetching",
+                "HTTPClient",
                 "RemoteImage",
                 "FileCache",
                 "NBD",
@@ -118,7 +127,7 @@ let package = Package(
         .testTarget(name: "FetchingTests", dependencies: ["Fetching", "LayeredDisk"]),
         .testTarget(name: "VerityTests", dependencies: ["Verity", "Fetching", "HTTPTestServers", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "Qcow2Tests", dependencies: ["Qcow2", "LayeredDisk", "HTTPTestServers"]),
-        .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "ImageModel", "LayeredDisk", "Fetching", "HTTPTestServers"]),
+        .testTarget(name: "RemoteImageTests", dependencies: ["RemoteImage", "HTTPClient", "ImageModel", "LayeredDisk", "Fetching", "HTTPTestServers"]),
         .testTarget(
             name: "NBDTests",
             dependencies: [
@@ -134,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RemoteImage", "ImageModel", "Fetching", "LayeredDisk", "FileCache", "HTTPTestServers", "lazydisk"]
+            dependencies: ["RemoteImage", "HTTPClient", "ImageModel", "Fetching", "LayeredDisk", "FileCache", "HTTPTestServers", "lazydisk"]
         ),
     ],
     swiftLanguageModes: [.v6]

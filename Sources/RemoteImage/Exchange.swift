@@ -1,5 +1,5 @@
-import CCurl
 import Fetching
+import HTTPClient
 import ImageModel
 import LayeredDisk
 import Logging

@@ -1,4 +1,5 @@
 import Fetching
+import HTTPClient
 import ImageModel
 import Logging
 import Synchronization

@@ -1,3 +1,4 @@
+import HTTPClient
 import ImageModel
 
 /// A URL that requests for an image go to, and whether the user's headers

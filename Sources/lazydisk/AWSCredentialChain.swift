@@ -1,5 +1,5 @@
 import Foundation
-import RemoteImage
+import HTTPClient
 
 /// AWS keys and region from where the AWS CLI and SDKs look, in their
 /// order, read again on every load (so rotated keys are picked up when the

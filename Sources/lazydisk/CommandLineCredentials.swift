@@ -1,5 +1,5 @@
+import HTTPClient
 import ImageModel
-import RemoteImage
 
 /// The credentials the command line describes, loaded afresh on every
 /// refresh: `--header` lines, the `--header-file` as it is now, what

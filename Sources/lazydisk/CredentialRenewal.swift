@@ -1,4 +1,4 @@
-import RemoteImage
+import HTTPClient
 import SystemPackage
 
 /// Credentials renewed before the server refuses them: every

@@ -1,5 +1,5 @@
 import ArgumentParser
-import RemoteImage
+import HTTPClient
 
 /// `Name: value` lines, as `--header`, `--header-file` and
 /// `--header-command` give them; blank lines and `#` comments are skipped.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Fetching
 import Foundation
+import HTTPClient
 import ImageModel
 import Logging
 import RemoteImage

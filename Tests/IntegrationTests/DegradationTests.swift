@@ -1,8 +1,8 @@
 import FileCache
 import Foundation
+import HTTPClient
 import HTTPTestServers
 import ImageModel
-import RemoteImage
 import SystemPackage
 import Testing
 

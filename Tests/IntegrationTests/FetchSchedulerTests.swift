@@ -1,6 +1,7 @@
 import Fetching
 import FileCache
 import Foundation
+import HTTPClient
 import HTTPTestServers
 import ImageModel
 import LayeredDisk

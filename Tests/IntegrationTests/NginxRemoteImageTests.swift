@@ -1,5 +1,6 @@
 import Fetching
 import Foundation
+import HTTPClient
 import HTTPTestServers
 import ImageModel
 import LayeredDisk

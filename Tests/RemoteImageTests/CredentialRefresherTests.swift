@@ -1,4 +1,4 @@
-import RemoteImage
+import HTTPClient
 import Synchronization
 import Testing
 

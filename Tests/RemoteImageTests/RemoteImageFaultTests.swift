@@ -1,4 +1,5 @@
 import Fetching
+import HTTPClient
 import HTTPTestServers
 import RemoteImage
 import Synchronization

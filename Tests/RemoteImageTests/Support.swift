@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import HTTPTestServers
 import ImageModel
 import RemoteImage

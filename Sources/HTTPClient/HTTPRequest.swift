@@ -1,7 +1,5 @@
-import ImageModel
-
 /// One HTTP request for the curl client: a HEAD or a single-range GET.
-/// Redirects are never followed by the client: ``Exchange`` follows them
+/// Redirects are never followed by the client: RemoteImage's `Exchange` follows them
 /// itself, deciding at each hop whether credentials go along.
 public struct HTTPRequest: Sendable {
     public enum Method: String, Sendable {
@@ -10,7 +8,7 @@ public struct HTTPRequest: Sendable {
     }
 
     public var method: Method
-    /// The full URL, query included; never printed (see ``ImageURL``).
+    /// The full URL, query included; never printed (see `ImageURL`).
     public var url: String
     /// Inclusive byte range to ask for with a single `Range: bytes=a-b`.
     public var byteRange: ClosedRange<UInt64>?
@@ -28,7 +26,7 @@ public struct HTTPRequest: Sendable {
     public var bodyLimit: Int
     /// Where the body goes as it arrives, if its response qualifies, instead
     /// of into ``HTTPResponse/body``.
-    var streamedBody: StreamedBody?
+    public var streamedBody: StreamedBody?
 
     public init(
         method: Method,

@@ -5,12 +5,18 @@ import Fetching
 ///
 /// Only a response whose status and headers pass ``admits`` streams: any
 /// other body (an error document, a wrong range) is kept in the response
-/// for ``Exchange`` to judge, and never reaches the sink.
-struct StreamedBody: Sendable {
-    let sink: any FetchSink
+/// for RemoteImage's `Exchange` to judge, and never reaches the sink.
+public struct StreamedBody: Sendable {
+    public let sink: any FetchSink
     /// The object's byte the body's first byte is.
-    let offset: UInt64
+    public let offset: UInt64
     /// Whether a response, judged by its status and headers alone (its body
     /// is empty), carries the bytes asked for.
-    let admits: @Sendable (HTTPResponse) -> Bool
+    public let admits: @Sendable (HTTPResponse) -> Bool
+
+    public init(sink: any FetchSink, offset: UInt64, admits: @escaping @Sendable (HTTPResponse) -> Bool) {
+        self.sink = sink
+        self.offset = offset
+        self.admits = admits
+    }
 }

@@ -4,12 +4,12 @@ import CoreMetrics
 /// (each retry and redirect hop is one), by purpose and status, with the
 /// bytes of its body and the time it took. Without a metrics backend
 /// bootstrapped this does nothing.
-enum HTTPMetrics {
+public enum HTTPMetrics {
     /// The purpose label of a request that opens the image (HEAD, byte 0).
-    static let probe = "probe"
+    public static let probe = "probe"
 
     /// Records one request; `status` is nil when no answer came.
-    static func record(purpose: String, status: Int?, bodyBytes: Int, duration: Duration) {
+    public static func record(purpose: String, status: Int?, bodyBytes: Int, duration: Duration) {
         let status = status.map(String.init) ?? "none"
         Counter(label: "lazydisk_http_requests_total", dimensions: [("purpose", purpose), ("status", status)]).increment()
         Counter(label: "lazydisk_http_received_bytes_total", dimensions: [("purpose", purpose)]).increment(by: Int64(bodyBytes))

@@ -1,16 +1,16 @@
 /// A parsed `Content-Range: bytes a-b/total` (or `bytes */total`) header.
-struct ContentRange: Hashable {
+public struct ContentRange: Hashable, Sendable {
     /// The inclusive byte range the body holds; `nil` for `*`.
-    var range: ClosedRange<UInt64>?
+    public var range: ClosedRange<UInt64>?
     /// The size of the whole object; `nil` for `*`.
-    var total: UInt64?
+    public var total: UInt64?
 
-    init(range: ClosedRange<UInt64>?, total: UInt64?) {
+    public init(range: ClosedRange<UInt64>?, total: UInt64?) {
         self.range = range
         self.total = total
     }
 
-    init?(_ header: String?) {
+    public init?(_ header: String?) {
         guard let header else { return nil }
         let trimmed = header[...].trimmingHTTPWhitespace
         guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }

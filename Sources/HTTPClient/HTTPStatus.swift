@@ -1,6 +1,6 @@
 /// Reason phrases for the statuses lazydisk reports; HTTP/2 sends none.
-enum HTTPStatus {
-    static func reason(_ status: Int) -> String {
+public enum HTTPStatus {
+    public static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
         case 206: "Partial Content"

@@ -25,7 +25,7 @@ public struct RetryPolicy: Sendable {
     /// fails (the stall timeout) would end past ``maximumTime``, counted
     /// from the first attempt's start (`elapsed` ago). A `Retry-After` is
     /// honoured only inside that time.
-    func giveUp(afterAttempt attempt: Int, elapsed: Duration, delay: Duration, attemptTime: Duration) -> RetryRefusal? {
+    public func giveUp(afterAttempt attempt: Int, elapsed: Duration, delay: Duration, attemptTime: Duration) -> RetryRefusal? {
         if attempt > retries {
             return .retriesUsed
         }
@@ -38,7 +38,7 @@ public struct RetryPolicy: Sendable {
     /// The pause before retry number `retry` (1-based): the server's
     /// `Retry-After` when it sent one, else exponential backoff with "equal
     /// jitter" (half fixed, half random) so that many clients spread out.
-    func delay(beforeRetry retry: Int, retryAfter: Duration?) -> Duration {
+    public func delay(beforeRetry retry: Int, retryAfter: Duration?) -> Duration {
         if let retryAfter {
             return retryAfter
         }
@@ -48,7 +48,7 @@ public struct RetryPolicy: Sendable {
     }
 
     /// Parses `Retry-After`: delta seconds, or an HTTP date.
-    static func retryAfter(_ header: String?, now: Double = Double(time(nil))) -> Duration? {
+    public static func retryAfter(_ header: String?, now: Double = Double(time(nil))) -> Duration? {
         guard let header = header.map({ String($0[...].trimmingHTTPWhitespace) }), !header.isEmpty else { return nil }
         if let seconds = Int(header) {
             return .seconds(max(0, seconds))
@@ -61,7 +61,7 @@ public struct RetryPolicy: Sendable {
 
 
 /// Why a transient failure was not retried.
-enum RetryRefusal: Equatable {
+public enum RetryRefusal: Equatable, Sendable {
     case retriesUsed
     /// Another attempt could not fail within the policy's maximum time.
     case timeSpent(Duration)
