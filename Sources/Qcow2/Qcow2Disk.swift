@@ -10,8 +10,11 @@ import Synchronization
 /// and zero clusters read as zeros; compressed clusters are inflated once
 /// (concurrent reads of one wait for the same inflation) and kept in a small
 /// cache, so a sequential reader inflates each once. A read whose tables
-/// and clusters the file answers without waiting (a warm cache) is answered
-/// on the caller's thread, straight into the caller's buffer.
+/// and clusters the file answers without waiting (a warm cache) and that
+/// needs no inflating is answered on the caller's thread, straight into the
+/// caller's buffer. Inflating is left to ``read(at:count:)`` on the
+/// concurrency pool, so it never holds up an event loop's other
+/// connections, spreads over every core, and is shared by every reader.
 public final class Qcow2Disk: BlockDevice {
     public let header: Qcow2Header
     private let file: any BlockDevice
@@ -69,7 +72,8 @@ public final class Qcow2Disk: BlockDevice {
     }
 
     /// The read, when the file answers every table and cluster it needs
-    /// without waiting; false otherwise (and `target` holds nothing of use).
+    /// without waiting and every compressed cluster it needs is inflated
+    /// already; false otherwise (and `target` holds nothing of use).
     public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
         _ = try geometry.sectors(at: sector, count: count)
         let start = sector * 512
@@ -92,7 +96,7 @@ public final class Qcow2Disk: BlockDevice {
             case let .file(offset):
                 guard try file.readBytesImmediately(offset..<offset + UInt64(piece.guest.count), into: slice) else { return false }
             case let .compressed(offset, length, within):
-                guard let cluster = try inflatedImmediately(offset: offset, length: length) else { return false }
+                guard let cluster = clusters[offset] else { return false }
                 cluster[within..<within + piece.guest.count].withUnsafeBytes { slice.copyMemory(from: $0) }
             }
         }
@@ -254,21 +258,6 @@ public final class Qcow2Disk: BlockDevice {
             return started
         }
         return try await inflation.value
-    }
-
-    /// The same without waiting: from the cache, or inflated here when the
-    /// file answers at once; nil otherwise.
-    private func inflatedImmediately(offset: UInt64, length: Int) throws -> [UInt8]? {
-        if let cluster = clusters[offset] {
-            return cluster
-        }
-        var compressed = [UInt8](repeating: 0, count: length)
-        guard try compressed.withUnsafeMutableBytes({ try file.readBytesImmediately(offset..<offset + UInt64(length), into: $0) }) else {
-            return nil
-        }
-        let cluster = try decompressor.decompress(compressed)
-        clusters[offset] = cluster
-        return cluster
     }
 
     private static func entries(_ bytes: [UInt8]) -> [UInt64] {
