@@ -11,9 +11,11 @@ struct CatCommand: AsyncParsableCommand {
         discussion: "Reads through the same layers as serve, so it shows exactly what a VM sees."
     )
 
-    /// Bytes read from the disk per step; the next step is fetched while this
-    /// one is written.
-    private static let stepBytes: UInt64 = 16 << 20
+    /// Bytes read from the disk per step, and how many steps are read while
+    /// the oldest is written: 16 MiB in flight, as when one 16 MiB step was
+    /// read ahead of the one being written, with 20 MiB held instead of 32.
+    private static let stepBytes: UInt64 = 4 << 20
+    private static let stepsInFlight = 4
 
     @OptionGroup var image: ImageArgument
 
@@ -28,10 +30,14 @@ struct CatCommand: AsyncParsableCommand {
         let steps = stride(from: range.lowerBound, to: range.upperBound, by: Int(Self.stepBytes)).map {
             $0..<min($0 + Self.stepBytes, range.upperBound)
         }
-        var pending = steps.first.map { step in Task { try await disk.readBytes(step) } }
-        for index in steps.indices {
-            let bytes = try await pending!.value
-            pending = steps.indices.contains(index + 1) ? Task { [step = steps[index + 1]] in try await disk.readBytes(step) } : nil
+        let startReading = { (step: Range<UInt64>) in Task { try await disk.readBytes(step) } }
+        var upcoming = steps.makeIterator()
+        var reading = (0..<Self.stepsInFlight).compactMap { _ in upcoming.next().map(startReading) }
+        while !reading.isEmpty {
+            let bytes = try await reading.removeFirst().value
+            if let step = upcoming.next() {
+                reading.append(startReading(step))
+            }
             try StandardStream.output.write(bytes)
         }
         try await stack.finish()

@@ -65,6 +65,18 @@ struct PullAndCacheTests {
         #expect(offline.output == (try setup.image))
     }
 
+    /// `cat` reads several steps at once and writes them in order: an image
+    /// of more steps than it reads at once, ending inside one, comes out
+    /// whole, cold and then from the cache.
+    @Test func catWritesEveryStepInOrder() async throws {
+        let setup = try Setup(imageSize: (22 << 20) + 512)
+        let cold = try await setup.run(["cat", setup.url()])
+        #expect(cold.status == 0, "\(cold.error)")
+        #expect(cold.output == (try setup.image))
+        let offline = try await setup.run(["cat", setup.url(), "--offline"])
+        #expect(offline.output == (try setup.image))
+    }
+
     /// A server that keeps failing: the pull exits non-zero with one clear
     /// line, and the cache it leaves opens cleanly.
     @Test func failedPullLeavesAUsableCache() async throws {
