@@ -18,11 +18,12 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     private let state = Mutex(State())
 
     private struct State {
-        /// Readable chunks and when each was last used.
-        var held: [Int: (bytes: [UInt8], used: UInt64)] = [:]
+        /// Readable chunks.
+        var held: [Int: [UInt8]] = [:]
+        /// The readable chunks, least recently used first.
+        var recency = RecencyList<Int>()
         /// Chunks a fetch is writing, not yet readable.
         var arriving: [Int: [UInt8]] = [:]
-        var clock: UInt64 = 0
     }
 
     /// A cache of a disk of `sectorCount` sectors, in chunks of
@@ -44,15 +45,14 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
         state.withLock { state in
-            state.clock += 1
             for chunk in chunkLayout.chunks(overlapping: window) {
                 guard let held = state.held[chunk] else { continue }
-                state.held[chunk]?.used = state.clock
+                state.recency.use(chunk)
                 let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
                 let wanted = chunkBytes.clamped(to: window)
                 let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
                 let start = Int(wanted.lowerBound - chunkBytes.lowerBound)
-                buffer.copy(held.bytes[start..<start + wanted.count], toSector: sectors.lowerBound)
+                buffer.copy(held[start..<start + wanted.count], toSector: sectors.lowerBound)
                 marker.mark(sectors)
             }
         }
@@ -84,7 +84,7 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         try state.withLock { state throws(Forgotten) in
             var written = 0
             for chunk in chunkLayout.chunks(overlapping: bytes) {
-                guard let held = state.held[chunk]?.bytes ?? state.arriving[chunk] else {
+                guard let held = state.held[chunk] ?? state.arriving[chunk] else {
                     throw Forgotten(chunk: chunk)
                 }
                 let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
@@ -116,14 +116,14 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     /// ones past the limit (never these).
     public func wrote(_ chunks: Range<Int>) {
         state.withLock { state in
-            state.clock += 1
             for chunk in chunks {
                 guard let bytes = state.arriving.removeValue(forKey: chunk) else { continue }
-                state.held[chunk] = (bytes, state.clock)
+                state.held[chunk] = bytes
+                state.recency.use(chunk)
             }
-            while state.held.count > capacity,
-                  let oldest = state.held.min(by: { $0.value.used < $1.value.used }), oldest.value.used < state.clock {
-                state.held[oldest.key] = nil
+            while state.held.count > capacity, let oldest = state.recency.oldest, !chunks.contains(oldest) {
+                state.held[oldest] = nil
+                state.recency.remove(oldest)
             }
         }
     }

@@ -21,6 +21,9 @@ struct ImageStack {
     /// The memory `--no-cache` reads through: room for the readahead and
     /// background bytes its policy lets be in flight, twice over.
     static let memoryCacheBytes = 64 << 20
+    /// The memory cache's chunks: nothing is stored, so no bitmap asks for
+    /// large ones, and a random 4 KiB read fetches 16 KiB, not 64.
+    static let memoryChunkBytes = 16 << 10
 
     /// The disk as commands read it: every read of the image file is shown
     /// to the scheduler for readahead.
@@ -74,7 +77,7 @@ struct ImageStack {
                     answer: "it answered 200 OK with the whole object to Range: bytes=0-0; without ranges, lazydisk keeps its one download in the cache: drop --no-cache")
             }
             let memory = MemoryCacheLayer(
-                sectorCount: remote.sectorCount, sectorSize: remote.sectorSize, chunkBytes: Int(chunkSize), limitBytes: memoryCacheBytes)
+                sectorCount: remote.sectorCount, sectorSize: remote.sectorSize, chunkBytes: memoryChunkBytes, limitBytes: memoryCacheBytes)
             let scheduler = remote.scheduler(filling: memory, policy: .memoryCache(ofBytes: UInt64(memoryCacheBytes)))
             let guests = try await GuestDisks(
                 format: remote.format, file: [LayerConfiguration(memory, filledBy: scheduler), LayerConfiguration(remote)],

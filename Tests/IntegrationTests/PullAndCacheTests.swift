@@ -77,6 +77,17 @@ struct PullAndCacheTests {
         #expect(offline.output == (try setup.image))
     }
 
+    /// Without a cache, a lone 4 KiB read fetches its 16 KiB chunk, not the
+    /// 64 KiB a cache on disk keeps: what a random reader pays the origin.
+    @Test func aReadWithoutACacheFetchesASmallChunk() async throws {
+        let setup = try Setup(imageSize: 8 << 20)
+        let read = try await LazyDiskRun.run(["cat", setup.url(), "--no-cache", "--format", "raw", "--offset", "5000K", "--length", "4K"])
+        #expect(read.status == 0, "\(read.error)")
+        #expect(read.output == (try setup.image)[5000 << 10..<5004 << 10])
+        let ranges = setup.nginx.accessLog.filter { $0.hasPrefix("GET ") && !$0.contains("bytes=0-0") }
+        #expect(ranges.count == 1 && ranges.first?.contains("\"bytes=5111808-5128191\"") == true, "\(ranges)")
+    }
+
     /// A server that keeps failing: the pull exits non-zero with one clear
     /// line, and the cache it leaves opens cleanly.
     @Test func failedPullLeavesAUsableCache() async throws {

@@ -1,0 +1,31 @@
+/// Keys from the least recently used to the most, with every operation in
+/// constant time: a doubly linked list threaded through a dictionary.
+///
+/// The memory cache of `--no-cache` forgets its least recently used chunk on
+/// every chunk that arrives past its limit; finding it by scanning thousands
+/// of chunks cost more than the fetch's own bookkeeping.
+struct RecencyList<Key: Hashable> {
+    private var links: [Key: (older: Key?, newer: Key?)] = [:]
+    /// The least recently used key.
+    private(set) var oldest: Key?
+    private var newest: Key?
+
+    var count: Int { links.count }
+
+    /// Makes `key` the most recently used, adding it if it is not listed.
+    mutating func use(_ key: Key) {
+        if newest == key { return }
+        remove(key)
+        links[key] = (older: newest, newer: nil)
+        if let newest { links[newest]?.newer = key }
+        newest = key
+        if oldest == nil { oldest = key }
+    }
+
+    /// Takes `key` off the list, if it is on it.
+    mutating func remove(_ key: Key) {
+        guard let link = links.removeValue(forKey: key) else { return }
+        if let older = link.older { links[older]?.newer = link.newer } else { oldest = link.newer }
+        if let newer = link.newer { links[newer]?.older = link.older } else { newest = link.older }
+    }
+}
