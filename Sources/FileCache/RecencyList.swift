@@ -2,15 +2,13 @@
 /// constant time: a doubly linked list threaded through a dictionary.
 ///
 /// The memory cache of `--no-cache` forgets its least recently used chunk on
-/// every chunk that arrives past its limit; finding it by scanning thousands
-/// of chunks cost more than the fetch's own bookkeeping.
+/// every chunk that arrives past its limit; scanning every held chunk for it
+/// took 1% of a random reader's samples at 1,024 chunks, and grew with them.
 struct RecencyList<Key: Hashable> {
     private var links: [Key: (older: Key?, newer: Key?)] = [:]
     /// The least recently used key.
     private(set) var oldest: Key?
     private var newest: Key?
-
-    var count: Int { links.count }
 
     /// Makes `key` the most recently used, adding it if it is not listed.
     mutating func use(_ key: Key) {
