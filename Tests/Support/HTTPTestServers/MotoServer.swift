@@ -5,6 +5,8 @@ import Foundation
 /// can read, prepared by `scripts/lib/moto-setup` as a user would set up a
 /// private bucket. moto comes from the virtual environment `scripts/test`
 /// makes (`LAZYDISK_MOTO_VENV`, by default `.build-moto` in the repository).
+/// It stops when this object goes away, or when the test process dies (see
+/// ``Lifeline``).
 public final class MotoServer: Sendable {
     /// Keys of an IAM user allowed to read the bucket, and a role's
     /// temporary keys with their session token.
@@ -18,7 +20,7 @@ public final class MotoServer: Sendable {
 
     public let port: Int
     public let keys: Keys
-    private let server: ChildProcess
+    private let lifeline: Lifeline
 
     /// Starts moto and puts `files` in `bucket`.
     public init(bucket: String, files: [URL]) throws {
@@ -29,11 +31,11 @@ public final class MotoServer: Sendable {
         port = try LoopbackPort.free()
         // The IAM user, its policy and its keys are the three requests made
         // before authentication is enforced.
-        server = try ChildProcess(
-            "\(environment)/bin/moto_server", ["-H", "127.0.0.1", "-p", "\(port)"],
-            environment: ProcessInfo.processInfo.environment.merging(["INITIAL_NO_AUTH_ACTION_COUNT": "3"]) { $1 })
+        lifeline = try Lifeline.start(
+            "INITIAL_NO_AUTH_ACTION_COUNT=3 \"$0\" -H 127.0.0.1 -p \"$1\" & server=$!; read -r _; kill -TERM $server; wait $server",
+            ["\(environment)/bin/moto_server", "\(port)"])
         var listening = false
-        for _ in 0..<1000 where server.isRunning {
+        for _ in 0..<1000 where lifeline.watcher.isRunning {
             if LoopbackPort.accepts(port) {
                 listening = true
                 break
@@ -41,7 +43,7 @@ public final class MotoServer: Sendable {
             usleep(20_000)
         }
         guard listening else {
-            _ = server.stop()
+            lifeline.cut()
             throw MotoError.didNotStart(port)
         }
         do {
@@ -49,13 +51,13 @@ public final class MotoServer: Sendable {
             let output = try runTool("\(environment)/bin/python", [setup, "http://127.0.0.1:\(port)", bucket] + files.map(\.path))
             keys = try JSONDecoder().decode(Keys.self, from: output)
         } catch {
-            _ = server.stop()
+            lifeline.cut()
             throw error
         }
     }
 
     deinit {
-        _ = server.stop()
+        lifeline.cut()
     }
 
     /// What `AWS_ENDPOINT_URL` is set to for lazydisk.
