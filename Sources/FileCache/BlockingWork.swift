@@ -2,8 +2,9 @@ import NIOPosix
 
 /// The one home of the cache's blocking calls (`fdatasync`, `flock`, bitmap
 /// pages, a verified image's tree blocks and copied chunks): a pool of its
-/// own rather than NIO's shared singleton, which has a thread per core. A flush can take seconds on a busy disk, and a read
-/// waiting to learn which chunks it lacks must not queue behind two of them.
+/// own rather than NIO's shared singleton, which has a thread per core. A
+/// flush can take seconds on a busy disk, and a read waiting to learn which
+/// chunks it lacks must not queue behind two of them.
 public enum BlockingWork {
     static let pool: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: threads)

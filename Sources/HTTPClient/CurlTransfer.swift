@@ -110,7 +110,8 @@ final class CurlTransfer {
         // the one thread that drives every transfer.
         try set(CURLOPT_BUFFERSIZE, min(max(request.bodyLimit, 16 << 10), Self.largestReceiveBuffer))
         // Content codings would make the bytes on the wire differ from the
-        // disk's; ask for none (RemoteImage's `Exchange` refuses any that still comes).
+        // disk's; ask for none (RemoteImage's `Exchange` refuses any that
+        // still comes).
         let credentials = request.carriesCredentials ? request.credentials : Credentials()
         let headers = [HTTPHeader(name: "Accept-Encoding", value: "identity")] + credentials.headers
             + (credentials.awsSigning.map(Self.signingHeaders) ?? []) + request.headers

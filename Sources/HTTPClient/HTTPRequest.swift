@@ -1,6 +1,6 @@
 /// One HTTP request for the curl client: a HEAD or a single-range GET.
-/// Redirects are never followed by the client: RemoteImage's `Exchange` follows them
-/// itself, deciding at each hop whether credentials go along.
+/// Redirects are never followed by the client: RemoteImage's `Exchange`
+/// follows them itself, deciding at each hop whether credentials go along.
 public struct HTTPRequest: Sendable {
     public enum Method: String, Sendable {
         case head = "HEAD"

@@ -11,13 +11,12 @@ struct CacheUseTests {
     /// is about to create (a pull failed with "renaming meta.new" when it
     /// went on unlocked).
     @Test func aDirectoryPrunedBeforeTheLockIsMadeAgainAndHeld() throws {
-        let root = FilePath(FileManager.default.temporaryDirectory.appending(path: "cache-use-\(UUID())").path)
-        try FileManager.default.createDirectory(atPath: root.string, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root.string) }
-        let directory = root.appending("image")
+        let root = CacheDirectory()
+        try FileManager.default.createDirectory(atPath: root.path.string, withIntermediateDirectories: true)
+        let directory = root.path.appending("image")
         let use = CacheUse(directory: directory, countsAsUse: true)
         #expect(CacheUse.isUsed(directory))
-        #expect(!CacheLocation(root: root).remove(directory), "a prune leaves it alone")
+        #expect(!CacheLocation(root: root.path).remove(directory), "a prune leaves it alone")
         withExtendedLifetime(use) {}
     }
 }

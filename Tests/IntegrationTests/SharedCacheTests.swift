@@ -141,15 +141,20 @@ extension ManyProcessTests.SharedCacheTests {
         }
     }
 
-    /// Whether process `pid` holds a POSIX write lock (a chunk claim) now.
+    /// The POSIX write locks (chunk claims) process `pid` holds among `locks`.
+    static func claims(of pid: pid_t, in locks: [KernelLock]) -> [KernelLock] {
+        locks.filter { !$0.isBlocked && $0.isPOSIXWrite && $0.pid == "\(pid)" }
+    }
+
+    /// Whether process `pid` holds a chunk claim now.
     static func holdsClaim(_ pid: pid_t) -> Bool {
-        KernelLock.all.contains { !$0.isBlocked && $0.isPOSIXWrite && $0.pid == "\(pid)" }
+        !claims(of: pid, in: KernelLock.all).isEmpty
     }
 
     /// Whether a request is blocked on a claim process `pid` holds.
     static func claimIsWaitedOn(_ pid: pid_t) -> Bool {
         let locks = KernelLock.all
-        let claims = locks.filter { !$0.isBlocked && $0.isPOSIXWrite && $0.pid == "\(pid)" }
+        let claims = claims(of: pid, in: locks)
         return locks.contains { waiter in
             waiter.isBlocked && claims.contains { $0.file == waiter.file && $0.bytes.overlaps(waiter.bytes) }
         }
