@@ -19,7 +19,7 @@ struct ProcessGroup: Sendable, Hashable {
     /// The group of the child `leader`, started with ``ownGroupOptions``.
     init(leader: pid_t) {
         id = leader
-        Self.alive.withLock { _ = $0.insert(leader) }
+        Self.alive.withLock { _ = $0.insert(self) }
     }
 
     func signal(_ number: Int32) {
@@ -37,7 +37,7 @@ struct ProcessGroup: Sendable, Hashable {
     /// refused). The group's members are not our children, so this looks
     /// rather than waits, and only at the end of a command.
     func stop(within grace: Duration) async {
-        defer { Self.alive.withLock { _ = $0.remove(id) } }
+        defer { Self.alive.withLock { _ = $0.remove(self) } }
         guard !isEmpty else { return }
         signal(SIGTERM)
         signal(SIGCONT)
@@ -58,13 +58,24 @@ struct ProcessGroup: Sendable, Hashable {
         return true
     }
 
-    /// Kills every group still alive: the last thing before an exit that
-    /// cannot wait.
-    static func killAll() {
-        for id in alive.withLock({ $0 }) {
-            kill(-id, SIGKILL)
+    /// Stops every group still alive, together, and returns once they are
+    /// gone: the end of a command that can wait, so nothing it started (a
+    /// credential command still hanging) outlives it.
+    static func stopAll(within grace: Duration) async {
+        await withTaskGroup(of: Void.self) { stopping in
+            for group in alive.withLock({ $0 }) {
+                stopping.addTask { await group.stop(within: grace) }
+            }
         }
     }
 
-    private static let alive = Mutex<Set<pid_t>>([])
+    /// Kills every group still alive: the last thing before an exit that
+    /// cannot wait.
+    static func killAll() {
+        for group in alive.withLock({ $0 }) {
+            group.signal(SIGKILL)
+        }
+    }
+
+    private static let alive = Mutex<Set<ProcessGroup>>([])
 }

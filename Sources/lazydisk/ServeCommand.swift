@@ -232,7 +232,7 @@ struct ServeCommand: AsyncParsableCommand {
             StandardStream.error.writeLine("lazydisk: " + CounterReport(counters).line)
         }
         Self.removeFiles(socket: ownedSocket, pidFile: pidFile)
-        ProcessGroup.killAll()
+        await ProcessGroup.stopAll(within: ChildCommand.stopGrace)
         if status != 0 {
             throw ExitCode(status)
         }
