@@ -13,6 +13,15 @@ public protocol ReadDestination {
 
 extension Array: ReadDestination where Element == UInt8 {}
 
+/// Memory its owner keeps alive and unshared until the read has ended.
+extension UnsafeMutableRawBufferPointer: ReadDestination {
+    public mutating func withUnsafeMutableBytes<Result>(
+        _ body: (UnsafeMutableRawBufferPointer) throws -> Result
+    ) rethrows -> Result {
+        try body(self)
+    }
+}
+
 extension ReadDestination {
     /// Fills the destination from `bytes`, read elsewhere.
     mutating func copy(from bytes: [UInt8]) {

@@ -30,15 +30,24 @@ struct CatCommand: AsyncParsableCommand {
         let steps = stride(from: range.lowerBound, to: range.upperBound, by: Int(Self.stepBytes)).map {
             $0..<min($0 + Self.stepBytes, range.upperBound)
         }
-        let startReading = { (step: Range<UInt64>) in Task { try await disk.readBytes(step) } }
-        var upcoming = steps.makeIterator()
-        var reading = (0..<Self.stepsInFlight).compactMap { _ in upcoming.next().map(startReading) }
-        while !reading.isEmpty {
-            let bytes = try await reading.removeFirst().value
-            if let step = upcoming.next() {
-                reading.append(startReading(step))
+        // One slot more than steps in flight: while step i is written from
+        // its slot, step i + stepsInFlight is read into another.
+        let slots = Self.stepsInFlight + 1
+        let buffers = StepBuffers(slots: slots, slotBytes: Int(Self.stepBytes))
+        let slot = { @Sendable (index: Int) in buffers.slot(index % slots, count: steps[index].count) }
+        let startReading = { (index: Int) in
+            Task {
+                var destination = slot(index)
+                try await disk.readBytes(steps[index], into: &destination)
             }
-            try StandardStream.output.write(bytes)
+        }
+        var reading = steps.indices.prefix(Self.stepsInFlight).map(startReading)
+        for index in steps.indices {
+            try await reading.removeFirst().value
+            if index + Self.stepsInFlight < steps.endIndex {
+                reading.append(startReading(index + Self.stepsInFlight))
+            }
+            try StandardStream.output.write(UnsafeRawBufferPointer(slot(index)))
         }
         try await stack.finish()
     }
