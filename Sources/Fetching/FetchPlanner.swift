@@ -12,7 +12,9 @@ import LayeredDisk
 /// - **Merging.** Missing runs separated by small gaps become one request,
 ///   never across a chunk in flight; requests are capped in size. Reads use
 ///   the foreground gap and cap, everything else the background gap and the
-///   size the link asks for (``backgroundRequestBytes``).
+///   size the link asks for (``backgroundRequestBytes``); readahead, which a
+///   reader waits for soon, is spread over the connections in smaller
+///   requests (``readaheadRequestBytes(for:)``).
 /// - **Priorities.** Requests start in order, one connection each. A read's
 ///   request takes any free connection and queues ahead of all background
 ///   work; background work leaves ``FetchPolicy/connectionsReservedForReads``
@@ -118,6 +120,18 @@ public struct FetchPlanner: Sendable {
         return link.requestBytes(within: min(policy.smallestBackgroundRequest, largest)...largest)
     }
 
+    /// The size of each request a readahead of `bytes` is cut into: spread
+    /// over the connections background work may use, so a window arrives in
+    /// about one request's time, not in the time of several large requests
+    /// on a few connections while the others idle (a reader waits for it
+    /// soon); within ``FetchPolicy/smallestBackgroundRequest`` and
+    /// ``backgroundRequestBytes``.
+    func readaheadRequestBytes(for bytes: UInt64) -> UInt64 {
+        let largest = backgroundRequestBytes
+        let spread = bytes / UInt64(max(1, connections - reservedForReads))
+        return min(largest, max(min(policy.smallestBackgroundRequest, largest), spread))
+    }
+
     /// The first readahead window of a stream: what one connection carries
     /// in nine first-byte latencies, as for a background request, so a new
     /// stream's first requests keep the link busy rather than waiting on
@@ -202,7 +216,10 @@ public struct FetchPlanner: Sendable {
             }
         }
         let pending = firstWanted.keys.sorted().map { $0..<$0 + 1 }
-        let requests = merged(pending, gap: policy.backgroundMergeGap, limit: backgroundRequestBytes)
+        let limit = purpose == .readahead
+            ? readaheadRequestBytes(for: UInt64(pending.count) * UInt64(layout.chunkBytes))
+            : backgroundRequestBytes
+        let requests = merged(pending, gap: policy.backgroundMergeGap, limit: limit)
             .map { run in (run: run, wanted: run.compactMap { firstWanted[$0] }.min() ?? .max) }
             .sorted { $0.wanted < $1.wanted }
         for (run, _) in requests {

@@ -200,6 +200,25 @@ struct FetchPlannerTests {
         #expect(ahead == Self.layout.chunks(overlapping: window / 4..<window / 4 + 2 * window), "two windows, once the stream has earned them")
     }
 
+    /// A reader waits for readahead soon: a window is spread over the
+    /// connections background work may use (here 8 of 9), where a fill of
+    /// as many chunks takes requests of the link's size on fewer of them.
+    @Test func readaheadIsSpreadOverTheConnections() {
+        var policy = FetchPolicy()
+        policy.smallestBackgroundRequest = 1 << 20
+        var planner = FetchPlanner(layout: Self.layout, policy: policy, connections: 9, latency: .milliseconds(30))
+        planner.measured(bytes: 8 << 20, duration: .microseconds(30_000 + 83_886))
+        let linkRequestChunks = Int(planner.backgroundRequestBytes / Self.chunk)
+        #expect(linkRequestChunks > 400, "requests of 27 MB once the link is known")
+        let readahead = planner.fill([0..<512], purpose: .readahead)
+        #expect(readahead.created.map(\.chunks.count) == Array(repeating: 64, count: 8), "32 MiB in eight requests of 4 MiB")
+        #expect(readahead.started.count == 8, "all of them at once")
+        let fill = planner.fill([512..<1024], purpose: .fill)
+        #expect(fill.created.map(\.chunks.count) == [linkRequestChunks, 512 - linkRequestChunks])
+        let small = planner.fill([1024..<1040], purpose: .readahead)
+        #expect(small.created.map(\.chunks.count) == [16], "never under the smallest background request")
+    }
+
     @Test func readaheadCutByItsBudgetIsAskedForAgainWithoutHoles() {
         var planner = Self.planner { $0.readaheadInFlightLimit = 1 << 20; $0.initialReadahead = 1 << 20 }
         _ = planner.observe(0..<Self.chunk)
