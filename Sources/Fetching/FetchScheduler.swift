@@ -164,7 +164,7 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
             progress.bytesFetched += fetched
         }
         for id in plan.joined {
-            try await fetches[id]?.stored.value
+            _ = try await fetches[id]?.stored.value
         }
         progress.bytesAlreadyCached = progress.bytesWanted - min(progress.bytesWanted, progress.bytesFetched)
         return progress

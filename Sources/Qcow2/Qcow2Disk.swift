@@ -95,7 +95,7 @@ public final class Qcow2Disk: BlockDevice {
                 slice.initializeMemory(as: UInt8.self, repeating: 0)
             case let .file(offset):
                 guard try file.readBytesImmediately(offset..<offset + UInt64(piece.guest.count), into: slice) else { return false }
-            case let .compressed(offset, length, within):
+            case let .compressed(offset, _, within):
                 guard let cluster = clusters[offset] else { return false }
                 cluster[within..<within + piece.guest.count].withUnsafeBytes { slice.copyMemory(from: $0) }
             }

@@ -48,7 +48,7 @@ enum NBDEndpoint: Equatable {
         for entry in sequence(first: list, next: { $0.pointee.ai_next }) {
             var name = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &name, socklen_t(name.count), nil, 0, NI_NUMERICHOST) == 0 {
-                let address = String(cString: name)
+                let address = String(nulTerminated: name)
                 if !addresses.contains(address) {
                     addresses.append(address)
                 }

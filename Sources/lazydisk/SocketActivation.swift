@@ -31,7 +31,7 @@ struct SocketActivation {
         guard getsockopt(descriptor, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0, listening == 1 else {
             throw CommandError("socket activation handed over descriptor 3, which is not a listening socket")
         }
-        fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         return SocketActivation(descriptor: descriptor, endpoint: try endpoint(of: descriptor))
     }
 
@@ -60,7 +60,7 @@ struct SocketActivation {
                 }
             }
             guard found == 0 else { throw CommandError("socket activation: the socket's address cannot be read") }
-            return .tcp(host: String(cString: host), port: Int(String(cString: service)) ?? 0)
+            return .tcp(host: String(nulTerminated: host), port: Int(String(nulTerminated: service)) ?? 0)
         default:
             throw CommandError("socket activation handed over a socket that is neither a unix nor an internet socket")
         }
