@@ -10,7 +10,8 @@ import LayeredDisk
 /// - **Single-flight.** A chunk in flight (from request to store) is never
 ///   requested again; a read or fill that wants it joins its fetch.
 /// - **Merging.** Missing runs separated by small gaps become one request,
-///   never across a chunk in flight; requests are capped in size. Reads use
+///   never across a chunk in flight; requests are capped in size (a sliver
+///   under a quarter of the cap rides with the piece before it). Reads use
 ///   the foreground gap and cap, everything else the background gap and the
 ///   size the link asks for (``backgroundRequestBytes``); readahead, which a
 ///   reader waits for soon, is spread over the connections in smaller
@@ -325,7 +326,8 @@ public struct FetchPlanner: Sendable {
 
     /// Joins adjacent single chunks into runs, merges runs across gaps of at
     /// most `gap` bytes (never across a chunk in flight), and cuts the result
-    /// into requests of at most `limit`.
+    /// into requests of at most `limit` (and a quarter more, see
+    /// ``foldingSlivers(_:perRequest:)``).
     private mutating func merged(_ chunks: [Range<Int>], gap: UInt64, limit: UInt64) -> [Range<Int>] {
         let chunkBytes = UInt64(layout.chunkBytes)
         let gapChunks = Int(gap / chunkBytes)
@@ -342,6 +344,22 @@ public struct FetchPlanner: Sendable {
             }
         }
         counters.mergedRequests += runs.filter { $0.pieces > 1 }.count
-        return runs.map(\.run)
+        return Self.foldingSlivers(runs.map(\.run), perRequest: perRequest)
+    }
+
+    /// A run cut by the size cap leaves a sliver at its end (a readahead of
+    /// a window and one read's worth: 4 + 4 + 0.25 MiB): one that is under
+    /// a quarter of the cap rides with the piece before it rather than
+    /// costing a request, and a first-byte latency, of its own.
+    private static func foldingSlivers(_ runs: [Range<Int>], perRequest: Int) -> [Range<Int>] {
+        var folded: [Range<Int>] = []
+        for run in runs {
+            if let last = folded.last, last.upperBound == run.lowerBound, run.count * 4 < perRequest {
+                folded[folded.count - 1] = last.lowerBound..<run.upperBound
+            } else {
+                folded.append(run)
+            }
+        }
+        return folded
     }
 }

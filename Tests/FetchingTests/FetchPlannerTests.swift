@@ -206,17 +206,29 @@ struct FetchPlannerTests {
     @Test func readaheadIsSpreadOverTheConnections() {
         var policy = FetchPolicy()
         policy.smallestBackgroundRequest = 1 << 20
-        var planner = FetchPlanner(layout: Self.layout, policy: policy, connections: 9, latency: .milliseconds(30))
+        let layout = ChunkLayout(chunkBytes: Int(Self.chunk), diskBytes: 256 << 20)
+        var planner = FetchPlanner(layout: layout, policy: policy, connections: 9, latency: .milliseconds(30))
         planner.measured(bytes: 8 << 20, duration: .microseconds(30_000 + 83_886))
         let linkRequestChunks = Int(planner.backgroundRequestBytes / Self.chunk)
         #expect(linkRequestChunks > 400, "requests of 27 MB once the link is known")
         let readahead = planner.fill([0..<512], purpose: .readahead)
         #expect(readahead.created.map(\.chunks.count) == Array(repeating: 64, count: 8), "32 MiB in eight requests of 4 MiB")
         #expect(readahead.started.count == 8, "all of them at once")
-        let fill = planner.fill([512..<1024], purpose: .fill)
-        #expect(fill.created.map(\.chunks.count) == [linkRequestChunks, 512 - linkRequestChunks])
-        let small = planner.fill([1024..<1040], purpose: .readahead)
+        let fill = planner.fill([512..<1200], purpose: .fill)
+        #expect(fill.created.map(\.chunks.count) == [linkRequestChunks, 688 - linkRequestChunks])
+        let small = planner.fill([1200..<1216], purpose: .readahead)
         #expect(small.created.map(\.chunks.count) == [16], "never under the smallest background request")
+    }
+
+    /// A window and one read's worth, cut at the cap, would leave a sliver
+    /// that costs a request of its own; it goes with the piece before it.
+    /// A remainder of a quarter of the cap or more stays a request.
+    @Test func aSliverRidesWithThePieceBeforeIt() {
+        var planner = Self.planner(connections: 8) { $0.smallestBackgroundRequest = 1 << 20; $0.backgroundRequestLimit = 1 << 20 }
+        #expect(planner.fill([0..<35], purpose: .fill).created.map(\.chunks) == [0..<16, 16..<35], "2 MiB + 192 KiB: two requests")
+        #expect(planner.fill([100..<136], purpose: .fill).created.map(\.chunks) == [100..<116, 116..<132, 132..<136], "a quarter stays")
+        #expect(planner.fill([200..<234, 300..<302], purpose: .fill).created.map(\.chunks) == [200..<216, 216..<234, 300..<302],
+                "a small run of its own stays a request")
     }
 
     @Test func readaheadCutByItsBudgetIsAskedForAgainWithoutHoles() {
