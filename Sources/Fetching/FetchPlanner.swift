@@ -117,20 +117,24 @@ public struct FetchPlanner: Sendable {
     /// The size of a background request now: what the link asks for, within
     /// the policy's bounds.
     public var backgroundRequestBytes: UInt64 {
-        let largest = policy.backgroundRequestLimit
-        return link.requestBytes(within: min(policy.smallestBackgroundRequest, largest)...largest)
+        link.requestBytes(within: backgroundRequestBounds)
     }
 
     /// The size of each request a readahead of `bytes` is cut into: spread
     /// over the connections background work may use, so a window arrives in
     /// about one request's time, not in the time of several large requests
     /// on a few connections while the others idle (a reader waits for it
-    /// soon); within ``FetchPolicy/smallestBackgroundRequest`` and
-    /// ``backgroundRequestBytes``.
+    /// soon); no smaller than a background request may be, and no larger
+    /// than ``backgroundRequestBytes``.
     func readaheadRequestBytes(for bytes: UInt64) -> UInt64 {
-        let largest = backgroundRequestBytes
-        let spread = bytes / UInt64(max(1, connections - reservedForReads))
-        return min(largest, max(min(policy.smallestBackgroundRequest, largest), spread))
+        let spread = bytes / UInt64(connections - reservedForReads)
+        return min(backgroundRequestBytes, max(backgroundRequestBounds.lowerBound, spread))
+    }
+
+    /// The policy's bounds on a background request's size.
+    private var backgroundRequestBounds: ClosedRange<UInt64> {
+        let largest = policy.backgroundRequestLimit
+        return min(policy.smallestBackgroundRequest, largest)...largest
     }
 
     /// The first readahead window of a stream: what one connection carries
