@@ -30,7 +30,7 @@ public final class Qcow2Disk: BlockDevice {
     /// - Parameters:
     ///   - clusterCacheBytes: memory for inflated clusters.
     ///   - tableCacheBytes: memory for L2 tables (a cluster each).
-    public init(file: any BlockDevice, clusterCacheBytes: Int = 8 << 20, tableCacheBytes: Int = 4 << 20) async throws {
+    public init(file: any BlockDevice, clusterCacheBytes: Int = 4 << 20, tableCacheBytes: Int = 4 << 20) async throws {
         self.file = file
         fileSize = file.sectorCount * UInt64(file.sectorSize)
         let start = try await file.readBytes(0..<min(UInt64(Qcow2Header.readSize), fileSize))
