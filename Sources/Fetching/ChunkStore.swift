@@ -22,6 +22,11 @@ public protocol ChunkStore: Sendable {
     /// ``wrote(_:)`` once every byte of them is written, then commit them
     /// with ``commitChunks(_:)``.
     func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws
+    /// The pieces ``writeFetched(_:at:)`` is best given: a fetch gathers
+    /// its bytes into runs of this many that start and end on a multiple of
+    /// it (but for a request's first and last), instead of handing them over
+    /// as the network cuts them. Zero: as they come.
+    var fetchedWriteUnit: Int { get }
     /// Every byte of `chunks` is written: reads may take them from the
     /// store now (they count as held in this process), before the commit
     /// that makes them durable and marks them for every process.
@@ -63,6 +68,9 @@ public struct ChunkClaim: Sendable {
 }
 
 extension ChunkStore {
+    /// Bytes as they come, unless the store says otherwise.
+    public var fetchedWriteUnit: Int { 0 }
+
     /// The missing runs of every run in `runs`, in their order.
     public func missingRuns(in runs: [Range<Int>]) async throws -> [Range<Int>] {
         var missing: [Range<Int>] = []

@@ -353,6 +353,7 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
                 try Array(repeating: UInt8(0), count: Int(range.upperBound - available.upperBound))
                     .withUnsafeBytes { try sink.write($0, at: available.upperBound) }
             }
+            try sink.finish()
         } catch {
             if let refusal = sink.failure { throw ReadCacheRefusal(refusal) }
             throw error

@@ -65,6 +65,23 @@ struct FetchSchedulerTests {
     /// A request's bytes are read as soon as they are written, before the
     /// commit that makes them durable: the read waits for the download, not
     /// for the disk, and is not fetched again.
+    /// curl hands a body over in 16 KiB pieces, the first short by the
+    /// response's headers: a store that asks for 16 KiB runs gets every
+    /// byte in runs on 16 KiB boundaries instead (requests are whole chunks,
+    /// so every run is whole too), and the bytes are the source's.
+    @Test func fetchedBytesReachTheStoreInItsWriteUnit() async throws {
+        let source = InMemorySource(size: Self.size, pieces: [16078, 16384])
+        let store = InMemoryChunkStore(
+            layout: ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size)), fetchedWriteUnit: 16 << 10)
+        let scheduler = Self.scheduler(source: source, store: store)
+        _ = try await scheduler.fill(0..<store.chunkLayout.chunkCount)
+        #expect(try await Self.read(0..<Self.size, from: scheduler, store: store) == source.bytes(0..<Self.size))
+        let writes = store.writes
+        #expect(writes.count == Self.size / (16 << 10))
+        let offRuns = writes.filter { $0.lowerBound % (16 << 10) != 0 || $0.count != 16 << 10 }
+        #expect(offRuns.count == 0, "first off the runs: \(offRuns.prefix(3))")
+    }
+
     @Test(.timeLimit(.minutes(5))) func aReadDoesNotWaitForTheCommit() async throws {
         let source = InMemorySource(size: Self.size)
         let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size)), holdsCommits: true)

@@ -12,11 +12,18 @@ final class InMemorySource: RangeSource {
     /// For each request, what `place` said while it ran.
     private let places = Mutex<[Bool]>([])
     private let place: @Sendable () -> Bool
+    /// The sizes a streamed read hands its bytes over in, the last repeated;
+    /// nil: all at once.
+    private let pieces: [Int]?
 
-    /// - Parameter place: asked on each request's thread, say whether it is
-    ///   an executor's.
-    init(size: Int, place: @escaping @Sendable () -> Bool = { false }) {
+    /// - Parameters:
+    ///   - place: asked on each request's thread, say whether it is an
+    ///     executor's.
+    ///   - pieces: the sizes a streamed read cuts its bytes into, as curl
+    ///     does (16 KiB, the first short by the headers); the last repeats.
+    init(size: Int, pieces: [Int]? = nil, place: @escaping @Sendable () -> Bool = { false }) {
         self.size = size
+        self.pieces = pieces
         self.place = place
     }
 
@@ -34,6 +41,17 @@ final class InMemorySource: RangeSource {
         await Task.yield()
         return bytes(Int(range.lowerBound)..<Int(range.upperBound))
     }
+
+    func read(_ range: Range<UInt64>, for purpose: FetchPurpose, into sink: any FetchSink) async throws {
+        let whole = try await read(range, for: purpose)
+        var sizes = (pieces ?? [whole.count])[...]
+        var start = 0
+        while start < whole.count {
+            let end = min(whole.count, start + (sizes.count > 1 ? sizes.removeFirst() : sizes.first!))
+            try whole[start..<end].withUnsafeBytes { try sink.write($0, at: range.lowerBound + UInt64(start)) }
+            start = end
+        }
+    }
 }
 
 /// A chunk store in memory.
@@ -50,6 +68,8 @@ final class InMemoryChunkStore: ChunkStore {
     private let heldCommits: Mutex<[CheckedContinuation<Void, Never>]?>
     private let peer: Peer?
     private let awaited = Mutex<[[Range<Int>]]>([])
+    let fetchedWriteUnit: Int
+    private let writeLog = Mutex<[Range<UInt64>]>([])
 
     /// Another process sharing the store, fetching `chunks` when the test
     /// starts: it stores `bytes` of them once waited for, or, when it
@@ -60,8 +80,9 @@ final class InMemoryChunkStore: ChunkStore {
         var bytes: @Sendable (Range<Int>) -> [UInt8]
     }
 
-    init(layout: ChunkLayout, holdsCommits: Bool = false, peer: Peer? = nil) {
+    init(layout: ChunkLayout, holdsCommits: Bool = false, peer: Peer? = nil, fetchedWriteUnit: Int = 0) {
         chunkLayout = layout
+        self.fetchedWriteUnit = fetchedWriteUnit
         heldCommits = Mutex(holdsCommits ? [] : nil)
         self.peer = peer
     }
@@ -89,6 +110,8 @@ final class InMemoryChunkStore: ChunkStore {
     }
 
     var storedCount: Int { committed.withLock { $0.count } }
+    /// The bytes of each `writeFetched` call, in order.
+    var writes: [Range<UInt64>] { writeLog.withLock { $0 } }
     /// Reads answered from the store.
     var readCount: Int { reads.withLock { $0 } }
     var waitingCommits: Int { heldCommits.withLock { $0?.count ?? 0 } }
@@ -132,6 +155,7 @@ final class InMemoryChunkStore: ChunkStore {
     /// committed, as in a file cache.
     func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         let written = offset..<offset + UInt64(bytes.count)
+        writeLog.withLock { $0.append(written) }
         chunks.withLock { chunks in
             for chunk in chunkLayout.chunks(overlapping: written) {
                 let chunkRange = chunkLayout.byteRange(ofChunk: chunk)
