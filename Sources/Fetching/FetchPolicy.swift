@@ -51,13 +51,16 @@ public struct FetchPolicy: Sendable, Hashable {
 
     /// The policy for a cache of `bytes` in memory (`--no-cache`): what
     /// readahead and background requests bring stays within half of it, so
-    /// it is still there when the reader comes.
+    /// it is still there when the reader comes. That half is cut into
+    /// requests of a sixteenth of it (2 MiB of 64), one for each of the
+    /// default connections: behind a first-byte latency, more requests in
+    /// flight carry more than fewer larger ones (docs/benchmarks.md).
     public static func memoryCache(ofBytes bytes: UInt64) -> FetchPolicy {
         var policy = FetchPolicy()
         policy.readaheadInFlightLimit = bytes / 2
         policy.bytesInFlightLimit = bytes / 2
         policy.readaheadLimit = min(policy.readaheadLimit, bytes / 8)
-        policy.backgroundRequestLimit = min(policy.backgroundRequestLimit, bytes / 16)
+        policy.backgroundRequestLimit = min(policy.backgroundRequestLimit, bytes / 32)
         policy.smallestBackgroundRequest = min(policy.smallestBackgroundRequest, policy.backgroundRequestLimit)
         return policy
     }

@@ -220,6 +220,19 @@ struct FetchPlannerTests {
         #expect(small.created.map(\.chunks.count) == [16], "never under the smallest background request")
     }
 
+    /// Without a cache on disk the bytes in flight are half the memory
+    /// cache; behind a first-byte latency they carry most as one request on
+    /// every connection: 32 MiB of readahead is sixteen requests of 2 MiB
+    /// on 17 connections (one kept for reads), all started at once.
+    @Test func aMemoryCachesInFlightHalfIsOneRequestAConnection() {
+        let layout = ChunkLayout(chunkBytes: 16 << 10, diskBytes: 1 << 30)
+        var planner = FetchPlanner(layout: layout, policy: .memoryCache(ofBytes: 64 << 20), connections: 17, latency: .milliseconds(30))
+        planner.measured(bytes: 8 << 20, duration: .microseconds(30_000 + 83_886))
+        let readahead = planner.fill([0..<2048], purpose: .readahead)
+        #expect(readahead.created.map(\.chunks.count) == Array(repeating: 128, count: 16))
+        #expect(readahead.started.count == 16)
+    }
+
     /// A window and one read's worth, cut at the cap, would leave a sliver
     /// that costs a request of its own; it goes with the piece before it.
     /// A remainder of a quarter of the cap or more stays a request.
