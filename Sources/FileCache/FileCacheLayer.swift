@@ -37,6 +37,8 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     /// not overwrite one written from a newer.
     private let committing = Mutex(())
     private let pageReads = Atomic<Int>(0)
+    /// Nil while every page stays (`serve`: a guest reads again).
+    private let dropBehind = Mutex<DropBehind?>(nil)
 
     /// What this process may read from the data file: the chunks committed
     /// (the bitmap, as it is or will be stored) and the chunks written whose
@@ -274,6 +276,45 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
             for page in encoded {
                 try files.meta.writeAll(page.bytes, at: CacheFiles.offset(ofPage: page.page))
             }
+        }
+        dropPages(of: dropBehind.withLock { $0?.committed(chunks) ?? [] })
+    }
+
+    // MARK: Drop-behind
+
+    /// From now on, the page cache lets go of every chunk this process
+    /// commits, once it is durable: for `pull`, which warms the cache on
+    /// disk and reads nothing back.
+    public func dropPagesOnceCommitted() {
+        dropBehind.withLock { $0 = DropBehind(passesEveryChunk: true) }
+    }
+
+    /// The reader is done with `bytes` of the disk (`cat`, as it streams):
+    /// the page cache lets go of their chunks once each is committed, at
+    /// once for those that are. See ``DropBehind``.
+    public func dropPages(passed bytes: Range<UInt64>) {
+        let chunks = chunkLayout.chunks(overlapping: bytes)
+        let droppable = dropBehind.withLock { dropBehind in
+            if dropBehind == nil { dropBehind = DropBehind(passesEveryChunk: false) }
+            return dropBehind!.passed(chunks) { chunk in presence.withLock { $0.bitmap.contains(chunk) } }
+        }
+        dropPages(of: droppable)
+    }
+
+    /// One call for each run of neighbouring chunks.
+    private func dropPages(of chunks: [Int]) {
+        var start: Int?
+        var end = 0
+        for chunk in chunks.sorted() {
+            if let first = start, chunk != end {
+                files.data.dropCachedPages(chunkLayout.byteRange(ofChunks: first..<end))
+                start = nil
+            }
+            start = start ?? chunk
+            end = chunk + 1
+        }
+        if let first = start {
+            files.data.dropCachedPages(chunkLayout.byteRange(ofChunks: first..<end))
         }
     }
 

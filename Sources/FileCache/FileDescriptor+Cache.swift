@@ -51,6 +51,13 @@ extension FileDescriptor {
         }
     }
 
+    /// `posix_fadvise(DONTNEED)`: the clean pages of `bytes` leave the page
+    /// cache (dirty ones start their writeback and stay). Advice only: a
+    /// refusal changes nothing a reader sees, so it is not reported.
+    func dropCachedPages(_ bytes: Range<UInt64>) {
+        _ = posix_fadvise(rawValue, off_t(bytes.lowerBound), off_t(bytes.count), POSIX_FADV_DONTNEED)
+    }
+
     func writeAll(_ bytes: some ContiguousCollection, at offset: Int64) throws(CacheFileError) {
         do {
             _ = try bytes.withUnsafeBytes { try writeAll(toAbsoluteOffset: offset, $0) }

@@ -57,6 +57,7 @@ struct CatCommand: AsyncParsableCommand {
             for start in stride(from: 0, to: step.count, by: Self.writeBytes) {
                 try StandardStream.output.write(UnsafeRawBufferPointer(rebasing: step[start..<min(start + Self.writeBytes, step.count)]))
             }
+            stack.dropPages(passed: steps[index])
         }
         try await stack.finish()
     }

@@ -30,6 +30,13 @@ struct GuestDisks: Sendable {
         base = .qcow2(try await Qcow2Disk(file: ObservedDisk(fileDisk, observers: observers)))
     }
 
+    /// Whether a disk byte is the image file's byte at the same offset (a
+    /// raw image), so a range of the disk is a range of the cache.
+    var readsFileOffsets: Bool {
+        if case .raw = base { return true }
+        return false
+    }
+
     /// A guest's disk: with an `overlayLimit`, a RAM overlay on top takes up
     /// to that many bytes of its writes (and, with a `budget`, what the
     /// budget has left); without one the disk is read-only.

@@ -117,6 +117,15 @@ struct ImageStack {
         self.traceRecorder = traceRecorder
     }
 
+    /// A reader that streams the disk once is done with `bytes`: the cache's
+    /// pages of them leave the page cache once committed (see
+    /// ``FileCacheLayer/dropPages(passed:)``). Nothing when the disk's bytes
+    /// are not the cache's (a qcow2 image, decoded).
+    func dropPages(passed bytes: Range<UInt64>) {
+        guard guests.readsFileOffsets else { return }
+        cache?.dropPages(passed: bytes)
+    }
+
     /// Waits for fetched data to reach the cache, makes the cache's bitmap
     /// durable and saves the boot trace; call before the process exits.
     func finish() async throws {

@@ -51,6 +51,7 @@ struct PullCommand: AsyncParsableCommand {
         let source = try await image.source(commandTimeLimit: remote.commandTimeLimit)
         let layer = try await remote.openLayer(source)
         let cache = try await ImageStack.openCache(for: layer, location: self.cache.location, limit: try limit.maximumSize(), logger: remote.logger)
+        cache.dropPagesOnceCommitted()
         let diskSize = cache.header.diskSize
         let range = try part.range(within: diskSize)
 

@@ -77,6 +77,25 @@ struct PullAndCacheTests {
         #expect(offline.output == (try setup.image))
     }
 
+    /// `pull` and `cat` stream the image once: the cache's pages leave the
+    /// page cache behind them once durable, so a large image does not push
+    /// out what else the host keeps there. The cache still holds every byte.
+    @Test func streamingCommandsLeaveTheCachesPagesOnDisk() async throws {
+        let pulled = try Setup()
+        let pull = try await pulled.run(["pull", pulled.url()])
+        #expect(pull.status == 0, "\(pull.error)")
+        let pulledData = try pulled.cacheDirectory().appending("data")
+        #expect(try residentBytes(of: pulledData) == 0)
+
+        let catted = try Setup()
+        let cat = try await catted.run(["cat", catted.url()])
+        #expect(cat.output == (try catted.image))
+        #expect(try residentBytes(of: try catted.cacheDirectory().appending("data")) == 0)
+
+        let offline = try await pulled.run(["cat", pulled.url(), "--offline"])
+        #expect(offline.output == (try pulled.image))
+    }
+
     /// Without a cache, a lone 4 KiB read fetches its 16 KiB chunk, not the
     /// 64 KiB a cache on disk keeps: what a random reader pays the origin.
     @Test func aReadWithoutACacheFetchesASmallChunk() async throws {

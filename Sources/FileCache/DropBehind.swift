@@ -1,0 +1,33 @@
+/// Which cached chunks' pages may leave the page cache, for a command that
+/// streams the image once (`cat`, `pull`), as `dd oflag=nocache` does: a
+/// chunk's pages go once it is committed (clean: they are on disk) and the
+/// reader has passed it (`pull` reads nothing, so for it every chunk counts
+/// as passed). Without it a 2 GiB `cat` left 2 GiB of the cache in the page
+/// cache beside its own output, and the kernel's work on all that memory
+/// more than doubled its system time here (docs/benchmarks.md).
+struct DropBehind {
+    /// Whether every chunk counts as passed.
+    private let passesEveryChunk: Bool
+    /// Chunks the reader passed that were not committed yet.
+    private var passedUncommitted: Set<Int> = []
+
+    init(passesEveryChunk: Bool) {
+        self.passesEveryChunk = passesEveryChunk
+    }
+
+    /// The chunks of `chunks`, just committed, whose pages may go now.
+    mutating func committed(_ chunks: [Int]) -> [Int] {
+        guard !passesEveryChunk else { return chunks }
+        return chunks.filter { passedUncommitted.remove($0) != nil }
+    }
+
+    /// The chunks of `chunks`, just passed by the reader, whose pages may go
+    /// now: those `isCommitted` says are; the others go at their commit.
+    mutating func passed(_ chunks: Range<Int>, isCommitted: (Int) -> Bool) -> [Int] {
+        chunks.filter { chunk in
+            if isCommitted(chunk) { return true }
+            passedUncommitted.insert(chunk)
+            return false
+        }
+    }
+}
