@@ -295,8 +295,9 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     public func dropPages(passed bytes: Range<UInt64>) {
         let chunks = chunkLayout.chunks(overlapping: bytes)
         let droppable = dropBehind.withLock { dropBehind in
-            if dropBehind == nil { dropBehind = DropBehind(passesEveryChunk: false) }
-            return dropBehind!.passed(chunks) { chunk in presence.withLock { $0.bitmap.contains(chunk) } }
+            var state = dropBehind ?? DropBehind(passesEveryChunk: false)
+            defer { dropBehind = state }
+            return state.passed(chunks) { chunk in presence.withLock { $0.bitmap.contains(chunk) } }
         }
         dropPages(of: droppable)
     }
