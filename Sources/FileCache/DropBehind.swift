@@ -1,3 +1,5 @@
+import Fetching
+
 /// Which cached chunks' pages may leave the page cache, for a command that
 /// streams the image once (`cat`, `pull`), as `dd oflag=nocache` does: a
 /// chunk's pages go once it is committed (clean: they are on disk) and the
@@ -15,16 +17,17 @@ struct DropBehind {
         self.passesEveryChunk = passesEveryChunk
     }
 
-    /// The chunks of `chunks`, just committed, whose pages may go now.
-    mutating func committed(_ chunks: [Int]) -> [Int] {
-        guard !passesEveryChunk else { return chunks }
-        return chunks.filter { passedUncommitted.remove($0) != nil }
+    /// The runs of chunks among `runs`, just committed, whose pages may go now.
+    mutating func committed(_ runs: [Range<Int>]) -> [Range<Int>] {
+        guard !passesEveryChunk else { return runs }
+        return runs.flatMap { run in ChunkLayout.runs(in: run) { passedUncommitted.remove($0) != nil } }
     }
 
-    /// The chunks of `chunks`, just passed by the reader, whose pages may go
-    /// now: those `isCommitted` says are; the others go at their commit.
-    mutating func passed(_ chunks: Range<Int>, isCommitted: (Int) -> Bool) -> [Int] {
-        chunks.filter { chunk in
+    /// The runs of chunks among `chunks`, just passed by the reader, whose
+    /// pages may go now: those `isCommitted` says are; the others go at
+    /// their commit.
+    mutating func passed(_ chunks: Range<Int>, isCommitted: (Int) -> Bool) -> [Range<Int>] {
+        ChunkLayout.runs(in: chunks) { chunk in
             if isCommitted(chunk) { return true }
             passedUncommitted.insert(chunk)
             return false

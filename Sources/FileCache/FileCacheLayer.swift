@@ -214,7 +214,10 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         guard !runs.isEmpty else { return }
         let chunks = runs.flatMap { $0 }
         do {
-            try await dataSync.synchronize { try self.commit(chunks) }
+            try await dataSync.synchronize {
+                try self.commit(chunks)
+                self.dropPages(of: self.dropBehind.withLock { $0?.committed(runs) ?? [] })
+            }
         } catch {
             presence.withLock { $0.written.subtract(chunks) }
             throw error
@@ -277,7 +280,6 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
                 try files.meta.writeAll(page.bytes, at: CacheFiles.offset(ofPage: page.page))
             }
         }
-        dropPages(of: dropBehind.withLock { $0?.committed(chunks) ?? [] })
     }
 
     // MARK: Drop-behind
@@ -302,20 +304,9 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         dropPages(of: droppable)
     }
 
-    /// One call for each run of neighbouring chunks.
-    private func dropPages(of chunks: [Int]) {
-        var start: Int?
-        var end = 0
-        for chunk in chunks.sorted() {
-            if let first = start, chunk != end {
-                files.data.dropCachedPages(chunkLayout.byteRange(ofChunks: first..<end))
-                start = nil
-            }
-            start = start ?? chunk
-            end = chunk + 1
-        }
-        if let first = start {
-            files.data.dropCachedPages(chunkLayout.byteRange(ofChunks: first..<end))
+    private func dropPages(of runs: [Range<Int>]) {
+        for run in runs {
+            files.data.dropCachedPages(chunkLayout.byteRange(ofChunks: run))
         }
     }
 
