@@ -62,9 +62,6 @@ struct FetchSchedulerTests {
         #expect(scheduler.counters.requests[.fill] == requests)
     }
 
-    /// A request's bytes are read as soon as they are written, before the
-    /// commit that makes them durable: the read waits for the download, not
-    /// for the disk, and is not fetched again.
     /// curl hands a body over in 16 KiB pieces, the first short by the
     /// response's headers: a store that asks for 16 KiB runs gets every
     /// byte in runs on 16 KiB boundaries instead (requests are whole chunks,
@@ -82,6 +79,9 @@ struct FetchSchedulerTests {
         #expect(offRuns.count == 0, "first off the runs: \(offRuns.prefix(3))")
     }
 
+    /// A request's bytes are read as soon as they are written, before the
+    /// commit that makes them durable: the read waits for the download, not
+    /// for the disk, and is not fetched again.
     @Test(.timeLimit(.minutes(5))) func aReadDoesNotWaitForTheCommit() async throws {
         let source = InMemorySource(size: Self.size)
         let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size)), holdsCommits: true)
