@@ -60,6 +60,7 @@ public struct FetchPolicy: Sendable, Hashable {
         policy.readaheadInFlightLimit = bytes / 2
         policy.bytesInFlightLimit = bytes / 2
         policy.readaheadLimit = min(policy.readaheadLimit, bytes / 8)
+        policy.initialReadahead = min(policy.initialReadahead, policy.readaheadLimit)
         policy.backgroundRequestLimit = min(policy.backgroundRequestLimit, bytes / 32)
         policy.smallestBackgroundRequest = min(policy.smallestBackgroundRequest, policy.backgroundRequestLimit)
         return policy

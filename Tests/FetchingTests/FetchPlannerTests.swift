@@ -233,6 +233,16 @@ struct FetchPlannerTests {
         #expect(readahead.started.count == 16)
     }
 
+    /// A memory cache too small for the default first window starts its
+    /// streams within what it may read ahead (at 4 MiB the window's bounds
+    /// crossed, and the first sequential read trapped).
+    @Test func aSmallMemoryCacheStartsStreamsWithinItsLimit() {
+        let policy = FetchPolicy.memoryCache(ofBytes: 4 << 20)
+        let planner = FetchPlanner(
+            layout: ChunkLayout(chunkBytes: 16 << 10, diskBytes: 1 << 30), policy: policy, connections: 16, latency: .milliseconds(30))
+        #expect(planner.firstReadaheadWindow == 512 << 10)
+    }
+
     /// A window and one read's worth, cut at the cap, would leave a sliver
     /// that costs a request of its own; it goes with the piece before it.
     /// A remainder of a quarter of the cap or more stays a request.
