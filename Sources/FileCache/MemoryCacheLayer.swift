@@ -13,17 +13,35 @@ import Synchronization
 public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     public let chunkLayout: ChunkLayout
     public let sectorSize: Int
-    /// Chunks kept at most.
-    private let capacity: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    private struct State {
+    /// Unchecked `Sendable`: its buffers are touched only under the lock.
+    private struct State: ~Copyable, @unchecked Sendable {
         /// Readable chunks.
-        var held: [Int: [UInt8]] = [:]
+        var held: [Int: UnsafeMutableRawBufferPointer] = [:]
         /// The readable chunks, least recently used first.
         var recency = RecencyList<Int>()
         /// Chunks a fetch is writing, not yet readable.
-        var arriving: [Int: [UInt8]] = [:]
+        var arriving: [Int: UnsafeMutableRawBufferPointer] = [:]
+        /// Where every buffer above comes from; its limit is the cache's.
+        var buffers: ChunkBufferPool
+
+        /// A buffer for a chunk that starts arriving. Past the limit, the
+        /// least recently used readable chunks are forgotten first; chunks
+        /// still arriving never are, so a fetch larger than the cache
+        /// overdraws it until its reader has read them.
+        mutating func bufferForArrival() -> UnsafeMutableRawBufferPointer {
+            while buffers.outstanding >= buffers.keptBuffers, let oldest = recency.oldest {
+                recency.remove(oldest)
+                if let forgotten = held.removeValue(forKey: oldest) { buffers.giveBack(forgotten) }
+            }
+            return buffers.take()
+        }
+
+        deinit {
+            held.values.forEach { buffers.release($0) }
+            arriving.values.forEach { buffers.release($0) }
+        }
     }
 
     /// A cache of a disk of `sectorCount` sectors, in chunks of
@@ -31,7 +49,7 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     public init(sectorCount: UInt64, sectorSize: Int, chunkBytes: Int, limitBytes: Int) {
         chunkLayout = ChunkLayout(chunkBytes: chunkBytes, diskBytes: sectorCount * UInt64(sectorSize))
         self.sectorSize = sectorSize
-        capacity = max(1, limitBytes / chunkBytes)
+        state = Mutex(State(buffers: ChunkBufferPool(chunkBytes: chunkBytes, keptBuffers: max(1, limitBytes / chunkBytes))))
     }
 
     public var layerType: String { "memory-cache" }
@@ -52,7 +70,7 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
                 let wanted = chunkBytes.clamped(to: window)
                 let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
                 let start = Int(wanted.lowerBound - chunkBytes.lowerBound)
-                buffer.copy(held[start..<start + wanted.count], toSector: sectors.lowerBound)
+                buffer.withUnsafeMutableBytes(of: sectors) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: held[start..<start + wanted.count])) }
                 marker.mark(sectors)
             }
         }
@@ -90,9 +108,8 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
                 let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
                 let wanted = chunkBytes.clamped(to: bytes)
                 let start = Int(wanted.lowerBound - chunkBytes.lowerBound)
-                held[start..<start + wanted.count].withUnsafeBytes {
-                    UnsafeMutableRawBufferPointer(rebasing: target[written..<written + wanted.count]).copyMemory(from: $0)
-                }
+                UnsafeMutableRawBufferPointer(rebasing: target[written..<written + wanted.count])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: held[start..<start + wanted.count]))
                 written += wanted.count
             }
         }
@@ -106,24 +123,20 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
                 let piece = chunkBytes.clamped(to: range)
                 let source = UnsafeRawBufferPointer(rebasing: bytes[Int(piece.lowerBound - offset)..<Int(piece.upperBound - offset)])
                 let start = Int(piece.lowerBound - chunkBytes.lowerBound)
-                state.arriving[chunk, default: [UInt8](repeating: 0, count: chunkBytes.count)]
-                    .withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[start..<start + piece.count]).copyMemory(from: source) }
+                let target = state.arriving[chunk] ?? state.bufferForArrival()
+                state.arriving[chunk] = target
+                UnsafeMutableRawBufferPointer(rebasing: target[start..<start + piece.count]).copyMemory(from: source)
             }
         }
     }
 
-    /// Makes the chunks readable, then forgets the least recently used
-    /// ones past the limit (never these).
+    /// Makes the chunks readable.
     public func wrote(_ chunks: Range<Int>) {
         state.withLock { state in
             for chunk in chunks {
                 guard let bytes = state.arriving.removeValue(forKey: chunk) else { continue }
-                state.held[chunk] = bytes
+                if let replaced = state.held.updateValue(bytes, forKey: chunk) { state.buffers.giveBack(replaced) }
                 state.recency.use(chunk)
-            }
-            while state.held.count > capacity, let oldest = state.recency.oldest, !chunks.contains(oldest) {
-                state.held[oldest] = nil
-                state.recency.remove(oldest)
             }
         }
     }
