@@ -50,18 +50,20 @@ public struct FetchPolicy: Sendable, Hashable {
     public init() {}
 
     /// The policy for a cache of `bytes` in memory (`--no-cache`): what
-    /// readahead and background requests bring stays within half of it, so
-    /// it is still there when the reader comes. That half is cut into
-    /// requests of a sixteenth of it (2 MiB of 64), one for each of the
-    /// default connections: behind a first-byte latency, more requests in
-    /// flight carry more than fewer larger ones (docs/benchmarks.md).
+    /// readahead and background requests bring stays within two thirds of
+    /// it, and the last third keeps what arrived until the reader comes.
+    /// The part in flight is cut into requests of a sixteenth of it (2 MiB
+    /// of 32), one for each of the default connections: behind a first-byte
+    /// latency, more requests in flight carry more than fewer larger ones
+    /// (docs/benchmarks.md).
     public static func memoryCache(ofBytes bytes: UInt64) -> FetchPolicy {
         var policy = FetchPolicy()
-        policy.readaheadInFlightLimit = bytes / 2
-        policy.bytesInFlightLimit = bytes / 2
-        policy.readaheadLimit = min(policy.readaheadLimit, bytes / 8)
+        let inFlight = bytes / 3 * 2
+        policy.readaheadInFlightLimit = inFlight
+        policy.bytesInFlightLimit = inFlight
+        policy.readaheadLimit = min(policy.readaheadLimit, inFlight / 4)
         policy.initialReadahead = min(policy.initialReadahead, policy.readaheadLimit)
-        policy.backgroundRequestLimit = min(policy.backgroundRequestLimit, bytes / 32)
+        policy.backgroundRequestLimit = min(policy.backgroundRequestLimit, inFlight / 16)
         policy.smallestBackgroundRequest = min(policy.smallestBackgroundRequest, policy.backgroundRequestLimit)
         return policy
     }

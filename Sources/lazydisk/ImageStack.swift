@@ -18,9 +18,12 @@ struct ImageStack {
     /// Presence granularity for new caches: large enough for few bitmap
     /// updates, small enough that a boot does not fetch much it never reads.
     static let chunkSize: UInt32 = 64 * 1024
-    /// The memory `--no-cache` reads through: room for the readahead and
-    /// background bytes its policy lets be in flight, twice over.
-    static let memoryCacheBytes = 64 << 20
+    /// The memory `--no-cache` reads through: room for the 32 MiB its
+    /// policy lets be in flight (what keeps the link busy behind a
+    /// first-byte latency), and half as much again for what arrived before
+    /// its reader. With 64 MiB it was no faster and peaked 17 MiB higher
+    /// (docs/benchmarks.md).
+    static let memoryCacheBytes = 48 << 20
     /// The memory cache's chunks: nothing is stored, so no bitmap asks for
     /// large ones, and a random 4 KiB read fetches 16 KiB, not 64.
     static let memoryChunkBytes = 16 << 10
