@@ -42,12 +42,18 @@ struct MemoryCacheLayerTests {
     }
 
     /// A fetch of more chunks than it holds keeps every one of them until
-    /// the next arrives: the reader that asked has yet to read them.
+    /// the next arrives: the reader that asked has yet to read them. The
+    /// memory it overdrew is given back, and reused memory reads back as
+    /// the chunk that arrived in it last.
     @Test func neverForgetsTheChunksJustWritten() {
         arrive(0..<2)
         arrive(2..<7)
         #expect(cache.knownMissingRuns(in: 0..<7) == [0..<2])
+        #expect((2..<7).allSatisfy { read($0) == [UInt8](repeating: UInt8($0), count: Self.chunk) })
         arrive(7..<8)
         #expect(cache.knownMissingRuns(in: 0..<8) == [0..<5])
+        arrive(8..<10)
+        #expect(cache.knownMissingRuns(in: 0..<10) == [0..<7])
+        #expect((7..<10).allSatisfy { read($0) == [UInt8](repeating: UInt8($0), count: Self.chunk) })
     }
 }
