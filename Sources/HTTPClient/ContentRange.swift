@@ -15,7 +15,7 @@ public struct ContentRange: Hashable, Sendable {
     /// splitting it into strings and arrays cost 4% of a cold random read.
     public init?(_ header: String?) {
         guard let field = header?.utf8.trimmingHTTPWhitespace,
-              field.prefix(6).map(Self.asciiLowercased).elementsEqual("bytes ".utf8) else { return nil }
+              field.prefix(6).elementsEqual("bytes ".utf8, by: { Self.asciiLowercased($0) == $1 }) else { return nil }
         guard let (rangeText, totalText) = Self.split(field.dropFirst(6), at: "/") else { return nil }
         if totalText.elementsEqual("*".utf8) {
             total = nil
