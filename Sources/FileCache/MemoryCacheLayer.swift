@@ -26,16 +26,20 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         /// Where every buffer above comes from; its limit is the cache's.
         var buffers: ChunkBufferPool
 
-        /// A buffer for a chunk that starts arriving. Past the limit, the
-        /// least recently used readable chunks are forgotten first; chunks
-        /// still arriving never are, so a fetch larger than the cache
-        /// overdraws it until its reader has read them.
-        mutating func bufferForArrival() -> UnsafeMutableRawBufferPointer {
+        /// The buffer `chunk`'s arriving bytes go to; a chunk that starts
+        /// arriving takes one. Past the limit, the least recently used
+        /// readable chunks are forgotten first; chunks still arriving never
+        /// are, so a fetch larger than the cache overdraws it until its
+        /// reader has read them.
+        mutating func arrivalBuffer(of chunk: Int) -> UnsafeMutableRawBufferPointer {
+            if let buffer = arriving[chunk] { return buffer }
             while buffers.outstanding >= buffers.keptBuffers, let oldest = recency.oldest {
                 recency.remove(oldest)
                 if let forgotten = held.removeValue(forKey: oldest) { buffers.giveBack(forgotten) }
             }
-            return buffers.take()
+            let buffer = buffers.take()
+            arriving[chunk] = buffer
+            return buffer
         }
 
         deinit {
@@ -123,8 +127,7 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
                 let piece = chunkBytes.clamped(to: range)
                 let source = UnsafeRawBufferPointer(rebasing: bytes[Int(piece.lowerBound - offset)..<Int(piece.upperBound - offset)])
                 let start = Int(piece.lowerBound - chunkBytes.lowerBound)
-                let target = state.arriving[chunk] ?? state.bufferForArrival()
-                state.arriving[chunk] = target
+                let target = state.arrivalBuffer(of: chunk)
                 UnsafeMutableRawBufferPointer(rebasing: target[start..<start + piece.count]).copyMemory(from: source)
             }
         }
