@@ -15,7 +15,7 @@ public struct ContentRange: Hashable, Sendable {
     /// splitting it into strings and arrays cost 4% of a cold random read.
     public init?(_ header: String?) {
         guard let field = header?.utf8.trimmingHTTPWhitespace,
-              field.prefix(6).elementsEqual("bytes ".utf8, by: { Self.asciiLowercased($0) == $1 }) else { return nil }
+              field.prefix(6).elementsEqual("bytes ".utf8, by: { $0.asciiLowercased == $1 }) else { return nil }
         guard let (rangeText, totalText) = Self.split(field.dropFirst(6), at: "/") else { return nil }
         if totalText.elementsEqual("*".utf8) {
             total = nil
@@ -42,10 +42,6 @@ public struct ContentRange: Hashable, Sendable {
         let after = bytes[bytes.index(after: index)...]
         guard !after.contains(byte) else { return nil }
         return (bytes[..<index], after)
-    }
-
-    private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
-        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
     }
 }
 

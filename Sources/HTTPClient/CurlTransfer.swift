@@ -12,7 +12,9 @@ final class CurlTransfer {
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
     private var status = 0
-    private var headers: [String: String] = [:]
+    /// Room for what servers usually send, so a response's headers fill
+    /// it without the dictionary growing step by step.
+    private var headers = [String: String](minimumCapacity: 16)
     /// A body that is not streamed: room for the body limit is reserved up
     /// front and filled by `memcpy`, never zeroed first.
     private var body: [UInt8] = []
@@ -153,13 +155,22 @@ final class CurlTransfer {
     /// too); the headers kept are those of the last.
     private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
         if line.starts(with: "HTTP/".utf8) {
-            headers = [:]
-            status = line.split(separator: UInt8(ascii: " ")).dropFirst().first.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+            headers.removeAll(keepingCapacity: true)
+            status = Self.statusCode(ofStatusLine: line) ?? 0
             isErrorResponse = status >= 400
-        } else if let header = HTTPHeader(utf8: line) {
-            headers[header.name.lowercased()] = header.value
+        } else if let header = HTTPHeader(utf8: line, lowercasingName: true) {
+            headers[header.name] = header.value
         }
         return line.count
+    }
+
+    /// The three digits after the status line's first space.
+    private static func statusCode(ofStatusLine line: UnsafeRawBufferPointer) -> Int? {
+        guard let space = line.firstIndex(of: UInt8(ascii: " ")), line.endIndex - space > 3 else { return nil }
+        return line[space + 1...space + 3].reduce(0 as Int?) { code, byte in
+            guard let code, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            return code * 10 + Int(byte - UInt8(ascii: "0"))
+        }
     }
 
     /// Returning less than was offered makes curl abort the transfer.

@@ -17,7 +17,9 @@ public struct HTTPResponse: Sendable {
     /// The body's length, kept or streamed.
     public var bodyLength: Int { body.count + streamedBytes }
 
+    /// The field named `name`, in any case; callers pass lowercase names,
+    /// which are looked up as they are.
     public subscript(header name: String) -> String? {
-        headers[name.lowercased()]
+        headers[name.utf8.contains { $0.asciiLowercased != $0 } ? name.lowercased() : name]
     }
 }
