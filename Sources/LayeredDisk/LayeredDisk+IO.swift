@@ -56,20 +56,25 @@ extension LayeredDisk {
     private func attemptImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> ImmediateAttempt {
         let sectors = try geometry.sectors(at: sector, count: count)
         var read = StackRead(into: SectorBuffer(sectors: sectors, sectorSize: sectorSize, lending: target))
+        let sectorBytes = UInt64(sectorSize)
         for (index, layer) in layers.enumerated() where !read.isComplete {
             guard let immediate = layer.immediate else { return .waits }
             var gaps: [Range<UInt64>] = []
-            for run in read.runs(for: layer, at: index) {
+            var position = sectors.lowerBound
+            while let run = read.nextRun(for: layer, at: index, from: position) {
+                position = run.upperBound
                 read.focus(on: run)
                 guard try immediate.readImmediately(into: &read.buffer, marking: &read.marker) else { return .waits }
                 read.noteAsked(layer, at: index, for: run)
-                if layer.filler != nil {
-                    gaps += read.marker.unmarkedRuns(in: run)
+                guard layer.filler != nil else { continue }
+                var rest = run
+                while let gap = read.marker.firstUnmarkedRun(in: rest) {
+                    gaps.append(gap.lowerBound * sectorBytes..<gap.upperBound * sectorBytes)
+                    rest = gap.upperBound..<run.upperBound
                 }
             }
             if let filler = layer.filler, !gaps.isEmpty {
-                let sectorBytes = UInt64(sectorSize)
-                return .lacks(filler, gaps: gaps.map { $0.lowerBound * sectorBytes..<$0.upperBound * sectorBytes })
+                return .lacks(filler, gaps: gaps)
             }
         }
         guard read.cacheFills.isEmpty else { return .waits }
@@ -85,7 +90,9 @@ extension LayeredDisk {
         let sectors = try geometry.sectors(at: sector, count: count)
         var read = StackRead(into: SectorBuffer(sectors: sectors, sectorSize: sectorSize))
         for (index, layer) in layers.enumerated() where !read.isComplete {
-            for run in read.runs(for: layer, at: index) {
+            var position = sectors.lowerBound
+            while let run = read.nextRun(for: layer, at: index, from: position) {
+                position = run.upperBound
                 read.focus(on: run)
                 try await layer.backing.read(into: &read.buffer, marking: &read.marker)
                 read.noteAsked(layer, at: index, for: run)

@@ -9,7 +9,11 @@ public struct SectorMarker: Sendable {
     /// The run the current layer is asked to supply; it may mark only these.
     public private(set) var sectors: Range<UInt64>
     /// Bit `i % 64` of word `i / 64` is set once sector `requested.lowerBound + i` is supplied.
-    private var words: [UInt64]
+    /// The first word is kept inline, so a read of up to 64 sectors (every
+    /// 4 KiB guest read) marks its sectors without allocating.
+    private var firstWord: UInt64 = 0
+    /// Words 1 and up; empty for reads of 64 sectors or fewer.
+    private var laterWords: [UInt64]
     /// How many sectors of the whole read are marked.
     public private(set) var markedCount = 0
 
@@ -17,7 +21,7 @@ public struct SectorMarker: Sendable {
     public init(sectors: Range<UInt64>) {
         requestedSectors = sectors
         self.sectors = sectors
-        words = Array(repeating: 0, count: (sectors.count + 63) / 64)
+        laterWords = Array(repeating: 0, count: max(0, (sectors.count + 63) / 64 - 1))
     }
 
     /// Whether every sector of the read has been supplied.
@@ -38,8 +42,8 @@ public struct SectorMarker: Sendable {
             let bit = index % 64
             let width = min(64 - bit, end - index)
             let mask = (width == 64 ? UInt64.max : (1 << width) - 1) << bit
-            markedCount += (mask & ~words[index / 64]).nonzeroBitCount
-            words[index / 64] |= mask
+            markedCount += (mask & ~word(index / 64)).nonzeroBitCount
+            setBits(mask, ofWord: index / 64)
             index += width
         }
     }
@@ -52,23 +56,28 @@ public struct SectorMarker: Sendable {
     /// Whether `sector` has been supplied by this or an earlier layer.
     public func isMarked(_ sector: UInt64) -> Bool {
         let index = offset(of: sector)
-        return words[index / 64] & (1 << (index % 64)) != 0
+        return word(index / 64) & (1 << (index % 64)) != 0
     }
 
     /// The maximal runs of unmarked sectors within `range` (the whole read by
     /// default), in ascending order.
     public func unmarkedRuns(in range: Range<UInt64>? = nil) -> [Range<UInt64>] {
-        let range = range ?? requestedSectors
         var runs: [Range<UInt64>] = []
-        var index = offset(of: range.lowerBound)
-        let end = offset(of: range.upperBound)
-        while index < end {
-            let start = nextIndex(from: index, to: end, marked: false)
-            guard start < end else { break }
-            index = nextIndex(from: start, to: end, marked: true)
-            runs.append(sector(at: start)..<sector(at: index))
+        var rest = range ?? requestedSectors
+        while let run = firstUnmarkedRun(in: rest) {
+            runs.append(run)
+            rest = run.upperBound..<rest.upperBound
         }
         return runs
+    }
+
+    /// The first maximal run of unmarked sectors within `range`, if any: a
+    /// read walks the runs one by one with this, making no array of them.
+    public func firstUnmarkedRun(in range: Range<UInt64>) -> Range<UInt64>? {
+        let end = offset(of: range.upperBound)
+        let start = nextIndex(from: offset(of: range.lowerBound), to: end, marked: false)
+        guard start < end else { return nil }
+        return sector(at: start)..<sector(at: nextIndex(from: start, to: end, marked: true))
     }
 
     /// Points the marker at the run the next layer is asked for.
@@ -81,7 +90,7 @@ public struct SectorMarker: Sendable {
     private func nextIndex(from index: Int, to end: Int, marked: Bool) -> Int {
         var index = index
         while index < end {
-            let word = marked ? words[index / 64] : ~words[index / 64]
+            let word = marked ? word(index / 64) : ~word(index / 64)
             let remaining = word >> (index % 64)
             if remaining != 0 {
                 return min(index + remaining.trailingZeroBitCount, end)
@@ -89,6 +98,18 @@ public struct SectorMarker: Sendable {
             index = (index / 64 + 1) * 64
         }
         return end
+    }
+
+    private func word(_ index: Int) -> UInt64 {
+        index == 0 ? firstWord : laterWords[index - 1]
+    }
+
+    private mutating func setBits(_ mask: UInt64, ofWord index: Int) {
+        if index == 0 {
+            firstWord |= mask
+        } else {
+            laterWords[index - 1] |= mask
+        }
     }
 
     private func offset(of sector: UInt64) -> Int {

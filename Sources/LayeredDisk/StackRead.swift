@@ -14,15 +14,20 @@ struct StackRead {
     /// Whether no layer needs to be asked for anything more.
     var isComplete: Bool { marker.isComplete }
 
-    /// The runs `layer`, at `index` in the stack, is asked for: the sectors
-    /// still missing that it can show. Below the top, sectors past a layer's
-    /// visible count read as zeros from there down (visible counts only shrink
-    /// going down), so no layer is asked for them.
-    func runs(for layer: StackLayer, at index: Int) -> [Range<UInt64>] {
-        marker.unmarkedRuns().compactMap { run in
-            let end = index == 0 ? run.upperBound : min(run.upperBound, layer.visibleSectorCount)
-            return run.lowerBound < end ? run.lowerBound..<end : nil
-        }
+    /// The first run from `position` on that `layer`, at `index` in the
+    /// stack, is asked for: sectors still missing that it can show. Below
+    /// the top, sectors past a layer's visible count read as zeros from there
+    /// down (visible counts only shrink going down), so no layer is asked
+    /// for them.
+    ///
+    /// A layer marks only inside the run it is asked for, so walking from
+    /// each run's end gives the runs that were missing when it was first
+    /// asked, one at a time and with no array made: a read stays free of
+    /// allocations on its way down.
+    func nextRun(for layer: StackLayer, at index: Int, from position: UInt64) -> Range<UInt64>? {
+        guard let run = marker.firstUnmarkedRun(in: position..<marker.requestedSectors.upperBound) else { return nil }
+        let end = index == 0 ? run.upperBound : min(run.upperBound, layer.visibleSectorCount)
+        return run.lowerBound < end ? run.lowerBound..<end : nil
     }
 
     /// Points buffer and marker at the run the next layer is asked for.
