@@ -238,8 +238,9 @@ public struct FetchPlanner: Sendable {
     /// next request in priority order, and its bytes move from the download
     /// budgets to the commit lag. Returns the requests that start.
     public mutating func arrived(_ id: Int) -> [Int] {
-        guard let entry = entries[id], case .running = entry.stage else { return [] }
-        entries[id]?.stage = .arrived
+        guard var entry = entries[id], case .running = entry.stage else { return [] }
+        entry.stage = .arrived
+        entries[id] = entry
         freeConnections += 1
         bytesInFlight -= entry.bytes
         if entry.request.purpose == .readahead {
@@ -320,8 +321,13 @@ public struct FetchPlanner: Sendable {
             } else {
                 break
             }
-            entries[id]?.stage = .running
-            bytesInFlight += entries[id]!.bytes
+            // Read, changed and written back: the dictionary's modify
+            // accessor (`entries[id]?.stage = …`) allocated its coroutine
+            // frame on the heap for every request.
+            var entry = entries[id]!
+            entry.stage = .running
+            entries[id] = entry
+            bytesInFlight += entry.bytes
             freeConnections -= 1
             started.append(id)
         }

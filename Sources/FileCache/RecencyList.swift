@@ -15,7 +15,7 @@ struct RecencyList<Key: Hashable> {
         if newest == key { return }
         remove(key)
         links[key] = (older: newest, newer: nil)
-        if let newest { links[newest]?.newer = key }
+        if let newest { relink(newest) { $0.newer = key } }
         newest = key
         if oldest == nil { oldest = key }
     }
@@ -23,7 +23,17 @@ struct RecencyList<Key: Hashable> {
     /// Takes `key` off the list, if it is on it.
     mutating func remove(_ key: Key) {
         guard let link = links.removeValue(forKey: key) else { return }
-        if let older = link.older { links[older]?.newer = link.newer } else { oldest = link.newer }
-        if let newer = link.newer { links[newer]?.older = link.older } else { newest = link.older }
+        if let older = link.older { relink(older) { $0.newer = link.newer } } else { oldest = link.newer }
+        if let newer = link.newer { relink(newer) { $0.older = link.older } } else { newest = link.older }
+    }
+
+    /// Changes the links of a listed key. A read and a write of the entry,
+    /// not `links[key]?.newer = …`: the dictionary's modify accessor
+    /// allocated its coroutine frame on the heap, twice for every chunk a
+    /// cold reader touched.
+    private mutating func relink(_ key: Key, _ change: (inout (older: Key?, newer: Key?)) -> Void) {
+        guard var link = links[key] else { return }
+        change(&link)
+        links[key] = link
     }
 }
