@@ -106,10 +106,15 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         for attempt in 1...Self.attemptsPastOthersFailures {
             let missing = store.knownMissingRuns(in: chunks)
             guard !missing.isEmpty else { return }
-            let (plan, fetches) = perform { $0.read(bytes, missing: missing) }
+            let arrivals = perform { $0.read(bytes, missing: missing) } picking: { plan, fetches in
+                plan.sources.compactMap { source -> Arrival? in
+                    guard case let .fetch(id) = source else { return nil }
+                    return fetches[id]?.arrival
+                }
+            }
             do {
-                for case let .fetch(id) in plan.sources {
-                    try await fetches[id]?.arrival.wait()
+                for arrival in arrivals {
+                    try await arrival.wait()
                 }
                 return
             } catch let failure as any ConfinedFetchFailure where attempt < Self.attemptsPastOthersFailures
@@ -133,7 +138,7 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
             state.nextPlanID += 1
             state.readaheadPlans[id] = Task {
                 if let missing = try? await store.missingRuns(in: ahead), !missing.isEmpty {
-                    _ = perform { $0.fill(missing, purpose: .readahead) }
+                    perform { $0.fill(missing, purpose: .readahead) }
                 }
                 _ = self.state.withLock { $0.readaheadPlans.removeValue(forKey: id) }
             }
@@ -155,16 +160,18 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// shared requests across small gaps.
     public func fill(_ runs: [Range<Int>], purpose: FetchPurpose = .fill) async throws -> FillProgress {
         let missing = try await store.missingRuns(in: runs)
-        let (plan, fetches) = perform { $0.fill(missing, purpose: purpose) }
+        let (created, joined) = perform { $0.fill(missing, purpose: purpose) } picking: { plan, fetches in
+            (plan.created.compactMap { fetches[$0.id]?.stored }, plan.joined.compactMap { fetches[$0]?.stored })
+        }
         var progress = FillProgress()
         progress.bytesWanted = runs.reduce(0) { $0 + layout.byteCount(ofChunks: $1) }
-        for request in plan.created {
-            let fetched = try await fetches[request.id]?.stored.value ?? 0
+        for stored in created {
+            let fetched = try await stored.value
             progress.requests += fetched > 0 ? 1 : 0
             progress.bytesFetched += fetched
         }
-        for id in plan.joined {
-            _ = try await fetches[id]?.stored.value
+        for stored in joined {
+            _ = try await stored.value
         }
         progress.bytesAlreadyCached = progress.bytesWanted - min(progress.bytesWanted, progress.bytesFetched)
         return progress
@@ -185,23 +192,29 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     // MARK: Performing plans
 
     /// Runs `event` on the planner, makes the requests it created and opens
-    /// the gates of those it started; returns the plan with the fetches it
-    /// names (created, read from, joined).
-    private func perform(_ event: (inout FetchPlanner) -> FetchPlanner.Plan) -> (plan: FetchPlanner.Plan, fetches: [Int: Fetch]) {
-        let (plan, fetches, gates) = state.withLock { state in
+    /// the gates of those it started; returns what `pick` takes from the
+    /// plan and the fetches in flight, under the same lock, so a fetch it
+    /// names cannot end before it is taken. (Taking only what the caller
+    /// waits on, not a dictionary of every fetch the plan names, kept a
+    /// cold read's allocations down.)
+    private func perform<Picked: Sendable>(
+        _ event: (inout FetchPlanner) -> FetchPlanner.Plan,
+        picking pick: (FetchPlanner.Plan, [Int: Fetch]) -> Picked
+    ) -> Picked {
+        let (picked, gates) = state.withLock { state in
             let plan = event(&state.planner)
             for request in plan.created {
                 state.fetches[request.id] = makeFetch(request)
             }
-            let named = plan.created.map(\.id) + plan.joined + plan.sources.compactMap { source -> Int? in
-                guard case let .fetch(id) = source else { return nil }
-                return id
-            }
-            let fetches = Dictionary(named.compactMap { id in state.fetches[id].map { (id, $0) } }) { first, _ in first }
-            return (plan, fetches, plan.started.compactMap { state.fetches[$0]?.gate })
+            return (pick(plan, state.fetches), plan.started.compactMap { state.fetches[$0]?.gate })
         }
         gates.forEach { $0.open() }
-        return (plan, fetches)
+        return picked
+    }
+
+    /// The same, for an event whose requests nobody waits on here.
+    private func perform(_ event: (inout FetchPlanner) -> FetchPlanner.Plan) {
+        perform(event) { _, _ in () }
     }
 
     /// Tells the planner of an event that may start queued requests, and

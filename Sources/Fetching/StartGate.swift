@@ -11,7 +11,12 @@ final class StartGate: Sendable {
 
     /// Returns once the gate is open. Not cancellable: a request is only
     /// made by a task that runs it to its end, so a connection is never lost.
+    ///
+    /// A gate already open lets the task through without suspending it: a
+    /// read's request is usually started before its task first runs, and a
+    /// suspension costs it a hop through its executor's queue.
     func wait() async {
+        guard !isOpen else { return }
         await withCheckedContinuation { continuation in
             let isOpen = state.withLock { state in
                 guard case var .closed(waiters) = state else { return true }
@@ -20,6 +25,12 @@ final class StartGate: Sendable {
                 return false
             }
             if isOpen { continuation.resume() }
+        }
+    }
+
+    private var isOpen: Bool {
+        state.withLock { state in
+            if case .open = state { true } else { false }
         }
     }
 
