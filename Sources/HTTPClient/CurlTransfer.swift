@@ -111,18 +111,13 @@ final class CurlTransfer {
         // Large bodies arrive in fewer, larger reads: less work per byte on
         // the one thread that drives every transfer.
         try set(CURLOPT_BUFFERSIZE, min(max(request.bodyLimit, 16 << 10), Self.largestReceiveBuffer))
-        // Content codings would make the bytes on the wire differ from the
-        // disk's; ask for none (RemoteImage's `Exchange` refuses any that
-        // still comes).
         let credentials = request.carriesCredentials ? request.credentials : Credentials()
-        let headers = [HTTPHeader(name: "Accept-Encoding", value: "identity")] + credentials.headers
-            + (credentials.awsSigning.map(Self.signingHeaders) ?? []) + request.headers
-        for header in headers {
-            guard header.isSafeToSend else {
-                throw CurlError(CURLE_BAD_FUNCTION_ARGUMENT, detail: "the header '\(header.name)' cannot be sent: it holds a line break")
-            }
-            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+        try append(Self.identityCoding)
+        try append(credentials.headers)
+        if let signing = credentials.awsSigning {
+            try append(Self.signingHeaders(signing))
         }
+        try append(request.headers)
         try check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
         if let signing = credentials.awsSigning {
             try set(CURLOPT_AWS_SIGV4, signing.curlProvider)
@@ -142,6 +137,22 @@ final class CurlTransfer {
                 .receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
         })
     }
+
+    /// Adds `headers` to the transfer's list, in order (the lists are
+    /// walked one after another, not joined into a new array first).
+    private func append(_ headers: [HTTPHeader]) throws {
+        for header in headers {
+            guard header.isSafeToSend else {
+                throw CurlError(CURLE_BAD_FUNCTION_ARGUMENT, detail: "the header '\(header.name)' cannot be sent: it holds a line break")
+            }
+            headerList = "\(header.name): \(header.value)".withCString { curl_slist_append(headerList, $0) }
+        }
+    }
+
+    /// Content codings would make the bytes on the wire differ from the
+    /// disk's; every request asks for none (RemoteImage's `Exchange`
+    /// refuses any that still comes).
+    private static let identityCoding = [HTTPHeader(name: "Accept-Encoding", value: "identity")]
 
     /// Headers a SigV4-signed S3 request needs besides the signature: the
     /// session token of temporary keys, and the payload hash S3 demands,
@@ -217,8 +228,10 @@ final class CurlTransfer {
         try check(ccurl_easy_setopt_long(handle, option, value))
     }
 
+    /// `withCString`, not the implicit conversion: that copies a short
+    /// string (a range, the protocols) into a new array on every call.
     private func set(_ option: CURLoption, _ value: String) throws {
-        try check(ccurl_easy_setopt_string(handle, option, value))
+        try value.withCString { try check(ccurl_easy_setopt_string(handle, option, $0)) }
     }
 
     private func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer?) throws {
