@@ -300,30 +300,40 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         _ chunks: Range<Int>, for purpose: FetchPurpose, claims: inout [ChunkClaim]
     ) async throws -> SharedFetch {
         var outcome = SharedFetch()
-        var pending = [chunks]
-        while !pending.isEmpty {
-            var round: [ChunkClaim] = []
-            for run in pending {
-                round.append(try await store.claim(run))
-            }
-            claims += round
-            let mine = round.flatMap(\.claimed)
-            let theirs = round.flatMap(\.heldElsewhere)
-            guard !theirs.isEmpty else {
-                outcome.fetchedBytes += try await download(mine, for: purpose)
-                break
-            }
+        var (mine, theirs) = try await claim(CollectionOfOne(chunks), into: &claims)
+        while !theirs.isEmpty {
             outcome.waited = true
-            async let fetchedMine = download(mine, for: purpose)
+            let claimedNow = mine
+            async let fetchedMine = download(claimedNow, for: purpose)
             let released = await store.awaitRelease(of: theirs, within: waitLimit(forChunks: theirs))
             outcome.fetchedBytes += try await fetchedMine
-            pending = try await store.missingRuns(in: theirs)
-            if !released {
+            let pending = try await store.missingRuns(in: theirs)
+            guard released else {
                 outcome.fetchedBytes += try await download(pending, for: purpose)
-                break
+                return outcome
             }
+            guard !pending.isEmpty else { return outcome }
+            (mine, theirs) = try await claim(pending, into: &claims)
         }
+        outcome.fetchedBytes += try await download(mine, for: purpose)
         return outcome
+    }
+
+    /// Claims each of `runs` in the store, adding the claims to `claims`;
+    /// returns the runs this fetch is to fetch and those another process
+    /// fetches. One run (every fetch's first round) makes no array of its own.
+    private func claim(
+        _ runs: some Collection<Range<Int>>, into claims: inout [ChunkClaim]
+    ) async throws -> (mine: [Range<Int>], theirs: [Range<Int>]) {
+        let first = claims.count
+        for run in runs {
+            claims.append(try await store.claim(run))
+        }
+        let made = claims[first...]
+        if made.count == 1, let only = made.first {
+            return (only.claimed, only.heldElsewhere)
+        }
+        return (made.flatMap(\.claimed), made.flatMap(\.heldElsewhere))
     }
 
     /// How long a fetch waits for another process's fetch of `chunks`:
@@ -338,16 +348,17 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
 
     /// Streams `runs` of chunks into the store at once; returns the bytes.
     private func download(_ runs: [Range<Int>], for purpose: FetchPurpose) async throws -> UInt64 {
+        if runs.count == 1 {
+            let range = layout.byteRange(ofChunks: runs[0])
+            try await download(range, for: purpose)
+            return UInt64(range.count)
+        }
         let ranges = runs.map(layout.byteRange(ofChunks:))
-        if ranges.count == 1 {
-            try await download(ranges[0], for: purpose)
-        } else {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for range in ranges {
-                    group.addTask { try await self.download(range, for: purpose) }
-                }
-                try await group.waitForAll()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for range in ranges {
+                group.addTask { try await self.download(range, for: purpose) }
             }
+            try await group.waitForAll()
         }
         return ranges.reduce(0) { $0 + UInt64($1.count) }
     }
