@@ -212,9 +212,13 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
             let reply = await WaitingExecutor.$current.withValue(executor) {
                 await transmission.reply(to: request)
             }
-            eventLoop.execute {
-                handler.value.taskFinished(id, request, reply: reply, context: context.value)
+            // The task runs on the loop (its executor is the loop's), so it
+            // ends there without handing the loop a closure to run later.
+            guard eventLoop.inEventLoop else {
+                eventLoop.execute { handler.value.taskFinished(id, request, reply: reply, context: context.value) }
+                return
             }
+            handler.value.taskFinished(id, request, reply: reply, context: context.value)
         }
     }
 
