@@ -235,8 +235,10 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         let arrival = Arrival()
         // A read's fetch runs where the read waits (an NBD connection's event
         // loop), so its answer crosses from curl's thread to that one only.
+        // Detached: it needs none of the reader's task-local values, and
+        // copying them into every new task cost two allocations a read.
         let executor = request.purpose.isForeground ? WaitingExecutor.current : nil
-        let stored = Task(executorPreference: executor) { [self] in
+        let stored = Task.detached(executorPreference: executor) { [self] in
             var fetchedBytes: UInt64 = 0
             defer {
                 // One step: once the planner forgets the request, no plan names it.
