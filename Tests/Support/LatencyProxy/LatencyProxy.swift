@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import HTTPTestServers
 
 /// `LatencyProxy --upstream PORT --delay-ms N [--megabytes-per-second R]`:
@@ -29,7 +30,10 @@ struct LatencyProxy: AsyncParsableCommand {
     func run() async throws {
         let proxy = try await DelayingProxy.start(
             upstreamPort: upstream, delay: .milliseconds(delayMs), bytesPerSecond: megabytesPerSecond.map { $0 * 1_000_000 }, port: port)
+        // The port it listens on, at once: a script that asked for port 0
+        // reads it while the proxy runs.
         print(proxy.port)
+        fflush(nil)
         while true {
             try await Task.sleep(for: .seconds(3600))
         }
