@@ -66,11 +66,8 @@ extension LayeredDisk {
                 read.focus(on: run)
                 guard try immediate.readImmediately(into: &read.buffer, marking: &read.marker) else { return .waits }
                 read.noteAsked(layer, at: index, for: run)
-                guard layer.filler != nil else { continue }
-                var rest = run
-                while let gap = read.marker.firstUnmarkedRun(in: rest) {
-                    gaps.append(gap.lowerBound * sectorBytes..<gap.upperBound * sectorBytes)
-                    rest = gap.upperBound..<run.upperBound
+                if layer.filler != nil {
+                    read.marker.forEachUnmarkedRun(in: run) { gaps.append($0.lowerBound * sectorBytes..<$0.upperBound * sectorBytes) }
                 }
             }
             if let filler = layer.filler, !gaps.isEmpty {

@@ -63,16 +63,22 @@ public struct SectorMarker: Sendable {
     /// default), in ascending order.
     public func unmarkedRuns(in range: Range<UInt64>? = nil) -> [Range<UInt64>] {
         var runs: [Range<UInt64>] = []
-        var rest = range ?? requestedSectors
-        while let run = firstUnmarkedRun(in: rest) {
-            runs.append(run)
-            rest = run.upperBound..<rest.upperBound
-        }
+        forEachUnmarkedRun(in: range ?? requestedSectors) { runs.append($0) }
         return runs
     }
 
+    /// Hands `body` the maximal runs of unmarked sectors within `range`, in
+    /// ascending order, making no array of them.
+    public func forEachUnmarkedRun(in range: Range<UInt64>, _ body: (Range<UInt64>) throws -> Void) rethrows {
+        var rest = range
+        while let run = firstUnmarkedRun(in: rest) {
+            try body(run)
+            rest = run.upperBound..<range.upperBound
+        }
+    }
+
     /// The first maximal run of unmarked sectors within `range`, if any: a
-    /// read walks the runs one by one with this, making no array of them.
+    /// read walks the runs one by one with this while its layers mark them.
     public func firstUnmarkedRun(in range: Range<UInt64>) -> Range<UInt64>? {
         let end = offset(of: range.upperBound)
         let start = nextIndex(from: offset(of: range.lowerBound), to: end, marked: false)
