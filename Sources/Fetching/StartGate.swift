@@ -12,19 +12,19 @@ final class StartGate: Sendable {
     /// Returns once the gate is open. Not cancellable: a request is only
     /// made by a task that runs it to its end, so a connection is never lost.
     ///
-    /// A gate already open lets the task through without suspending it: a
-    /// read's request is usually started before its task first runs, and a
-    /// suspension costs it a hop through its executor's queue.
+    /// A gate already open lets the task through without a continuation
+    /// (an allocation): a read's request is usually started before its
+    /// task first runs.
     func wait() async {
         guard !isOpen else { return }
         await withCheckedContinuation { continuation in
-            let isOpen = state.withLock { state in
+            let openedMeanwhile = state.withLock { state in
                 guard case var .closed(waiters) = state else { return true }
                 waiters.append(continuation)
                 state = .closed(waiters)
                 return false
             }
-            if isOpen { continuation.resume() }
+            if openedMeanwhile { continuation.resume() }
         }
     }
 
