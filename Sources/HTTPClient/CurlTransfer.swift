@@ -116,14 +116,12 @@ final class CurlTransfer {
         try append(credentials.headers)
         if let signing = credentials.awsSigning {
             try append(Self.signingHeaders(signing))
-        }
-        try append(request.headers)
-        try check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
-        if let signing = credentials.awsSigning {
             try set(CURLOPT_AWS_SIGV4, signing.curlProvider)
             try set(CURLOPT_USERNAME, signing.accessKeyID)
             try set(CURLOPT_PASSWORD, signing.secretAccessKey)
         }
+        try append(request.headers)
+        try check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
 
         let context = Unmanaged.passUnretained(self).toOpaque()
         try set(CURLOPT_HEADERDATA, pointer: context)
