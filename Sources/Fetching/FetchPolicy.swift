@@ -49,16 +49,14 @@ public struct FetchPolicy: Sendable, Hashable {
 
     public init() {}
 
-    /// The policy for a cache of `bytes` in memory (`--no-cache`): what
-    /// readahead and background requests bring stays within two thirds of
-    /// it, and the last third keeps what arrived until the reader comes.
-    /// The part in flight is cut into requests of a sixteenth of it (2 MiB
-    /// of 32), one for each of the default connections: behind a first-byte
-    /// latency, more requests in flight carry more than fewer larger ones
+    /// The policy for a cache in memory (`--no-cache`) that lets `inFlight`
+    /// bytes of readahead and background requests be on their way at once.
+    /// They are cut into requests of a sixteenth of it (2 MiB of 32), one
+    /// for each of the default connections: behind a first-byte latency,
+    /// more requests in flight carry more than fewer larger ones
     /// (docs/benchmarks.md).
-    public static func memoryCache(ofBytes bytes: UInt64) -> FetchPolicy {
+    public static func memoryCache(inFlight: UInt64) -> FetchPolicy {
         var policy = FetchPolicy()
-        let inFlight = bytes / 3 * 2
         policy.readaheadInFlightLimit = inFlight
         policy.bytesInFlightLimit = inFlight
         policy.readaheadLimit = min(policy.readaheadLimit, inFlight / 4)

@@ -7,8 +7,10 @@ import Synchronization
 /// goes through the same stack, fetch pipeline and readahead as one with.
 ///
 /// Whole chunks only, as the file cache. Past its limit it forgets the
-/// chunks read least recently; a read that finds a chunk gone before it read
-/// it asks for it again (see ``LayeredDisk``). Nothing is durable, so a
+/// chunks read least recently, and only when none it holds has been read,
+/// the oldest of those that arrived ahead of their reader: a sequential
+/// reader is done with what it read. A read that finds a chunk gone before
+/// it read it asks for it again (see ``LayeredDisk``). Nothing is durable, so a
 /// commit has nothing to do.
 public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     public let chunkLayout: ChunkLayout
@@ -19,27 +21,36 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     private struct State: ~Copyable, @unchecked Sendable {
         /// Readable chunks.
         var held: [Int: UnsafeMutableRawBufferPointer] = [:]
-        /// The readable chunks, least recently used first.
-        var recency = RecencyList<Int>()
+        /// Readable chunks no read has touched yet, oldest arrival first.
+        var unread = RecencyList<Int>()
+        /// Readable chunks read at least once, least recently used first:
+        /// forgotten before any unread one.
+        var read = RecencyList<Int>()
         /// Chunks a fetch is writing, not yet readable.
         var arriving: [Int: UnsafeMutableRawBufferPointer] = [:]
         /// Where every buffer above comes from; its limit is the cache's.
         var buffers: ChunkBufferPool
 
         /// The buffer `chunk`'s arriving bytes go to; a chunk that starts
-        /// arriving takes one. Past the limit, the least recently used
-        /// readable chunks are forgotten first; chunks still arriving never
-        /// are, so a fetch larger than the cache overdraws it until its
-        /// reader has read them.
+        /// arriving takes one. Past the limit, readable chunks are forgotten,
+        /// those read first; chunks still arriving never are, so a fetch
+        /// larger than the cache overdraws it until its reader has read them.
         mutating func arrivalBuffer(of chunk: Int) -> UnsafeMutableRawBufferPointer {
             if let buffer = arriving[chunk] { return buffer }
-            while buffers.outstanding >= buffers.keptBuffers, let oldest = recency.oldest {
-                recency.remove(oldest)
+            while buffers.outstanding >= buffers.keptBuffers, let oldest = read.oldest ?? unread.oldest {
+                read.remove(oldest)
+                unread.remove(oldest)
                 if let forgotten = held.removeValue(forKey: oldest) { buffers.giveBack(forgotten) }
             }
             let buffer = buffers.take()
             arriving[chunk] = buffer
             return buffer
+        }
+
+        /// A read touched `chunk`, a readable one.
+        mutating func noteRead(_ chunk: Int) {
+            unread.remove(chunk)
+            read.use(chunk)
         }
 
         deinit {
@@ -69,7 +80,7 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         state.withLock { state in
             for chunk in chunkLayout.chunks(overlapping: window) {
                 guard let held = state.held[chunk] else { continue }
-                state.recency.use(chunk)
+                state.noteRead(chunk)
                 let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
                 let wanted = chunkBytes.clamped(to: window)
                 let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
@@ -106,7 +117,13 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         try state.withLock { state throws(Forgotten) in
             var written = 0
             for chunk in chunkLayout.chunks(overlapping: bytes) {
-                guard let held = state.held[chunk] ?? state.arriving[chunk] else {
+                let held: UnsafeMutableRawBufferPointer
+                if let readable = state.held[chunk] {
+                    state.noteRead(chunk)
+                    held = readable
+                } else if let arriving = state.arriving[chunk] {
+                    held = arriving
+                } else {
                     throw Forgotten(chunk: chunk)
                 }
                 let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
@@ -139,7 +156,8 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
             for chunk in chunks {
                 guard let bytes = state.arriving.removeValue(forKey: chunk) else { continue }
                 if let replaced = state.held.updateValue(bytes, forKey: chunk) { state.buffers.giveBack(replaced) }
-                state.recency.use(chunk)
+                state.read.remove(chunk)
+                state.unread.use(chunk)
             }
         }
     }

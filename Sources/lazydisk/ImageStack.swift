@@ -18,12 +18,16 @@ struct ImageStack {
     /// Presence granularity for new caches: large enough for few bitmap
     /// updates, small enough that a boot does not fetch much it never reads.
     static let chunkSize: UInt32 = 64 * 1024
-    /// The memory `--no-cache` reads through: room for the 32 MiB its
-    /// policy lets be in flight (what keeps the link busy behind a
-    /// first-byte latency), and half as much again for what arrived before
-    /// its reader. With 64 MiB it was no faster and peaked 17 MiB higher
-    /// (docs/benchmarks.md).
-    static let memoryCacheBytes = 48 << 20
+    /// What `--no-cache` may fetch at once: behind a first-byte latency, a
+    /// request of 2 MiB on each of the default connections keeps the link
+    /// busy (docs/benchmarks.md).
+    static let memoryInFlightBytes: UInt64 = 32 << 20
+    /// The memory `--no-cache` reads through. It holds what arrived before
+    /// its reader came, which in flight bounds only loosely: chunks already
+    /// read are forgotten first, so 24 MiB held a sequential copy's 32 MiB
+    /// in flight as fast as 48 did, 25 MiB lower (20 MiB made it refetch
+    /// chunks not yet read; docs/benchmarks.md).
+    static let memoryCacheBytes = 24 << 20
     /// The memory cache's chunks: nothing is stored, so no bitmap asks for
     /// large ones, and a random 4 KiB read fetches 16 KiB, not 64.
     static let memoryChunkBytes = 16 << 10
@@ -81,7 +85,7 @@ struct ImageStack {
             }
             let memory = MemoryCacheLayer(
                 sectorCount: remote.sectorCount, sectorSize: remote.sectorSize, chunkBytes: memoryChunkBytes, limitBytes: memoryCacheBytes)
-            let scheduler = remote.scheduler(filling: memory, policy: .memoryCache(ofBytes: UInt64(memoryCacheBytes)))
+            let scheduler = remote.scheduler(filling: memory, policy: .memoryCache(inFlight: memoryInFlightBytes))
             let guests = try await GuestDisks(
                 format: remote.format, file: [LayerConfiguration(memory, filledBy: scheduler), LayerConfiguration(remote)],
                 observers: [scheduler])

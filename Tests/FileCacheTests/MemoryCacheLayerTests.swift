@@ -26,19 +26,32 @@ struct MemoryCacheLayerTests {
         return marker.isComplete ? buffer.bytes : nil
     }
 
-    /// Past its limit it forgets the chunk used least recently: a chunk
-    /// read after others arrived outlives them.
-    @Test func forgetsTheLeastRecentlyUsedChunk() {
-        arrive(0..<1)
-        arrive(1..<2)
-        arrive(2..<3)
+    /// Past its limit it forgets chunks already read before any that no
+    /// read has touched: a sequential reader is done with what it read,
+    /// and what arrived ahead of it is what it waits for next. With a
+    /// recency list alone, a chunk read pushed the unread ones out first.
+    @Test func forgetsChunksAlreadyReadBeforeUnreadOnes() {
+        arrive(0..<3)
         #expect(read(0) == [UInt8](repeating: 0, count: Self.chunk))
         arrive(3..<4)
-        #expect(cache.knownMissingRuns(in: 0..<4) == [1..<2])
+        #expect(cache.knownMissingRuns(in: 0..<4) == [0..<1])
         arrive(4..<5)
-        #expect(cache.knownMissingRuns(in: 0..<5) == [1..<3])
-        #expect(read(0) == [UInt8](repeating: 0, count: Self.chunk))
-        #expect(read(4) == [UInt8](repeating: 4, count: Self.chunk))
+        #expect(cache.knownMissingRuns(in: 0..<5) == [0..<2], "no chunk read is held: the oldest arrival goes")
+        #expect((2..<5).allSatisfy { read($0) == [UInt8](repeating: UInt8($0), count: Self.chunk) })
+    }
+
+    /// Among the chunks read, the one read least recently goes first; a
+    /// read chunk read again is kept.
+    @Test func forgetsTheChunkReadLeastRecently() {
+        arrive(0..<3)
+        _ = read(1)
+        _ = read(0)
+        _ = read(1)
+        arrive(3..<4)
+        #expect(cache.knownMissingRuns(in: 0..<4) == [0..<1])
+        arrive(4..<5)
+        #expect(cache.knownMissingRuns(in: 0..<5) == [0..<2])
+        #expect(read(2) == [UInt8](repeating: 2, count: Self.chunk))
     }
 
     /// A fetch of more chunks than it holds keeps every one of them until
