@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 import SystemPackage
 
@@ -243,7 +244,7 @@ final class CacheFiles: Sendable {
     }
 
     private static func rename(_ from: FilePath, to: FilePath) throws(CacheFileError) {
-        guard Foundation.rename(from.string, to.string) == 0 else { throw .system("renaming \(from)", Errno(rawValue: errno)) }
+        guard Glibc.rename(from.string, to.string) == 0 else { throw .system("renaming \(from)", Errno(rawValue: errno)) }
     }
 
     private static func synchronizeDirectory(_ directory: FilePath) throws(CacheFileError) {

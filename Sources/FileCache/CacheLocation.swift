@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ImageModel
 import SystemPackage
 
@@ -18,7 +18,7 @@ public struct CacheLocation: Sendable, Hashable {
         if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
             return FilePath(xdg).appending("lazydisk")
         }
-        let home = environment["HOME"] ?? NSHomeDirectory()
+        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
         return FilePath(home).appending(".cache").appending("lazydisk")
     }
 
@@ -64,8 +64,8 @@ public struct CacheLocation: Sendable, Hashable {
     /// unique. The query itself never reaches the file system.
     public func directory(for url: ImageURL, sharedAcrossQueries: Bool) -> FilePath {
         let readable = url.withoutQuery
-            .replacingOccurrences(of: "https://", with: "")
-            .replacingOccurrences(of: "http://", with: "")
+            .replacing("https://", with: "")
+            .replacing("http://", with: "")
             .map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "_" }
         let key = url.withoutQuery + (sharedAcrossQueries ? "" : url.query.map { "?" + $0 } ?? "")
         let hex = String(Checksum.fnv1a(Array(key.utf8)), radix: 16)

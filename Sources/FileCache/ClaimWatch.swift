@@ -1,4 +1,5 @@
-import Foundation
+import Fetching
+import FoundationEssentials
 import Glibc
 import Synchronization
 import SystemPackage
@@ -47,7 +48,7 @@ final class ClaimWatch: Sendable {
                 try? await Task.sleep(for: limit)
                 answer.give(false)
             }
-            Thread.detachNewThread { [self] in
+            DedicatedThread.start { [self] in
                 let released = ranges.allSatisfy { Self.waitUntilUnlocked($0, on: descriptor) }
                 Self.waits.subtract(1, ordering: .relaxed)
                 deadline.cancel()

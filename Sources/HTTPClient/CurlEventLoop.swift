@@ -1,5 +1,6 @@
 import CCurl
-import Foundation
+import Fetching
+import FoundationEssentials
 import Synchronization
 
 /// The thread that owns a curl multi handle and runs every transfer on it.
@@ -28,9 +29,7 @@ final class CurlEventLoop: Sendable {
         CurlGlobal.initialize()
         self.configuration = configuration
         multi = MultiHandle(connections: configuration.connections)
-        let thread = Thread { [self] in run() }
-        thread.name = "lazydisk-curl"
-        thread.start()
+        DedicatedThread.start { [self] in run() }
     }
 
     func submit(_ submission: Submission) {

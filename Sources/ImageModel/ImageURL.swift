@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The URL of a remote image, kept whole for requests and shown only redacted.
 ///
@@ -59,7 +59,7 @@ public struct ImageURL: Sendable, Hashable, CustomStringConvertible {
         if let query = redacted.firstIndex(of: "?") {
             redacted = String(redacted[..<query]) + "?…"
         }
-        if let scheme = redacted.range(of: "://"), let at = redacted[scheme.upperBound...].firstIndex(of: "@") {
+        if let scheme = redacted.firstRange(of: "://"), let at = redacted[scheme.upperBound...].firstIndex(of: "@") {
             redacted.removeSubrange(scheme.upperBound...at)
         }
         return redacted

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ImageModel
 
 /// Scheme, host and port of a URL: the unit credentials are given for.

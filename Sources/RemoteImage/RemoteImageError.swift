@@ -133,7 +133,7 @@ extension RemoteImageError: CausedFailure {
     /// names, when it is an S3 or Azure error document.
     static func refusal(_ response: HTTPResponse, url: String) -> RemoteImageError {
         let text = String(decoding: response.body.prefix(16 << 10), as: UTF8.self)
-        guard let start = text.range(of: "<Code>"), let end = text.range(of: "</Code>", range: start.upperBound..<text.endIndex) else {
+        guard let start = text.firstRange(of: "<Code>"), let end = text[start.upperBound...].firstRange(of: "</Code>") else {
             return .httpStatus(url: url, status: response.status)
         }
         let code = text[start.upperBound..<end.lowerBound].filter { $0.isLetter || $0.isNumber }

@@ -1,6 +1,7 @@
 import Crypto
 import FileCache
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 import SystemPackage
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPClient
 
 /// AWS keys and region from where the AWS CLI and SDKs look, in their
@@ -53,7 +53,7 @@ struct AWSCredentialChain: Sendable {
     }
 
     private var home: String {
-        variable("HOME") ?? NSHomeDirectory()
+        variable("HOME") ?? FileManager.default.homeDirectoryForCurrentUser.path
     }
 
     private var configFile: String? {

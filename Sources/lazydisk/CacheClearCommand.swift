@@ -1,6 +1,6 @@
 import ArgumentParser
 import FileCache
-import Foundation
+import FoundationEssentials
 import RemoteImage
 
 /// `lazydisk cache clear URL` (or `--all`): forget caches no process uses.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import FileCache
-import Foundation
+import FoundationEssentials
 
 /// `lazydisk cache list`: every cached image, most recently used first, with
 /// its size on disk, coverage and last use, and the total.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import FileCache
-import Foundation
+import FoundationEssentials
 import SystemPackage
 
 /// Where the persistent caches live: every command that touches them.

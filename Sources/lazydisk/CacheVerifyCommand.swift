@@ -1,6 +1,6 @@
 import ArgumentParser
 import FileCache
-import Foundation
+import FoundationEssentials
 import LayeredDisk
 import RemoteImage
 import Verity

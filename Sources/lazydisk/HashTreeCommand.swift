@@ -1,8 +1,8 @@
 import ArgumentParser
 import Fetching
-import Foundation
-import SystemPackage
+import FoundationEssentials
 import Synchronization
+import SystemPackage
 import Verity
 
 /// `lazydisk hash-tree IMAGE --output FILE`: the dm-verity hash tree of an

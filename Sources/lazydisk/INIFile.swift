@@ -5,12 +5,12 @@ enum INIFile {
         var values: [String: String] = [:]
         var inSection = false
         for rawLine in text.split(whereSeparator: \.isNewline) {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let line = rawLine.trimmingWhitespace
             if line.hasPrefix("[") && line.hasSuffix("]") {
-                inSection = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces) == wanted
+                inSection = line.dropFirst().dropLast().trimmingWhitespace == wanted
             } else if inSection, !line.hasPrefix("#"), !line.hasPrefix(";"), let equals = line.firstIndex(of: "=") {
-                values[line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()] =
-                    line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+                values[line[..<equals].trimmingWhitespace.lowercased()] =
+                    line[line.index(after: equals)...].trimmingWhitespace
             }
         }
         return values

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ImageModel
 import RemoteImage
 
@@ -49,7 +49,7 @@ struct ImageArgument: ParsableArguments {
             guard let line = try readOptionFile(urlFile, option: "--url-file").split(whereSeparator: \.isNewline).first else {
                 throw CommandError("--url-file \(urlFile) is empty")
             }
-            return line.trimmingCharacters(in: .whitespaces)
+            return line.trimmingWhitespace
         }
         if let url = environment[Self.environmentVariable], !url.isEmpty {
             return url

@@ -23,7 +23,7 @@ struct ImageSource {
     /// URL, an http(s) URL.
     static func url(from command: String, timeLimit: Duration) async throws -> ImageURL {
         let output = try await ChildCommand.output(of: command, name: "--url-command", timeLimit: timeLimit)
-        guard let line = output.split(whereSeparator: \.isNewline).first?.trimmingCharacters(in: .whitespaces), !line.isEmpty else {
+        guard let line = output.split(whereSeparator: \.isNewline).first?.trimmingWhitespace, !line.isEmpty else {
             throw CommandError("--url-command '\(command)' printed no URL")
         }
         return try ImageURL(line)

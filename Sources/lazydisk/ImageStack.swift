@@ -1,6 +1,6 @@
 import Fetching
 import FileCache
-import Foundation
+import FoundationEssentials
 import ImageModel
 import LayeredDisk
 import Logging

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Writes `value` as one line of JSON on stdout, for scripts and fleet
 /// tooling (`--json`): keys sorted, dates in ISO 8601.

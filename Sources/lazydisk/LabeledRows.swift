@@ -2,6 +2,7 @@
 /// `info` and `cache status`.
 func printLabeledRows(_ rows: [(String, String)]) {
     for (label, value) in rows {
-        print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + value)
+        let column = label.prefix(15)
+        print(column + String(repeating: " ", count: 15 - column.count) + value)
     }
 }

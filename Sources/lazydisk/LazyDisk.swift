@@ -1,6 +1,7 @@
 import ArgumentParser
 import CMalloc
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The `lazydisk` command: boot virtual machines from disk images at HTTP(S)
 /// URLs without downloading them first.
@@ -37,7 +38,7 @@ struct LazyDisk: AsyncParsableCommand {
             if !message.isEmpty {
                 StandardStream.error.writeLine("Error: \(message)")
             }
-            Foundation.exit(code.rawValue)
+            Glibc.exit(code.rawValue)
         }
     }
 

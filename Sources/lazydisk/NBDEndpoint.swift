@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where `lazydisk serve` listens, and the URIs clients use to reach it.
 enum NBDEndpoint: Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 import SystemPackage
 
@@ -34,7 +35,7 @@ final class PidFile: Sendable {
             throw CommandError("--pidfile \(path) is not a regular file")
         }
         guard flock(file.rawValue, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingWhitespace ?? ""
             try? file.close()
             throw CommandError("--pidfile \(path) belongs to a running server\(holder.isEmpty ? "" : " (pid \(holder))")")
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Fetching
 import FileCache
-import Foundation
+import FoundationEssentials
 import RemoteImage
 
 /// `lazydisk pull URL`: warm the cache ahead of a boot.

@@ -1,5 +1,6 @@
 import Fetching
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// Progress of a pull on stderr: a bar redrawn in place on a terminal,

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Fetching
-import Foundation
+import FoundationEssentials
 import HTTPClient
 import ImageModel
 import Logging

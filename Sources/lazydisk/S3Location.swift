@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ImageModel
 
 /// An `s3://BUCKET/KEY` image: the HTTPS URL its requests go to, signed
@@ -54,7 +54,16 @@ struct S3Location {
         if segment == "." || segment == ".." {
             return String(repeating: "%2E", count: segment.count)
         }
-        return segment.addingPercentEncoding(withAllowedCharacters: unreserved) ?? String(segment)
+        var encoded = ""
+        for byte in segment.utf8 {
+            if isUnreserved(byte) {
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = String(byte, radix: 16, uppercase: true)
+                encoded += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return encoded
     }
 
     /// S3's rules for bucket names (general purpose buckets): 3 to 63
@@ -81,6 +90,10 @@ struct S3Location {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    /// The characters SigV4 leaves unencoded in a path segment.
-    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    /// The bytes SigV4 leaves unencoded in a path segment (RFC 3986's
+    /// unreserved characters); every other UTF-8 byte becomes `%XX`.
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || "-._~".utf8.contains(byte)
+    }
 }

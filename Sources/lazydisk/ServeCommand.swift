@@ -1,7 +1,8 @@
 import ArgumentParser
 import Fetching
 import FileCache
-import Foundation
+import FoundationEssentials
+import Glibc
 import LayeredDisk
 import Metrics
 import NBD
@@ -210,7 +211,7 @@ struct ServeCommand: AsyncParsableCommand {
                         _ = await signals.next()
                         Self.removeFiles(socket: ownedSocket, pidFile: pidFile)
                         ProcessGroup.killAll()
-                        Foundation.exit(130)
+                        Glibc.exit(130)
                     }
                     return 0
                 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Tells a service manager that `serve` is ready: systemd's `sd_notify`
 /// protocol, a datagram `READY=1` to the unix socket in `NOTIFY_SOCKET`

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Standard output or standard error, written with `write(2)` so that a
 /// full disk, a closed descriptor or a reader that went away is an error
@@ -26,7 +27,7 @@ enum StandardStream {
         try bytes.withUnsafeBytes { buffer in
             var written = 0
             while written < buffer.count {
-                let result = Foundation.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+                let result = Glibc.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
                 if result < 0 {
                     guard errno == EINTR else {
                         throw CommandError("cannot write to \(name): \(String(cString: strerror(errno)))")

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The signals that ask lazydisk to stop, as an awaitable sequence, for a
 /// clean shutdown and for passing them on to a `--run` command: SIGINT and

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The path a unix-socket server listens on, checked before binding: a
 /// socket a running server holds is never taken over (the old server would
