@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A thread of its own for work that blocks for long: curl's loop waits in
 /// `curl_multi_poll` for as long as the process runs, and a wait for another
