@@ -37,9 +37,7 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         /// larger than the cache overdraws it until its reader has read them.
         mutating func arrivalBuffer(of chunk: Int) -> UnsafeMutableRawBufferPointer {
             if let buffer = arriving[chunk] { return buffer }
-            while buffers.outstanding >= buffers.keptBuffers, let oldest = read.oldest ?? unread.oldest {
-                read.remove(oldest)
-                unread.remove(oldest)
+            while buffers.outstanding >= buffers.keptBuffers, let oldest = read.removeOldest() ?? unread.removeOldest() {
                 if let forgotten = held.removeValue(forKey: oldest) { buffers.giveBack(forgotten) }
             }
             let buffer = buffers.take()

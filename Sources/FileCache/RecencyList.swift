@@ -20,6 +20,13 @@ struct RecencyList<Key: Hashable> {
         if oldest == nil { oldest = key }
     }
 
+    /// Takes the least recently used key off the list and returns it.
+    mutating func removeOldest() -> Key? {
+        guard let key = oldest else { return nil }
+        remove(key)
+        return key
+    }
+
     /// Takes `key` off the list, if it is on it.
     mutating func remove(_ key: Key) {
         guard let link = links.removeValue(forKey: key) else { return }
