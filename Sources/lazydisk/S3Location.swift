@@ -93,7 +93,6 @@ struct S3Location {
     /// The bytes SigV4 leaves unencoded in a path segment (RFC 3986's
     /// unreserved characters); every other UTF-8 byte becomes `%XX`.
     private static func isUnreserved(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || "-._~".utf8.contains(byte)
+        isLowercaseAlphanumeric(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || "-._~".utf8.contains(byte)
     }
 }

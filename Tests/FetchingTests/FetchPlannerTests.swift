@@ -221,8 +221,9 @@ struct FetchPlannerTests {
     }
 
     /// Without a cache on disk, behind a first-byte latency, the bytes in
-    /// flight carry most as one request on every connection: 32 MiB of readahead is sixteen requests
-    /// of 2 MiB on 17 connections (one kept for reads), all started at once.
+    /// flight carry most as one request on every connection: 32 MiB of
+    /// readahead is sixteen requests of 2 MiB on 17 connections (one kept
+    /// for reads), all started at once.
     @Test func aMemoryCachesInFlightPartIsOneRequestAConnection() {
         let layout = ChunkLayout(chunkBytes: 16 << 10, diskBytes: 1 << 30)
         var planner = FetchPlanner(layout: layout, policy: .memoryCache(inFlight: 32 << 20), connections: 17, latency: .milliseconds(30))

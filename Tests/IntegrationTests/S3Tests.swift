@@ -14,10 +14,11 @@ struct S3Tests {
         let moto: MotoServer
         let image: Data
 
-        init() throws {
+        /// moto with one random object, `key`, in the bucket `images`.
+        init(key: String = "disk.img", size: Int = S3Tests.size) throws {
             work = try TemporaryDirectory()
-            let file = work.url.appending(path: "disk.img")
-            try randomFile(at: file, size: S3Tests.size)
+            let file = work.url.appending(path: key)
+            try randomFile(at: file, size: size)
             image = try Data(contentsOf: file)
             moto = try MotoServer(bucket: "images", files: [file])
         }
@@ -76,17 +77,10 @@ struct S3Tests {
     /// its object, signed: the key goes into the URL a byte at a time, each
     /// but the unreserved ones as `%XX` (a space left as it is makes no URL).
     @Test(.timeLimit(.minutes(5))) func aKeyWithSpacesAndLettersOutsideASCIIIsRead() async throws {
-        let work = try TemporaryDirectory()
-        let file = work.url.appending(path: "a b+c~d=é.img")
-        try randomFile(at: file, size: 64 << 10)
-        let moto = try MotoServer(bucket: "images", files: [file])
-        let environment = [
-            "AWS_ENDPOINT_URL": moto.endpoint, "AWS_REGION": "us-east-1", "HOME": work.url.path, "AWS_PROFILE": "",
-            "AWS_ACCESS_KEY_ID": moto.keys.accessKeyId, "AWS_SECRET_ACCESS_KEY": moto.keys.secretAccessKey, "AWS_SESSION_TOKEN": "",
-        ]
-        let cat = try await LazyDiskRun.run(["cat", "s3://images/a b+c~d=é.img", "--no-cache"], environment: environment)
+        let setup = try Setup(key: "a b+c~d=é.img", size: 64 << 10)
+        let cat = try await LazyDiskRun.run(["cat", "s3://images/a b+c~d=é.img", "--no-cache"], environment: setup.userKeys)
         #expect(cat.status == 0, "\(cat.error)")
-        #expect(cat.output == (try Data(contentsOf: file)))
+        #expect(cat.output == setup.image)
     }
 
     @Test(.timeLimit(.minutes(5))) func exactBytesThroughCatPullAndServe() async throws {
