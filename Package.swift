@@ -149,3 +149,10 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Each file imports the modules whose members it uses: without this, an
+// extension member leaks into every file of a module once one file imports
+// its module, and the imports stop saying what a file depends on.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import ImageModel
 import Synchronization
 import SystemPackage
 

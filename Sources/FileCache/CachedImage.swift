@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import ImageModel
 import SystemPackage
 
 /// One image's cache as the cache root's owner sees it: what it takes on

@@ -1,6 +1,6 @@
+import Glibc
 import SystemPackage
 #if canImport(Glibc)
-import Glibc
 #endif
 
 /// The few calls the cache needs that swift-system does not wrap, with EINTR

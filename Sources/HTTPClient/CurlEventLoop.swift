@@ -1,6 +1,5 @@
 import CCurl
 import Fetching
-import FoundationEssentials
 import Synchronization
 
 /// The thread that owns a curl multi handle and runs every transfer on it.

@@ -1,5 +1,5 @@
 import CCurl
-import FoundationEssentials
+import Fetching
 
 /// One transfer on the loop's thread: a configured easy handle, lent by the
 /// loop's ``CurlHandlePool`` for the transfer, and the response it is

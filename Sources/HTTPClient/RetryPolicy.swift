@@ -1,5 +1,4 @@
 import CCurl
-import FoundationEssentials
 
 /// How often and how patiently transient failures (connection errors,
 /// timeouts, 5xx, 429, bodies cut short) are retried.

@@ -1,3 +1,5 @@
+import Synchronization
+
 extension LayeredDisk {
     /// Reads through the stack: each layer, top-down, supplies what it holds of
     /// the sectors still missing; the rest reads as zeros.

@@ -1,4 +1,3 @@
-import FoundationEssentials
 
 /// The 512-byte header `veritysetup format` writes at the start of a hash
 /// tree (struct verity_sb in cryptsetup): how the tree was made, so a user

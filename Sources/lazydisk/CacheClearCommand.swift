@@ -2,6 +2,7 @@ import ArgumentParser
 import FileCache
 import FoundationEssentials
 import RemoteImage
+import SystemPackage
 
 /// `lazydisk cache clear URL` (or `--all`): forget caches no process uses.
 struct CacheClearCommand: AsyncParsableCommand {

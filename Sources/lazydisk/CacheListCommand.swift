@@ -1,6 +1,7 @@
 import ArgumentParser
 import FileCache
 import FoundationEssentials
+import SystemPackage
 
 /// `lazydisk cache list`: every cached image, most recently used first, with
 /// its size on disk, coverage and last use, and the total.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FileCache
+import SystemPackage
 
 /// `lazydisk cache prune --max-size SIZE`: bring the cache root under a size.
 struct CachePruneCommand: AsyncParsableCommand {

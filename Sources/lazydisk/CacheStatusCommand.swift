@@ -1,6 +1,8 @@
 import ArgumentParser
 import FileCache
+import ImageModel
 import RemoteImage
+import SystemPackage
 
 /// `lazydisk cache status URL`: what the cache holds for one image, with a map.
 struct CacheStatusCommand: AsyncParsableCommand {

@@ -1,8 +1,10 @@
 import ArgumentParser
+import Fetching
 import FileCache
 import FoundationEssentials
 import LayeredDisk
 import RemoteImage
+import SystemPackage
 import Verity
 
 /// `lazydisk cache verify URL`: re-read every cached chunk from the server

@@ -1,6 +1,6 @@
-import FoundationEssentials
 import Subprocess
 import Synchronization
+import SystemPackage
 
 /// Shell commands lazydisk starts: `--run`, and the commands that print
 /// credentials (`--url-command`, `--header-command`), whose output is read.

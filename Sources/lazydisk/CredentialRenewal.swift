@@ -1,3 +1,4 @@
+import Glibc
 import HTTPClient
 import SystemPackage
 

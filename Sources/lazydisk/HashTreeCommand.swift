@@ -1,6 +1,8 @@
 import ArgumentParser
 import Fetching
 import FoundationEssentials
+import ImageModel
+import RemoteImage
 import Synchronization
 import SystemPackage
 import Verity

@@ -1,12 +1,12 @@
 import Fetching
 import FileCache
-import FoundationEssentials
 import ImageModel
 import LayeredDisk
 import Logging
 import Qcow2
 import RemoteImage
 import Synchronization
+import SystemPackage
 import Verity
 
 /// The one engine behind every command that reads an image, in the design

@@ -1,7 +1,9 @@
 import ArgumentParser
+import ImageModel
 import LayeredDisk
 import Qcow2
 import RemoteImage
+import Verity
 
 /// `lazydisk info URL`: what the server says about an image, and how fast a
 /// first byte comes back.

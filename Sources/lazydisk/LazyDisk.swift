@@ -1,6 +1,5 @@
 import ArgumentParser
 import CMalloc
-import FoundationEssentials
 import Glibc
 
 /// The `lazydisk` command: boot virtual machines from disk images at HTTP(S)

@@ -1,5 +1,5 @@
-import FoundationEssentials
 import Glibc
+
 
 /// Where `lazydisk serve` listens, and the URIs clients use to reach it.
 enum NBDEndpoint: Equatable {

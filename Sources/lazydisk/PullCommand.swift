@@ -1,8 +1,9 @@
 import ArgumentParser
 import Fetching
 import FileCache
-import FoundationEssentials
+import ImageModel
 import RemoteImage
+import Verity
 
 /// `lazydisk pull URL`: warm the cache ahead of a boot.
 struct PullCommand: AsyncParsableCommand {

@@ -1,5 +1,4 @@
 import Fetching
-import FoundationEssentials
 import Glibc
 import Synchronization
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Fetching
-import FoundationEssentials
 import HTTPClient
 import ImageModel
 import Logging

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import ImageModel
 
 /// An `s3://BUCKET/KEY` image: the HTTPS URL its requests go to, signed

@@ -1,5 +1,6 @@
 import Fetching
 import FileCache
+import LayeredDisk
 import Metrics
 import Synchronization
 

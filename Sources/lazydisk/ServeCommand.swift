@@ -7,6 +7,7 @@ import LayeredDisk
 import Metrics
 import NBD
 import Prometheus
+import RemoteImage
 
 /// `lazydisk serve URL`: the image as an NBD export, for QEMU or nbd-client.
 struct ServeCommand: AsyncParsableCommand {

@@ -1,5 +1,4 @@
 import Dispatch
-import FoundationEssentials
 import Glibc
 
 /// The signals that ask lazydisk to stop, as an awaitable sequence, for a

@@ -1,5 +1,5 @@
-import FoundationEssentials
 import Glibc
+
 
 /// The terminal lazydisk runs in, handed to a `--run` command's process
 /// group and taken back after, as a shell does for a job: a program in a

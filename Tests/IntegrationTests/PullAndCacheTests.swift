@@ -1,3 +1,4 @@
+import Fetching
 import FileCache
 import Foundation
 import HTTPTestServers

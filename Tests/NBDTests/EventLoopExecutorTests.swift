@@ -1,4 +1,5 @@
 @testable import NBD
+import NIOCore
 import NIOPosix
 import Synchronization
 import Testing

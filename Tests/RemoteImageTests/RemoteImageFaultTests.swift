@@ -1,6 +1,7 @@
 import Fetching
 import HTTPClient
 import HTTPTestServers
+import ImageModel
 import RemoteImage
 import Synchronization
 import Testing
