@@ -40,6 +40,25 @@ public struct ChunkLayout: Sendable, Hashable {
         return Int(bytes.lowerBound / size)..<Int((bytes.upperBound + size - 1) / size)
     }
 
+    /// One chunk's share of a range of bytes.
+    public struct Piece: Sendable, Hashable {
+        public let chunk: Int
+        /// The bytes of the disk the piece covers.
+        public let bytes: Range<UInt64>
+        /// Where those bytes start within the chunk.
+        public let offsetInChunk: Int
+    }
+
+    /// The pieces `bytes` falls into, one a chunk, in order: what a cache
+    /// that keeps each chunk in a buffer of its own copies to or from.
+    public func pieces(of bytes: Range<UInt64>) -> some Sequence<Piece> {
+        chunks(overlapping: bytes).lazy.map { chunk in
+            let chunkBytes = byteRange(ofChunk: chunk)
+            let piece = chunkBytes.clamped(to: bytes)
+            return Piece(chunk: chunk, bytes: piece, offsetInChunk: Int(piece.lowerBound - chunkBytes.lowerBound))
+        }
+    }
+
     /// Runs of consecutive chunks in `chunks` for which `included` holds.
     public static func runs(in chunks: Range<Int>, where included: (Int) -> Bool) -> [Range<Int>] {
         var runs: [Range<Int>] = []

@@ -76,14 +76,11 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
         state.withLock { state in
-            for chunk in chunkLayout.chunks(overlapping: window) {
-                guard let held = state.held[chunk] else { continue }
-                state.noteRead(chunk)
-                let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
-                let wanted = chunkBytes.clamped(to: window)
-                let sectors = wanted.lowerBound / sectorBytes..<wanted.upperBound / sectorBytes
-                let start = Int(wanted.lowerBound - chunkBytes.lowerBound)
-                buffer.withUnsafeMutableBytes(of: sectors) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: held[start..<start + wanted.count])) }
+            for piece in chunkLayout.pieces(of: window) {
+                guard let held = state.held[piece.chunk] else { continue }
+                state.noteRead(piece.chunk)
+                let sectors = piece.bytes.lowerBound / sectorBytes..<piece.bytes.upperBound / sectorBytes
+                buffer.withUnsafeMutableBytes(of: sectors) { $0.copyMemory(from: Self.bytes(of: piece, in: held)) }
                 marker.mark(sectors)
             }
         }
@@ -114,38 +111,36 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     public func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws {
         try state.withLock { state throws(Forgotten) in
             var written = 0
-            for chunk in chunkLayout.chunks(overlapping: bytes) {
+            for piece in chunkLayout.pieces(of: bytes) {
                 let held: UnsafeMutableRawBufferPointer
-                if let readable = state.held[chunk] {
-                    state.noteRead(chunk)
+                if let readable = state.held[piece.chunk] {
+                    state.noteRead(piece.chunk)
                     held = readable
-                } else if let arriving = state.arriving[chunk] {
+                } else if let arriving = state.arriving[piece.chunk] {
                     held = arriving
                 } else {
-                    throw Forgotten(chunk: chunk)
+                    throw Forgotten(chunk: piece.chunk)
                 }
-                let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
-                let wanted = chunkBytes.clamped(to: bytes)
-                let start = Int(wanted.lowerBound - chunkBytes.lowerBound)
-                UnsafeMutableRawBufferPointer(rebasing: target[written..<written + wanted.count])
-                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: held[start..<start + wanted.count]))
-                written += wanted.count
+                let copied = Self.bytes(of: piece, in: held)
+                UnsafeMutableRawBufferPointer(rebasing: target[written..<written + copied.count]).copyMemory(from: copied)
+                written += copied.count
             }
         }
     }
 
     public func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) {
-        let range = offset..<offset + UInt64(bytes.count)
         state.withLock { state in
-            for chunk in chunkLayout.chunks(overlapping: range) {
-                let chunkBytes = chunkLayout.byteRange(ofChunk: chunk)
-                let piece = chunkBytes.clamped(to: range)
-                let source = UnsafeRawBufferPointer(rebasing: bytes[Int(piece.lowerBound - offset)..<Int(piece.upperBound - offset)])
-                let start = Int(piece.lowerBound - chunkBytes.lowerBound)
-                let target = state.arrivalBuffer(of: chunk)
-                UnsafeMutableRawBufferPointer(rebasing: target[start..<start + piece.count]).copyMemory(from: source)
+            for piece in chunkLayout.pieces(of: offset..<offset + UInt64(bytes.count)) {
+                let source = UnsafeRawBufferPointer(rebasing: bytes[Int(piece.bytes.lowerBound - offset)..<Int(piece.bytes.upperBound - offset)])
+                let target = state.arrivalBuffer(of: piece.chunk)
+                UnsafeMutableRawBufferPointer(rebasing: target[piece.offsetInChunk..<piece.offsetInChunk + piece.bytes.count]).copyMemory(from: source)
             }
         }
+    }
+
+    /// The bytes of `piece` in its chunk's buffer.
+    private static func bytes(of piece: ChunkLayout.Piece, in chunk: UnsafeMutableRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: chunk[piece.offsetInChunk..<piece.offsetInChunk + piece.bytes.count])
     }
 
     /// Makes the chunks readable.
