@@ -15,7 +15,11 @@
 /// anywhere else starts a new stream with nothing read ahead, so random access
 /// costs no extra bytes. A late read of what a stream already passed leaves
 /// it alone (NBD clients keep many reads in flight, and they arrive out of
-/// order).
+/// order). Readahead stops where another sequential stream started ahead of
+/// it: those bytes are that stream's, already read or on their way (nbdcopy's
+/// workers each read a segment of their own; the one ahead started at the
+/// segment's end). A memory cache may have forgotten them, and fetching
+/// them again would fill it with bytes nobody reads.
 struct ReadaheadTracker: Sendable {
     private struct Stream {
         /// Where the stream's first read started.
@@ -57,7 +61,8 @@ struct ReadaheadTracker: Sendable {
         if let index = streams.firstIndex(where: { $0.continues(with: bytes) }) {
             let linkWindow = min(max(firstWindow ?? policy.initialReadahead, policy.initialReadahead), policy.readaheadLimit)
             streams[index].bytesRead += UInt64(bytes.count)
-            return advance(&streams[index], to: bytes.upperBound, linkWindow: linkWindow)
+            let limit = startOfStream(atOrAfter: bytes.upperBound, besides: index)
+            return advance(&streams[index], to: bytes.upperBound, linkWindow: linkWindow, limit: limit)
         }
         if let index = streams.firstIndex(where: { $0.start <= bytes.lowerBound && bytes.upperBound <= $0.end }) {
             // A late read of a stream's past, as clients with many reads in
@@ -69,14 +74,28 @@ struct ReadaheadTracker: Sendable {
         return nil
     }
 
-    private func advance(_ stream: inout Stream, to end: UInt64, linkWindow: UInt64) -> Range<UInt64>? {
+    /// Where the first sequential stream other than `index` that started at
+    /// or past `offset` starts; the disk's end when none did. A stream that
+    /// reads on past such a start reads ahead past it too.
+    private func startOfStream(atOrAfter offset: UInt64, besides index: Int) -> UInt64 {
+        var limit = diskBytes
+        for other in streams.indices where other != index && streams[other].window > 0 && streams[other].start >= offset {
+            limit = min(limit, streams[other].start)
+        }
+        return limit
+    }
+
+    /// Moves `stream` on to `end`; returns what to fetch ahead of it, short
+    /// of `limit`.
+    private func advance(_ stream: inout Stream, to end: UInt64, linkWindow: UInt64, limit: UInt64) -> Range<UInt64>? {
         stream.lastUse = clock
         stream.end = end
         guard stream.aheadEnd < end + stream.window, end < diskBytes else { return nil }
         let earned = max(policy.initialReadahead, policy.readaheadGrowth * stream.bytesRead)
         let grown = min(max(stream.window * 2, linkWindow), policy.readaheadLimit)
         stream.window = min(grown, earned)
-        let ahead = max(stream.aheadEnd, end)..<min(end + 2 * stream.window, diskBytes)
+        let start = max(stream.aheadEnd, end)
+        let ahead = start..<max(start, min(end + 2 * stream.window, limit))
         stream.aheadEnd = ahead.upperBound
         return ahead.isEmpty ? nil : ahead
     }

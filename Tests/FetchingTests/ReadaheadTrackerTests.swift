@@ -105,4 +105,30 @@ struct ReadaheadTrackerTests {
         #expect(tracker.noteRead(mebibyte..<2 * mebibyte) == 2 * mebibyte..<3 * mebibyte)
         #expect(tracker.noteRead(2 * mebibyte..<3 * mebibyte) == nil)
     }
+
+    /// nbdcopy's workers: each reads a segment of its own, so the one that
+    /// reaches its segment's end finds the next worker's stream started
+    /// there. Its readahead stops at that start until it reads past it; a
+    /// random read there (no stream of its own) does not stop it.
+    @Test func readaheadStopsWhereAnotherStreamStarted() {
+        var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
+        let segment = 128 * mebibyte
+        let read: UInt64 = 256 << 10
+        _ = tracker.noteRead(2 * segment..<2 * segment + read)
+        #expect(tracker.noteRead(2 * segment + read..<2 * segment + 2 * read) != nil, "the next segment's stream is sequential")
+        var furthest: UInt64 = 0
+        for offset in stride(from: segment, to: 2 * segment, by: Int(read)) {
+            furthest = max(furthest, tracker.noteRead(offset..<offset + read)?.upperBound ?? 0)
+        }
+        #expect(furthest == segment * 2, "stopped at the start of the stream ahead, not \(furthest)")
+        #expect(tracker.noteRead(2 * segment..<2 * segment + read) != nil, "reading on past that start reads ahead again")
+
+        var another = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
+        _ = another.noteRead(segment..<segment + 4096)
+        var beyond: UInt64 = 0
+        for offset in stride(from: segment - 16 * mebibyte, to: segment, by: Int(read)) {
+            beyond = max(beyond, another.noteRead(offset..<offset + read)?.upperBound ?? 0)
+        }
+        #expect(beyond > segment, "a random read is no stream to stop at")
+    }
 }
