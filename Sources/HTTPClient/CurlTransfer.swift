@@ -243,8 +243,11 @@ final class CurlTransfer {
     /// Enough of an error document to find its code.
     private static let errorBodyLimit = 16 << 10
 
-    /// curl's receive buffer for large bodies (its default is 16 KiB).
-    private static let largestReceiveBuffer = 256 << 10
+    /// curl's receive buffer for large bodies (its default is 16 KiB; it
+    /// hands the write callback 16 KiB at most either way). Each pooled
+    /// handle keeps one: at 64 KiB, not 256, every command peaks ~3 MiB
+    /// lower, and a 1 GiB pull costs curl's thread no more (docs/benchmarks.md).
+    private static let largestReceiveBuffer = 64 << 10
 
     private static func versionName(_ version: Int) -> String {
         switch version {
