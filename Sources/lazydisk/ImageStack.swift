@@ -24,10 +24,13 @@ struct ImageStack {
     static let memoryInFlightBytes: UInt64 = 32 << 20
     /// The memory `--no-cache` reads through. It holds what arrived before
     /// its reader came, which in flight bounds only loosely: chunks already
-    /// read are forgotten first, so 24 MiB held a sequential copy's 32 MiB
-    /// in flight as fast as 48 did, 25 MiB lower (20 MiB made it refetch
-    /// chunks not yet read; docs/benchmarks.md).
-    static let memoryCacheBytes = 24 << 20
+    /// read are forgotten first. 20 MiB holds a sequential copy's 32 MiB in
+    /// flight with windows of 6 MiB, within the 64 MiB every command keeps
+    /// to; 24 MiB with windows of 8 was ~10% faster at 69 MiB, and 20 MiB
+    /// with 8 fetched chunks again (docs/benchmarks.md).
+    static let memoryCacheBytes = 20 << 20
+    /// The largest readahead window of a `--no-cache` stream.
+    static let memoryReadaheadLimit: UInt64 = 6 << 20
     /// The memory cache's chunks: nothing is stored, so no bitmap asks for
     /// large ones, and a random 4 KiB read fetches 16 KiB, not 64.
     static let memoryChunkBytes = 16 << 10
@@ -85,7 +88,8 @@ struct ImageStack {
             }
             let memory = MemoryCacheLayer(
                 sectorCount: remote.sectorCount, sectorSize: remote.sectorSize, chunkBytes: memoryChunkBytes, limitBytes: memoryCacheBytes)
-            let scheduler = remote.scheduler(filling: memory, policy: .memoryCache(inFlight: memoryInFlightBytes))
+            let scheduler = remote.scheduler(
+                filling: memory, policy: .memoryCache(inFlight: memoryInFlightBytes, readaheadLimit: memoryReadaheadLimit))
             let guests = try await GuestDisks(
                 format: remote.format, file: [LayerConfiguration(memory, filledBy: scheduler), LayerConfiguration(remote)],
                 observers: [scheduler])

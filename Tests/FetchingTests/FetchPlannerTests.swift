@@ -226,18 +226,19 @@ struct FetchPlannerTests {
     /// for reads), all started at once.
     @Test func aMemoryCachesInFlightPartIsOneRequestAConnection() {
         let layout = ChunkLayout(chunkBytes: 16 << 10, diskBytes: 1 << 30)
-        var planner = FetchPlanner(layout: layout, policy: .memoryCache(inFlight: 32 << 20), connections: 17, latency: .milliseconds(30))
+        var planner = FetchPlanner(layout: layout, policy: .memoryCache(inFlight: 32 << 20, readaheadLimit: 6 << 20), connections: 17, latency: .milliseconds(30))
         planner.measured(bytes: 8 << 20, duration: .microseconds(30_000 + 83_886))
         let readahead = planner.fill([0..<2048], purpose: .readahead)
         #expect(readahead.created.map(\.chunks.count) == Array(repeating: 128, count: 16))
         #expect(readahead.started.count == 16)
     }
 
-    /// A memory cache with too little in flight for the default first
-    /// window starts its streams within what it may read ahead (at 2 MiB
-    /// the window's bounds crossed, and the first sequential read trapped).
+    /// A memory cache whose windows are smaller than the default first
+    /// window starts its streams within them (at 2 MiB in flight, windows
+    /// of 512 KiB, the window's bounds crossed, and the first sequential
+    /// read trapped).
     @Test func aSmallMemoryCacheStartsStreamsWithinItsLimit() {
-        let policy = FetchPolicy.memoryCache(inFlight: 2 << 20)
+        let policy = FetchPolicy.memoryCache(inFlight: 2 << 20, readaheadLimit: 512 << 10)
         let planner = FetchPlanner(
             layout: ChunkLayout(chunkBytes: 16 << 10, diskBytes: 1 << 30), policy: policy, connections: 16, latency: .milliseconds(30))
         #expect(planner.firstReadaheadWindow == 512 << 10)
