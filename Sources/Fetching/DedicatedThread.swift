@@ -1,6 +1,5 @@
 import Glibc
 
-
 /// A thread of its own for work that blocks for long: curl's loop waits in
 /// `curl_multi_poll` for as long as the process runs, and a wait for another
 /// process's claim on cache bytes sleeps in `fcntl`; neither may hold one of

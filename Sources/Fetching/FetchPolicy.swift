@@ -52,10 +52,10 @@ public struct FetchPolicy: Sendable, Hashable {
     /// The policy for a cache in memory (`--no-cache`) that lets `inFlight`
     /// bytes of readahead and background requests be on their way at once,
     /// a stream's window growing to `readaheadLimit` at most: what arrives
-    /// ahead of its readers is what the cache must hold. They are cut into
-    /// requests of a sixteenth of it (2 MiB of 32), one for each of the
-    /// default connections: behind a first-byte latency, more requests in
-    /// flight carry more than fewer larger ones (docs/benchmarks.md).
+    /// ahead of its readers is what the cache must hold. Requests are a
+    /// sixteenth of `inFlight` (2 MiB of 32), one for each of the default
+    /// connections: behind a first-byte latency, more requests in flight
+    /// carry more than fewer larger ones (docs/benchmarks.md).
     public static func memoryCache(inFlight: UInt64, readaheadLimit: UInt64) -> FetchPolicy {
         var policy = FetchPolicy()
         policy.readaheadInFlightLimit = inFlight

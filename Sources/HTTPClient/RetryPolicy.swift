@@ -58,7 +58,6 @@ public struct RetryPolicy: Sendable {
     }
 }
 
-
 /// Why a transient failure was not retried.
 public enum RetryRefusal: Equatable, Sendable {
     case retriesUsed

@@ -1,6 +1,5 @@
 import FoundationEssentials
 
-
 /// The URL of a remote image, kept whole for requests and shown only redacted.
 ///
 /// Presigned S3 URLs and Azure SAS URLs carry their credentials in the query

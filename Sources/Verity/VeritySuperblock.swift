@@ -1,4 +1,3 @@
-
 /// The 512-byte header `veritysetup format` writes at the start of a hash
 /// tree (struct verity_sb in cryptsetup): how the tree was made, so a user
 /// gives only the root hash. Little-endian, at byte 0 of the tree file; the

@@ -1,6 +1,5 @@
 import FoundationEssentials
 
-
 /// Writes `value` as one line of JSON on stdout, for scripts and fleet
 /// tooling (`--json`): keys sorted, dates in ISO 8601.
 func printJSON(_ value: some Encodable) throws {

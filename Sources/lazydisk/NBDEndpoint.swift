@@ -1,6 +1,5 @@
 import Glibc
 
-
 /// Where `lazydisk serve` listens, and the URIs clients use to reach it.
 enum NBDEndpoint: Equatable {
     case unixSocket(path: String)

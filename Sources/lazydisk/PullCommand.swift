@@ -47,7 +47,6 @@ struct PullCommand: AsyncParsableCommand {
     @OptionGroup var cache: CacheRootOptions
     @OptionGroup var limit: CacheLimitOptions
 
-
     func run() async throws {
         let source = try await image.source(commandTimeLimit: remote.commandTimeLimit)
         let layer = try await remote.openLayer(source)

@@ -1,6 +1,5 @@
 import Glibc
 
-
 /// The listening socket a service manager handed over, as systemd's socket
 /// activation does it (`sd_listen_fds(3)`): `LISTEN_PID` names this process
 /// and `LISTEN_FDS` counts descriptors from 3. A host's `.socket` unit holds

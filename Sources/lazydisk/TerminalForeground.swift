@@ -1,6 +1,5 @@
 import Glibc
 
-
 /// The terminal lazydisk runs in, handed to a `--run` command's process
 /// group and taken back after, as a shell does for a job: a program in a
 /// group that is not the terminal's foreground is stopped when it reads

@@ -1,6 +1,5 @@
 import Glibc
 
-
 /// A unix socket's address for the C socket calls: a file system path, or
 /// an abstract name (its first byte 0, as systemd's `NOTIFY_SOCKET` may
 /// give with a leading `@`).
