@@ -26,8 +26,8 @@ struct ImageStack {
     /// its reader came, which in flight bounds only loosely: chunks already
     /// read are forgotten first. 20 MiB holds a sequential copy's 32 MiB in
     /// flight with windows of 6 MiB, within the 64 MiB every command keeps
-    /// to; 24 MiB with windows of 8 was ~10% faster at 69 MiB, and 20 MiB
-    /// with 8 fetched chunks again (docs/benchmarks.md).
+    /// to; 24 MiB with windows of 8 copied in ~13% less time at 69 MiB, and
+    /// 20 MiB with 8 fetched chunks again (docs/benchmarks.md).
     static let memoryCacheBytes = 20 << 20
     /// The largest readahead window of a `--no-cache` stream.
     static let memoryReadaheadLimit: UInt64 = 6 << 20
