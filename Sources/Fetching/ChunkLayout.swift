@@ -51,9 +51,26 @@ public struct ChunkLayout: Sendable, Hashable {
 
     /// The pieces `bytes` falls into, one a chunk, in order: what a cache
     /// that keeps each chunk in a buffer of its own copies to or from.
-    public func pieces(of bytes: Range<UInt64>) -> some Sequence<Piece> {
-        chunks(overlapping: bytes).lazy.map { chunk in
-            let chunkBytes = byteRange(ofChunk: chunk)
+    public func pieces(of bytes: Range<UInt64>) -> Pieces {
+        Pieces(layout: self, bytes: bytes)
+    }
+
+    /// The walk `pieces(of:)` returns: a plain value rather than a lazy map,
+    /// whose closure context would cost a heap allocation on every read.
+    public struct Pieces: Sequence, IteratorProtocol {
+        private let layout: ChunkLayout
+        private let bytes: Range<UInt64>
+        private var chunks: Range<Int>.Iterator
+
+        init(layout: ChunkLayout, bytes: Range<UInt64>) {
+            self.layout = layout
+            self.bytes = bytes
+            self.chunks = layout.chunks(overlapping: bytes).makeIterator()
+        }
+
+        public mutating func next() -> Piece? {
+            guard let chunk = chunks.next() else { return nil }
+            let chunkBytes = layout.byteRange(ofChunk: chunk)
             let piece = chunkBytes.clamped(to: bytes)
             return Piece(chunk: chunk, bytes: piece, offsetInChunk: Int(piece.lowerBound - chunkBytes.lowerBound))
         }
