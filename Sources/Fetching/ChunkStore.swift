@@ -44,6 +44,11 @@ public protocol ChunkStore: Sendable {
     /// committed them, failed, or died: the kernel drops a dead process's
     /// claims), false when `limit` passes first. Costs no CPU while it waits.
     func awaitRelease(of chunks: [Range<Int>], within limit: Duration) async -> Bool
+    /// A bulk reader (a copy streaming the disk, see
+    /// ``FetchPolicy/bulkStreamBytes``) is done with `bytes`: a store that
+    /// keeps them where the host needs room may let them go. Called on the
+    /// reader's thread, which may be an event loop: it must not block.
+    func bulkReaderPassed(_ bytes: Range<UInt64>)
 }
 
 /// Chunks a fetch claimed, and those another process is fetching; see
@@ -70,6 +75,9 @@ public struct ChunkClaim: Sendable {
 extension ChunkStore {
     /// Bytes as they come, unless the store says otherwise.
     public var fetchedWriteUnit: Int { 0 }
+
+    /// Nothing to let go of, unless the store says otherwise.
+    public func bulkReaderPassed(_ bytes: Range<UInt64>) {}
 
     /// The missing runs of every run in `runs`, in their order.
     public func missingRuns(in runs: [Range<Int>]) async throws -> [Range<Int>] {

@@ -204,6 +204,12 @@ public struct FetchPlanner: Sendable {
         return affordable.isEmpty ? nil : layout.chunks(overlapping: affordable)
     }
 
+    /// Whether a bulk reader (see ``FetchPolicy/bulkStreamBytes``) has
+    /// passed `bytes`, as ``observe(_:)`` noted them.
+    public func isBulkRead(_ bytes: Range<UInt64>) -> Bool {
+        readahead.isBulkRead(bytes)
+    }
+
     /// Background work for the chunks in `runs` the store lacks: the chunks
     /// already in flight are joined, the rest merged into requests that start
     /// in the order of the runs they serve first.

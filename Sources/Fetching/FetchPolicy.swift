@@ -40,6 +40,11 @@ public struct FetchPolicy: Sendable, Hashable {
     /// cost in fetches again, and what one `fdatasync` may have to write.
     /// Reads are never held back by it. See docs/cache-format.md.
     public var commitLagLimit: UInt64 = 256 << 20
+    /// A stream that has read this many bytes is a bulk reader (a copy, a
+    /// scan), not a guest's file: what it passes is left to the store to
+    /// let go of (see ``ChunkStore/bulkReaderPassed(_:)``). A guest caches
+    /// what it reads itself, and a copy reads each byte once.
+    public var bulkStreamBytes: UInt64 = 16 << 20
     /// Sequential streams followed at once (several guests' processes, or
     /// nbdcopy's parallel workers); the least recently used is forgotten.
     public var streamLimit = 16

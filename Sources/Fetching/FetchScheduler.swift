@@ -130,18 +130,24 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
 
     /// Notes a read of the disk, cached or not, and starts readahead when a
     /// sequential reader needs it: once the store says what it lacks, which
-    /// may mean reading its bitmap, so not on the reader's thread.
+    /// may mean reading its bitmap, so not on the reader's thread. A bulk
+    /// reader's bytes are handed to the store as passed.
     public func observeRead(_ bytes: Range<UInt64>) {
-        state.withLock { state in
-            guard let ahead = state.planner.observe(bytes) else { return }
-            let id = state.nextPlanID
-            state.nextPlanID += 1
-            state.readaheadPlans[id] = Task {
-                if let missing = try? await store.missingRuns(in: ahead), !missing.isEmpty {
-                    perform { $0.fill(missing, purpose: .readahead) }
+        let isBulk = state.withLock { state in
+            if let ahead = state.planner.observe(bytes) {
+                let id = state.nextPlanID
+                state.nextPlanID += 1
+                state.readaheadPlans[id] = Task {
+                    if let missing = try? await store.missingRuns(in: ahead), !missing.isEmpty {
+                        perform { $0.fill(missing, purpose: .readahead) }
+                    }
+                    _ = self.state.withLock { $0.readaheadPlans.removeValue(forKey: id) }
                 }
-                _ = self.state.withLock { $0.readaheadPlans.removeValue(forKey: id) }
             }
+            return state.planner.isBulkRead(bytes)
+        }
+        if isBulk {
+            store.bulkReaderPassed(bytes)
         }
     }
 

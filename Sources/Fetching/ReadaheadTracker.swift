@@ -74,6 +74,15 @@ struct ReadaheadTracker: Sendable {
         return nil
     }
 
+    /// Whether `bytes` lie in what a bulk reader has read: a sequential
+    /// stream that read ``FetchPolicy/bulkStreamBytes`` or more.
+    func isBulkRead(_ bytes: Range<UInt64>) -> Bool {
+        streams.contains { stream in
+            stream.window > 0 && stream.bytesRead >= policy.bulkStreamBytes
+                && stream.start <= bytes.lowerBound && bytes.upperBound <= stream.end
+        }
+    }
+
     /// Where the first sequential stream other than `index` that started at
     /// or past `offset` starts; the disk's end when none did. A stream that
     /// reads on past such a start reads ahead past it too.

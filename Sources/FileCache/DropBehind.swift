@@ -12,6 +12,11 @@ struct DropBehind {
     private let passesEveryChunk: Bool
     /// Chunks the reader passed that were not committed yet.
     private var passedUncommitted: Set<Int> = []
+    /// How many such chunks are remembered at most (4 GiB of the default
+    /// 64 KiB chunks, in a few MiB): a long `serve` whose fetched bytes
+    /// cannot be stored (a full disk) passes chunks that never commit.
+    /// Beyond it a passed chunk's pages simply stay.
+    static let passedUncommittedLimit = 1 << 16
 
     init(passesEveryChunk: Bool) {
         self.passesEveryChunk = passesEveryChunk
@@ -29,7 +34,9 @@ struct DropBehind {
     mutating func passed(_ chunks: Range<Int>, isCommitted: (Int) -> Bool) -> [Range<Int>] {
         ChunkLayout.runs(in: chunks) { chunk in
             if isCommitted(chunk) { return true }
-            passedUncommitted.insert(chunk)
+            if passedUncommitted.count < Self.passedUncommittedLimit {
+                passedUncommitted.insert(chunk)
+            }
             return false
         }
     }

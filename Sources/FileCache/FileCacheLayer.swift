@@ -37,8 +37,11 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     /// not overwrite one written from a newer.
     private let committing = Mutex(())
     private let pageReads = Atomic<Int>(0)
-    /// Nil while every page stays (`serve`: a guest reads again).
+    /// Nil while every page stays (`serve` until a bulk reader passes by:
+    /// a guest reads again).
     private let dropBehind = Mutex<DropBehind?>(nil)
+    /// Where a bulk reader's drops wait for the pool (it reads on an event loop).
+    private let pageDrops: PageDropQueue
 
     /// What this process may read from the data file: the chunks committed
     /// (the bitmap, as it is or will be stored) and the chunks written whose
@@ -59,6 +62,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         self.files = files
         pool = BlockingWork.pool
         dataSync = GroupSync(files.data, pool: pool)
+        pageDrops = PageDropQueue(file: files.data, layout: chunkLayout, pool: pool)
         claimWatch = ClaimWatch(data: files.data)
         presence = Mutex(Presence(bitmap: bitmap))
         self.discardedPages = discardedPages
@@ -249,7 +253,9 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     }
 
     /// Makes the bitmap durable too; data is always durable before its bit.
+    /// Page drops a bulk reader asked for have run by its return.
     public func flush() async throws {
+        await pageDrops.settle()
         try await pool.runIfActive { [files] in try files.meta.synchronizeData() }
     }
 
@@ -295,19 +301,31 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     /// the page cache lets go of their chunks once each is committed, at
     /// once for those that are. See ``DropBehind``.
     public func dropPages(passed bytes: Range<UInt64>) {
+        dropPages(of: droppablePages(passed: bytes))
+    }
+
+    /// The same for a bulk reader of `serve` (a copy): a guest keeps what it
+    /// reads in its own page cache, and a copy reads each byte once, so a
+    /// second copy here would only take pages the host must find anew for
+    /// the next fetch. Those already committed go from the pool, since the
+    /// reader may be on an event loop.
+    public func bulkReaderPassed(_ bytes: Range<UInt64>) {
+        pageDrops.enqueue(droppablePages(passed: bytes))
+    }
+
+    /// Notes the reader passed `bytes`; returns the runs of chunks whose
+    /// pages may go now.
+    private func droppablePages(passed bytes: Range<UInt64>) -> [Range<Int>] {
         let chunks = chunkLayout.chunks(overlapping: bytes)
-        let droppable = dropBehind.withLock { dropBehind in
+        return dropBehind.withLock { dropBehind in
             var state = dropBehind ?? DropBehind(passesEveryChunk: false)
             defer { dropBehind = state }
             return state.passed(chunks) { chunk in presence.withLock { $0.bitmap.contains(chunk) } }
         }
-        dropPages(of: droppable)
     }
 
     private func dropPages(of runs: [Range<Int>]) {
-        for run in runs {
-            files.data.dropCachedPages(chunkLayout.byteRange(ofChunks: run))
-        }
+        PageDropQueue.drop(runs, of: files.data, layout: chunkLayout)
     }
 
     /// Merges the stored bitmap pages covering `chunks` into memory, unless

@@ -131,4 +131,30 @@ struct ReadaheadTrackerTests {
         }
         #expect(beyond > segment, "a random read is no stream to stop at")
     }
+
+    /// A stream is a bulk reader once it has read the policy's bulk line:
+    /// its reads, late ones too, are bulk from then on, those before are
+    /// not, and neither is a read elsewhere or a short run (a guest's file).
+    @Test func aStreamIsBulkOnceItHasReadTheBulkLine() {
+        var tracker = ReadaheadTracker(policy: FetchPolicy(), diskBytes: 1 << 40)
+        let read: UInt64 = 256 << 10
+        let line = FetchPolicy().bulkStreamBytes
+        var firstBulk: UInt64?
+        for offset in stride(from: 0, to: 2 * line, by: Int(read)) {
+            _ = tracker.noteRead(offset..<offset + read)
+            if firstBulk == nil, tracker.isBulkRead(offset..<offset + read) {
+                firstBulk = offset
+            }
+        }
+        #expect(firstBulk == line - read, "the read that reaches the line is the first bulk one")
+        #expect(tracker.isBulkRead(read..<2 * read), "what the stream read earlier lies in a bulk reader's past")
+        #expect(!tracker.isBulkRead(2 * line..<2 * line + read), "not read yet")
+
+        for offset in stride(from: 100 * mebibyte, to: 100 * mebibyte + line / 2, by: Int(read)) {
+            _ = tracker.noteRead(offset..<offset + read)
+            #expect(!tracker.isBulkRead(offset..<offset + read), "a short run is a guest's file")
+        }
+        _ = tracker.noteRead(500 * mebibyte..<500 * mebibyte + 4096)
+        #expect(!tracker.isBulkRead(500 * mebibyte..<500 * mebibyte + 4096), "a random read")
+    }
 }

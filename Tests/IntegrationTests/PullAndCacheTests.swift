@@ -97,6 +97,32 @@ struct PullAndCacheTests {
         #expect(offline.output == (try pulled.image))
     }
 
+    /// `serve` keeps the cache's pages for guests that read again, but a
+    /// bulk reader (one copy of the whole disk) leaves them behind it, as
+    /// `cat` does, once it has read the bulk line. A guest's scattered
+    /// reads leave every page they fetched.
+    @Test func serveLeavesPagesBehindABulkReaderOnly() async throws {
+        let setup = try Setup(imageSize: 48 << 20)
+        let data = { try setup.cacheDirectory().appending("data") }
+        let scattered = try await setup.run([
+            "serve", setup.url(), "--read-only", "--run",
+            "qemu-io -r -f raw -c 'read 0 1M' -c 'read 20M 1M' -c 'read 40M 1M' \"$uri\" > /dev/null",
+        ])
+        #expect(scattered.status == 0, "\(scattered.error)")
+        #expect(try residentBytes(of: data()) >= 3 << 20, "the scattered reads' pages stay")
+
+        let copy = try await setup.run([
+            "serve", setup.url(), "--read-only", "--run",
+            "nbdcopy --connections=1 --threads=1 --requests=1 \"$uri\" null:",
+        ])
+        #expect(copy.status == 0, "\(copy.error)")
+        let resident = try residentBytes(of: data())
+        #expect(resident <= setup.imageSize / 2, "\(resident) bytes of the copied 48 MiB stayed in the page cache")
+
+        let offline = try await setup.run(["cat", setup.url(), "--offline"])
+        #expect(offline.output == (try setup.image))
+    }
+
     /// Without a cache, a lone 4 KiB read fetches its 16 KiB chunk, not the
     /// 64 KiB a cache on disk keeps: what a random reader pays the origin.
     @Test func aReadWithoutACacheFetchesASmallChunk() async throws {
