@@ -62,7 +62,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         self.files = files
         pool = BlockingWork.pool
         dataSync = GroupSync(files.data, pool: pool)
-        pageDrops = PageDropQueue(file: files.data, layout: chunkLayout, pool: pool)
+        pageDrops = PageDropQueue(files: files, layout: chunkLayout, pool: pool)
         claimWatch = ClaimWatch(data: files.data)
         presence = Mutex(Presence(bitmap: bitmap))
         self.discardedPages = discardedPages

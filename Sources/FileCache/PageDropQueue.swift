@@ -14,13 +14,15 @@ final class PageDropQueue: Sendable {
         var draining: Task<Void, Never>?
     }
 
-    private let file: FileDescriptor
+    /// Held, not just its descriptor, so that a drain outliving the cache
+    /// never advises a closed descriptor or one reused for another file.
+    private let files: CacheFiles
     private let layout: ChunkLayout
     private let pool: NIOThreadPool
     private let state = Mutex(State())
 
-    init(file: FileDescriptor, layout: ChunkLayout, pool: NIOThreadPool) {
-        self.file = file
+    init(files: CacheFiles, layout: ChunkLayout, pool: NIOThreadPool) {
+        self.files = files
         self.layout = layout
         self.pool = pool
     }
@@ -58,7 +60,7 @@ final class PageDropQueue: Sendable {
                 return state.runs
             }
             guard !runs.isEmpty else { return }
-            try? await pool.runIfActive { [file, layout] in Self.drop(runs, of: file, layout: layout) }
+            try? await pool.runIfActive { [files, layout] in Self.drop(runs, of: files.data, layout: layout) }
         }
     }
 }
