@@ -130,23 +130,25 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
 
     /// Notes a read of the disk, cached or not, and starts readahead when a
     /// sequential reader needs it: once the store says what it lacks, which
-    /// may mean reading its bitmap, so not on the reader's thread. A bulk
-    /// reader's bytes are handed to the store as passed.
+    /// may mean reading its bitmap, so not on the reader's thread.
     public func observeRead(_ bytes: Range<UInt64>) {
-        let isBulk = state.withLock { state in
-            if let ahead = state.planner.observe(bytes) {
-                let id = state.nextPlanID
-                state.nextPlanID += 1
-                state.readaheadPlans[id] = Task {
-                    if let missing = try? await store.missingRuns(in: ahead), !missing.isEmpty {
-                        perform { $0.fill(missing, purpose: .readahead) }
-                    }
-                    _ = self.state.withLock { $0.readaheadPlans.removeValue(forKey: id) }
+        state.withLock { state in
+            guard let ahead = state.planner.observe(bytes) else { return }
+            let id = state.nextPlanID
+            state.nextPlanID += 1
+            state.readaheadPlans[id] = Task {
+                if let missing = try? await store.missingRuns(in: ahead), !missing.isEmpty {
+                    perform { $0.fill(missing, purpose: .readahead) }
                 }
+                _ = self.state.withLock { $0.readaheadPlans.removeValue(forKey: id) }
             }
-            return state.planner.isBulkRead(bytes)
         }
-        if isBulk {
+    }
+
+    /// A bulk reader's finished read is handed to the store as passed:
+    /// only once it has its bytes, so they are not let go of under it.
+    public func readFinished(_ bytes: Range<UInt64>) {
+        if state.withLock({ $0.planner.isBulkRead(bytes) }) {
             store.bulkReaderPassed(bytes)
         }
     }

@@ -19,20 +19,23 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
     public var optimalUnmapSectors: UInt32 { base.optimalUnmapSectors }
 
     public func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
-        observeRead(at: sector, count: count)
-        return try await base.read(at: sector, count: count)
+        let bytes = observeRead(at: sector, count: count)
+        let data = try await base.read(at: sector, count: count)
+        finishRead(bytes)
+        return data
     }
 
     public func read(at sector: UInt64, count: Int, into destination: inout some ReadDestination) async throws {
-        observeRead(at: sector, count: count)
+        let bytes = observeRead(at: sector, count: count)
         try await base.read(at: sector, count: count, into: &destination)
+        finishRead(bytes)
     }
 
     /// Shows the read only when it is served here: one that returns false
     /// comes back through ``read(at:count:)`` and is shown there.
     public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
         guard try base.readImmediately(at: sector, count: count, into: target) else { return false }
-        observeRead(at: sector, count: count)
+        finishRead(observeRead(at: sector, count: count))
         return true
     }
 
@@ -48,12 +51,23 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
         try await base.unmap(at: sector, count: count)
     }
 
-    private func observeRead(at sector: UInt64, count: Int) {
-        guard count > 0, sector < sectorCount else { return }
+    /// Shows the observers a read; returns the bytes it covers on the disk,
+    /// none when it lies past the end.
+    private func observeRead(at sector: UInt64, count: Int) -> Range<UInt64>? {
+        guard count > 0, sector < sectorCount else { return nil }
         let size = UInt64(sectorSize)
         let end = sectorCount - sector > UInt64(count) ? sector + UInt64(count) : sectorCount
+        let bytes = sector * size..<end * size
         for observer in observers {
-            observer.observeRead(sector * size..<end * size)
+            observer.observeRead(bytes)
+        }
+        return bytes
+    }
+
+    private func finishRead(_ bytes: Range<UInt64>?) {
+        guard let bytes else { return }
+        for observer in observers {
+            observer.readFinished(bytes)
         }
     }
 }

@@ -6,4 +6,12 @@ public protocol ReadObserver: Sendable {
     /// that may wait runs, right after one served at once. Must return
     /// quickly; start any work it implies without waiting for it.
     func observeRead(_ bytes: Range<UInt64>)
+    /// Called once a read has its bytes (not for one that failed): what it
+    /// covered is behind its reader now. Must return quickly.
+    func readFinished(_ bytes: Range<UInt64>)
+}
+
+extension ReadObserver {
+    /// Nothing to do, unless the observer says otherwise.
+    public func readFinished(_ bytes: Range<UInt64>) {}
 }

@@ -57,7 +57,8 @@ struct LayeredDiskImmediateReadTests {
     }
 
     /// An observed disk shows a read served at once to its observers once,
-    /// and one left to the ordinary read only when that read happens.
+    /// and one left to the ordinary read only when that read happens; each
+    /// is finished once it has its bytes, and a failed one never is.
     @Test func observersSeeEachReadOnce() async throws {
         let recorder = ReadRecorder()
         let cache = RAMLayer(sectorCount: 64)
@@ -70,5 +71,10 @@ struct LayeredDiskImmediateReadTests {
         _ = try await disk.read(at: 0, count: 2)
         _ = try #require(try disk.immediateBytes(at: 0, count: 2))
         #expect(recorder.reads == [0..<1024, 0..<1024])
+        #expect(recorder.finished == [0..<1024, 0..<1024])
+
+        await #expect(throws: (any Error).self) { _ = try await disk.read(at: 63, count: 2) }
+        #expect(recorder.reads == [0..<1024, 0..<1024, 63 * 512..<64 * 512])
+        #expect(recorder.finished == [0..<1024, 0..<1024], "a failed read is not finished")
     }
 }
