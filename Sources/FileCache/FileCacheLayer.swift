@@ -37,9 +37,9 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     /// not overwrite one written from a newer.
     private let committing = Mutex(())
     private let pageReads = Atomic<Int>(0)
-    /// Nil while every page stays (`serve` until a bulk reader passes by:
-    /// a guest reads again).
-    private let dropBehind = Mutex<DropBehind?>(nil)
+    /// Which pages may leave the page cache: in `serve` only those a bulk
+    /// reader passed (a guest reads again).
+    private let dropBehind = Mutex(DropBehind())
     /// Where a bulk reader's drops wait for the pool (it reads on an event loop).
     private let pageDrops: PageDropQueue
 
@@ -220,7 +220,7 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         do {
             try await dataSync.synchronize {
                 try self.commit(chunks)
-                self.dropPages(of: self.dropBehind.withLock { $0?.committed(runs) ?? [] })
+                self.dropPages(of: self.dropBehind.withLock { $0.committed(runs) })
             }
         } catch {
             presence.withLock { $0.written.subtract(chunks) }
@@ -294,34 +294,29 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
     /// commits, once it is durable: for `pull`, which warms the cache on
     /// disk and reads nothing back.
     public func dropPagesOnceCommitted() {
-        dropBehind.withLock { $0 = DropBehind(passesEveryChunk: true) }
+        dropBehind.withLock { $0.passesEveryChunk = true }
     }
 
     /// The reader is done with `bytes` of the disk (`cat`, as it streams):
     /// the page cache lets go of their chunks once each is committed, at
     /// once for those that are. See ``DropBehind``.
     public func dropPages(passed bytes: Range<UInt64>) {
-        dropPages(of: droppablePages(passed: bytes))
-    }
-
-    /// The same for a bulk reader of `serve` (a copy): a guest keeps what it
-    /// reads in its own page cache, and a copy reads each byte once, so a
-    /// second copy here would only take pages the host must find anew for
-    /// the next fetch. Those already committed go from the pool, since the
-    /// reader may be on an event loop.
-    public func bulkReaderPassed(_ bytes: Range<UInt64>) {
-        pageDrops.enqueue(droppablePages(passed: bytes))
-    }
-
-    /// Notes the reader passed `bytes`; returns the runs of chunks whose
-    /// pages may go now.
-    private func droppablePages(passed bytes: Range<UInt64>) -> [Range<Int>] {
         let chunks = chunkLayout.chunks(overlapping: bytes)
-        return dropBehind.withLock { dropBehind in
-            var state = dropBehind ?? DropBehind(passesEveryChunk: false)
-            defer { dropBehind = state }
-            return state.passed(chunks) { chunk in presence.withLock { $0.bitmap.contains(chunk) } }
-        }
+        dropPages(of: dropBehind.withLock { $0.passed(chunks, isCommitted: isCommitted) })
+    }
+
+    /// The same for a bulk reader of `serve` (a copy), for the chunks this
+    /// process fetched: a guest keeps what it reads in its own page cache,
+    /// and a copy reads each byte once, so a second copy here would only
+    /// take pages the host must find anew for the next fetch. Those already
+    /// committed go from the pool, since the reader may be on an event loop.
+    public func bulkReaderPassed(_ bytes: Range<UInt64>) {
+        let chunks = chunkLayout.chunks(overlapping: bytes)
+        pageDrops.enqueue(dropBehind.withLock { $0.passedInBulk(chunks, isCommitted: isCommitted) })
+    }
+
+    private func isCommitted(_ chunk: Int) -> Bool {
+        presence.withLock { $0.bitmap.contains(chunk) }
     }
 
     private func dropPages(of runs: [Range<Int>]) {
