@@ -22,6 +22,7 @@ struct LazyDisk: AsyncParsableCommand {
     static func main() async {
         // A reader that goes away is a write error to report, not a signal.
         signal(SIGPIPE, SIG_IGN)
+        StandardStream.holdClosedDescriptors()
         keepLargeBuffersOutOfTheHeap()
         do {
             var command = try parseAsRoot()

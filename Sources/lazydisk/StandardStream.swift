@@ -44,4 +44,21 @@ enum StandardStream {
     func writeLine(_ text: String) {
         try? write(Array((text + "\n").utf8))
     }
+
+    /// Puts `/dev/null` on each of descriptors 0, 1 and 2 that the process
+    /// started without, opened the other way round (standard input for
+    /// writing, the outputs for reading), so using them still fails with
+    /// EBADF as on a closed descriptor. A free number is the next file's: a
+    /// `cat` started with standard output closed wrote the image into
+    /// whichever file it opened first, a cache file among them, and
+    /// reported success. OpenSSH's `sanitise_stdfd` does the same.
+    static func holdClosedDescriptors() {
+        for descriptor in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
+            let placeholder = open("/dev/null", descriptor == STDIN_FILENO ? O_WRONLY : O_RDONLY)
+            if placeholder >= 0 && placeholder != descriptor {
+                dup2(placeholder, descriptor)
+                close(placeholder)
+            }
+        }
+    }
 }

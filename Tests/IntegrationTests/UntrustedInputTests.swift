@@ -75,6 +75,22 @@ struct UntrustedInputTests {
         Self.expectOneLineError(toGone, "broken pipe", containing: "Broken pipe")
     }
 
+    /// Started without a standard output, `serve` keeps its number from the
+    /// next file it opens: a `--run` command finds `/dev/null` there, open
+    /// for reading only, so what it or `serve` writes to it fails as on a
+    /// closed descriptor and lands in no file of the cache.
+    @Test func aClosedStandardOutputKeepsItsNumber() async throws {
+        let server = try await FaultServer.start(content: Self.content)
+        let work = try TemporaryDirectory()
+        let seen = work.url.appending(path: "fd1").path
+        let result = try await LazyDiskRun.run(
+            ["serve", server.url, "--read-only", "--cache", work.url.appending(path: "cache").path,
+             "--run", "readlink /proc/$PPID/fd/1 > \(seen); echo x 2> /dev/null || echo refused >> \(seen)"],
+            output: .closed)
+        #expect(result.status == 0, "\(result.error)")
+        #expect((try? String(contentsOfFile: seen, encoding: .utf8)) == "/dev/null\nrefused\n")
+    }
+
     /// A raw image of 1000 bytes is a 1024-byte disk: `info` says so, and
     /// `cat` gives the 1000 bytes and 24 zeros.
     @Test func infoAndCatAgreeOnPadding() async throws {
