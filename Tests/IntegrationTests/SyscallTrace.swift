@@ -1,16 +1,17 @@
 import Foundation
 
-/// The `pwrite64` and `fdatasync` calls of a process and its threads, from
-/// `strace -f -y -xx` output, each with the position of its start and end in
-/// the order strace saw them: the order the kernel ran them.
+/// The `pwrite64`, `fdatasync` and `fadvise64` calls of a process and its
+/// threads, from `strace -f -y -xx` output, each with the position of its
+/// start and end in the order strace saw them: the order the kernel ran them.
 struct SyscallTrace {
     struct Call {
-        /// `pwrite64` or `fdatasync`.
+        /// `pwrite64`, `fdatasync` or `fadvise64`.
         let name: String
         /// The file the descriptor named (strace's `-y`, hex-escaped by `-xx`).
         let path: String
-        /// A write's bytes as strace printed them, and where they went.
+        /// A write's bytes as strace printed them.
         let bytes: [UInt8]
+        /// The bytes of the file a write or an advice covers.
         let offset: UInt64
         let count: Int
         /// Positions in the trace: a call started after every call whose
@@ -47,6 +48,11 @@ struct SyscallTrace {
         else { return nil }
         let name = String(text[..<open])
         let path = String(decoding: hexBytes(text[text.index(after: pathStart)..<pathEnd]), as: UTF8.self)
+        if name == "fadvise64" {
+            let numbers = text[pathEnd...].split(whereSeparator: { !$0.isNumber }).compactMap { UInt64($0) }
+            guard numbers.count >= 2 else { return nil }
+            return Call(name: name, path: path, bytes: [], offset: numbers[0], count: Int(numbers[1]), start: start, end: end)
+        }
         guard name == "pwrite64" else { return Call(name: name, path: path, bytes: [], offset: 0, count: 0, start: start, end: end) }
         guard let quote = text[pathEnd...].firstIndex(of: "\""),
               let closing = text[text.index(after: quote)...].firstIndex(of: "\"")
