@@ -20,8 +20,10 @@ public struct NBDServer: Sendable {
     /// them are what makes a copy fast.
     public var maximumBytesInFlight = 1 << 20
     /// Reply bytes a connection may have queued for its socket before it
-    /// stops starting requests: enough for a queue depth of large reads.
-    public var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
+    /// stops starting requests. The socket's own buffer holds more behind
+    /// them, so a few large replies keep a client busy; each MiB here is a
+    /// MiB of heap on every connection of a copy (docs/benchmarks.md).
+    public var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 << 10, high: 1 << 20)
     /// Time a client has from connecting to the end of its handshake: one
     /// that never finishes it holds a descriptor and nothing else (QEMU's
     /// server allows 10 s too).

@@ -24,13 +24,13 @@ struct ImageStack {
     static let memoryInFlightBytes: UInt64 = 32 << 20
     /// The memory `--no-cache` reads through. It holds what arrived before
     /// its reader came, which in flight bounds only loosely: chunks already
-    /// read are forgotten first. 20 MiB holds a sequential copy's 32 MiB in
-    /// flight with windows of 6 MiB, within the 64 MiB every command keeps
-    /// to; 24 MiB with windows of 8 copied in ~13% less time at 69 MiB, and
-    /// 20 MiB with 8 fetched chunks again (docs/benchmarks.md).
-    static let memoryCacheBytes = 20 << 20
+    /// read are forgotten first. 24 MiB holds a sequential copy's 32 MiB in
+    /// flight with windows of 8 MiB, within the 64 MiB every command keeps
+    /// to now that NBD connections queue 1 MiB of replies, not 4; with 20
+    /// MiB and windows of 8 chunks were fetched again (docs/benchmarks.md).
+    static let memoryCacheBytes = 24 << 20
     /// The largest readahead window of a `--no-cache` stream.
-    static let memoryReadaheadLimit: UInt64 = 6 << 20
+    static let memoryReadaheadLimit: UInt64 = 8 << 20
     /// The memory cache's chunks: nothing is stored, so no bitmap asks for
     /// large ones, and a random 4 KiB read fetches 16 KiB, not 64.
     static let memoryChunkBytes = 16 << 10
