@@ -1,48 +1,105 @@
 import Synchronization
 
-/// When a request's bytes are all in the store, for the reads that wait on
-/// it: they then read the store like any hit. Or the request's error.
+/// When a request's chunks are in the store, for the reads that wait on
+/// them: they then read the store like any hit. Or the request's error.
+///
+/// A request's bytes come in order, so a read waits only for the chunks up
+/// to the last it wants: a reader of a request's first chunk is answered
+/// once that chunk is written, not after the whole request. Chunks are made
+/// readable (``ChunkStore/wrote(_:)``) as the first read that wants them is
+/// woken, not as every piece arrives.
 final class Arrival: Sendable {
-    private enum Stage {
-        case coming([CheckedContinuation<Void, any Error>])
-        case arrived
-        case failed(any Error)
+    private struct Waiter {
+        /// The chunks before this one must be written.
+        let end: Int
+        let continuation: CheckedContinuation<Void, any Error>
     }
 
-    private let stage = Mutex(Stage.coming([]))
+    private struct State {
+        /// The chunks before this one are written; none after it may be.
+        var written: Int
+        /// The chunks before this one are readable.
+        var readable: Int
+        var waiters: [Waiter] = []
+        /// Set once every chunk arrived, or the request failed.
+        var outcome: Result<Void, any Error>?
+    }
 
-    /// Returns once the bytes are in the store; throws the request's error
-    /// if it failed.
-    func wait() async throws {
+    /// The request's chunks.
+    let chunks: Range<Int>
+    private let state: Mutex<State>
+    /// Makes written chunks readable, before the reads that want them wake.
+    private let makeReadable: @Sendable (Range<Int>) -> Void
+
+    init(chunks: Range<Int>, makeReadable: @escaping @Sendable (Range<Int>) -> Void) {
+        self.chunks = chunks
+        self.makeReadable = makeReadable
+        state = Mutex(State(written: chunks.lowerBound, readable: chunks.lowerBound))
+    }
+
+    /// Returns once the request's chunks before `end` are in the store;
+    /// throws the request's error if it failed first.
+    func wait(forChunksBefore end: Int) async throws {
+        let through = min(end, chunks.upperBound)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let outcome = stage.withLock { stage -> Result<Void, any Error>? in
-                switch stage {
-                case var .coming(waiters):
-                    waiters.append(continuation)
-                    stage = .coming(waiters)
+            let outcome = state.withLock { state -> Result<Void, any Error>? in
+                if let outcome = state.outcome { return outcome }
+                guard state.written >= through else {
+                    state.waiters.append(Waiter(end: through, continuation: continuation))
                     return nil
-                case .arrived: return .success(())
-                case let .failed(error): return .failure(error)
                 }
+                makeReadable(before: state.written, in: &state)
+                return .success(())
             }
             if let outcome { continuation.resume(with: outcome) }
         }
     }
 
+    /// The request's chunks before `end` are written (not yet readable).
+    /// Called as its bytes come, on the thread that writes them.
+    func written(chunksBefore end: Int) {
+        let due = state.withLock { state -> [Waiter] in
+            guard state.outcome == nil, end > state.written else { return [] }
+            state.written = end
+            guard state.waiters.contains(where: { $0.end <= end }) else { return [] }
+            makeReadable(before: end, in: &state)
+            let due = state.waiters.filter { $0.end <= end }
+            state.waiters.removeAll { $0.end <= end }
+            return due
+        }
+        due.forEach { $0.continuation.resume() }
+    }
+
+    /// Under the lock, so no read finds chunks counted readable before the
+    /// store says they are.
+    private func makeReadable(before end: Int, in state: inout State) {
+        guard state.readable < end else { return }
+        makeReadable(state.readable..<end)
+        state.readable = end
+    }
+
+    /// The chunks made readable before the request arrived or failed: all
+    /// of them written, so a failed request's are still worth committing.
+    var readableChunks: Range<Int> {
+        state.withLock { chunks.lowerBound..<$0.readable }
+    }
+
+    /// Every chunk is in the store and readable.
     func arrived() {
-        settle(.arrived, outcome: .success(()))
+        settle(.success(()))
     }
 
     func failed(_ error: any Error) {
-        settle(.failed(error), outcome: .failure(error))
+        settle(.failure(error))
     }
 
-    private func settle(_ next: Stage, outcome: Result<Void, any Error>) {
-        let waiters = stage.withLock { stage -> [CheckedContinuation<Void, any Error>] in
-            guard case let .coming(waiters) = stage else { return [] }
-            stage = next
-            return waiters
+    private func settle(_ outcome: Result<Void, any Error>) {
+        let waiters = state.withLock { state -> [Waiter] in
+            guard state.outcome == nil else { return [] }
+            state.outcome = outcome
+            defer { state.waiters = [] }
+            return state.waiters
         }
-        waiters.forEach { $0.resume(with: outcome) }
+        waiters.forEach { $0.continuation.resume(with: outcome) }
     }
 }

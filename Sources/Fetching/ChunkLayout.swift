@@ -33,6 +33,12 @@ public struct ChunkLayout: Sendable, Hashable {
         UInt64(byteRange(ofChunks: chunks).count)
     }
 
+    /// How many chunks lie wholly before byte `end` (the chunk the disk's
+    /// end falls in counts once `end` reaches it).
+    public func chunkCount(before end: UInt64) -> Int {
+        end >= diskBytes ? chunkCount : Int(end / UInt64(chunkBytes))
+    }
+
     /// The chunks that overlap `bytes`.
     public func chunks(overlapping bytes: Range<UInt64>) -> Range<Int> {
         guard !bytes.isEmpty else { return 0..<0 }

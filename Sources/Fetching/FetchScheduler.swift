@@ -10,10 +10,12 @@ import Synchronization
 ///
 /// Every request moves whole chunks of ``layout``, so data fetched beyond
 /// what a read asked for is kept and no byte is fetched twice. A request
-/// holds none of its bytes in memory: the reads waiting for it are told when
-/// its last byte is written and read the cache like any hit (a miss is a hit
-/// that waited). The commit that makes them durable follows, and the request
-/// stays joinable until it is committed.
+/// holds none of its bytes in memory: a read waiting for it is told once the
+/// chunks it wants are written (its bytes come in order, so a read of a
+/// large readahead request's first chunk does not wait for its last) and
+/// reads the cache like any hit (a miss is a hit that waited). The commit
+/// that makes them durable follows, and the request stays joinable until it
+/// is committed.
 ///
 /// The planner sits behind a lock rather than in an actor: planning is quick
 /// and never waits, and a read plans on its own thread (a connection's event
@@ -114,7 +116,7 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
             }
             do {
                 for arrival in arrivals {
-                    try await arrival.wait()
+                    try await arrival.wait(forChunksBefore: chunks.upperBound)
                 }
                 return
             } catch let failure as any ConfinedFetchFailure where attempt < Self.attemptsPastOthersFailures
@@ -240,7 +242,7 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// tell the waiting reads, then commit them and let go of the claim.
     private func makeFetch(_ request: FetchPlanner.Request) -> Fetch {
         let gate = StartGate()
-        let arrival = Arrival()
+        let arrival = Arrival(chunks: request.chunks) { [store] in store.wrote($0) }
         // A read's fetch runs where the read waits (an NBD connection's event
         // loop), so its answer crosses from curl's thread to that one only.
         // Detached: it needs none of the reader's task-local values, and
@@ -265,12 +267,18 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
                     downloading.decrement()
                     tell { $0.arrived(request.id) }
                 }
-                shared = try await bringShared(request.chunks, for: request.purpose, claims: &claims)
+                shared = try await bringShared(request.chunks, for: request.purpose, claims: &claims) { [layout] writtenThrough in
+                    arrival.written(chunksBefore: layout.chunkCount(before: writtenThrough))
+                }
                 store.wrote(request.chunks)
                 arrival.arrived()
             } catch {
                 arrival.failed(error)
                 if error is ReadCacheRefusal { onStoreFailure(error) }
+                let readable = arrival.readableChunks
+                if !readable.isEmpty {
+                    try? await store.commitChunks([readable])
+                }
                 throw error
             }
             fetchedBytes = shared.fetchedBytes
@@ -306,11 +314,19 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// this process's own link would be does not hold a read longer than
     /// about fetching it again would, and the rest is then fetched here
     /// without a claim (writing the same bytes twice is harmless).
+    ///
+    /// When this process fetches every chunk in one request, `progress` is
+    /// told how far from the start its bytes are written.
     private func bringShared(
-        _ chunks: Range<Int>, for purpose: FetchPurpose, claims: inout [ChunkClaim]
+        _ chunks: Range<Int>, for purpose: FetchPurpose, claims: inout [ChunkClaim],
+        progress: @escaping @Sendable (UInt64) -> Void
     ) async throws -> SharedFetch {
         var outcome = SharedFetch()
         var (mine, theirs) = try await claim(CollectionOfOne(chunks), into: &claims)
+        if theirs.isEmpty, mine.count == 1, mine[0] == chunks {
+            outcome.fetchedBytes = try await download(layout.byteRange(ofChunks: chunks), for: purpose, progress: progress)
+            return outcome
+        }
         while !theirs.isEmpty {
             outcome.waited = true
             let claimedNow = mine
@@ -359,14 +375,12 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// Streams `runs` of chunks into the store at once; returns the bytes.
     private func download(_ runs: [Range<Int>], for purpose: FetchPurpose) async throws -> UInt64 {
         if runs.count == 1 {
-            let range = layout.byteRange(ofChunks: runs[0])
-            try await download(range, for: purpose)
-            return UInt64(range.count)
+            return try await download(layout.byteRange(ofChunks: runs[0]), for: purpose, progress: nil)
         }
         let ranges = runs.map(layout.byteRange(ofChunks:))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for range in ranges {
-                group.addTask { try await self.download(range, for: purpose) }
+                group.addTask { _ = try await self.download(range, for: purpose, progress: nil) }
             }
             try await group.waitForAll()
         }
@@ -374,10 +388,12 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     }
 
     /// Streams `range` of the disk into the store: the source's bytes, then
-    /// zeros for any padding past its end. Throws ``ReadCacheRefusal`` when
-    /// the store refuses them (a full disk).
-    private func download(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws {
-        let sink = StoringSink(store: store)
+    /// zeros for any padding past its end; returns the bytes. Throws
+    /// ``ReadCacheRefusal`` when the store refuses them (a full disk).
+    private func download(
+        _ range: Range<UInt64>, for purpose: FetchPurpose, progress: (@Sendable (UInt64) -> Void)?
+    ) async throws -> UInt64 {
+        let sink = StoringSink(store: store, from: range.lowerBound, progress: progress)
         do {
             let available = range.lowerBound..<max(range.lowerBound, min(range.upperBound, contentSize))
             if !available.isEmpty {
@@ -392,5 +408,6 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
             if let refusal = sink.failure { throw ReadCacheRefusal(refusal) }
             throw error
         }
+        return UInt64(range.count)
     }
 }

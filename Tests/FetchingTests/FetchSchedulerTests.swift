@@ -209,3 +209,127 @@ extension FetchSchedulerTests {
         }
     }
 }
+
+/// A source whose requests stop at each of `stops` (byte offsets), the
+/// bytes before it written, until ``release()`` lets them on to the next;
+/// with `failingAtTheLastStop`, a request released from its last stop
+/// fails there instead of writing the rest.
+final class SteppedSource: RangeSource {
+    struct Failure: Error {}
+
+    let object: InMemorySource
+    let stops: [UInt64]
+    let failingAtTheLastStop: Bool
+    private let gate = Mutex<(released: Int, stopped: Int, waiting: [CheckedContinuation<Void, Never>])>((0, 0, []))
+
+    init(size: Int, stops: [UInt64], failingAtTheLastStop: Bool = false) {
+        object = InMemorySource(size: size)
+        self.stops = stops
+        self.failingAtTheLastStop = failingAtTheLastStop
+    }
+
+    /// How many times a request stopped, all told.
+    var stopped: Int { gate.withLock { $0.stopped } }
+
+    /// Lets every request on past its stop; `all`: past every stop.
+    func release(all: Bool = false) {
+        gate.withLock { gate in
+            gate.released = all ? stops.count : gate.released + 1
+            defer { gate.waiting = [] }
+            return gate.waiting
+        }.forEach { $0.resume() }
+    }
+
+    func read(_ range: Range<UInt64>, for purpose: FetchPurpose) async throws -> [UInt8] {
+        try await object.read(range, for: purpose)
+    }
+
+    func read(_ range: Range<UInt64>, for purpose: FetchPurpose, into sink: any FetchSink) async throws {
+        let bytes = try await object.read(range, for: purpose)
+        var written = 0
+        for (index, stop) in stops.enumerated() {
+            let end = Int(min(max(stop, range.lowerBound), range.upperBound) - range.lowerBound)
+            try write(bytes[written..<max(written, end)], of: range, to: sink)
+            written = max(written, end)
+            await pass(stop: index)
+        }
+        if failingAtTheLastStop { throw Failure() }
+        try write(bytes[written...], of: range, to: sink)
+    }
+
+    private func write(_ bytes: ArraySlice<UInt8>, of range: Range<UInt64>, to sink: any FetchSink) throws {
+        try bytes.withUnsafeBytes { try sink.write($0, at: range.lowerBound + UInt64(bytes.startIndex)) }
+    }
+
+    private func pass(stop index: Int) async {
+        await withCheckedContinuation { continuation in
+            let wait = gate.withLock { gate in
+                gate.stopped += 1
+                if gate.released <= index { gate.waiting.append(continuation) }
+                return gate.released <= index
+            }
+            if !wait { continuation.resume() }
+        }
+    }
+}
+
+extension FetchSchedulerTests {
+    /// A read waits for the chunks it wants, not for the whole request it
+    /// joined: a request stopped halfway answers a read of its first chunk
+    /// that joined it before any byte came (and makes only the chunks
+    /// written readable), while the read that made it waits for the rest.
+    /// Nothing is fetched twice.
+    @Test(.timeLimit(.minutes(1))) func aReadOfARequestsFirstChunkDoesNotWaitForItsLast() async throws {
+        let chunk = 64 << 10
+        let source = SteppedSource(size: Self.size, stops: [0, UInt64(8 * chunk)])
+        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(Self.size)))
+        let scheduler = FetchScheduler(
+            source: source, connections: 4, contentSize: UInt64(Self.size), layout: store.chunkLayout, store: store)
+        let whole = Task { try await Self.read(0..<16 * chunk, from: scheduler, store: store) }
+        // Waiting for a state, not a time: each check sleeps, so the pool's
+        // threads stay free for the tasks being waited for.
+        while source.stopped == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let first = Task { try await Self.read(4096..<8192, from: scheduler, store: store) }
+        while scheduler.counters.joinedChunks == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        source.release()
+        // Should the read wait for the whole request, the time limit cancels
+        // the test, and the source lets the request end so the run goes on.
+        let firstBytes = try await withTaskCancellationHandler {
+            try await first.value
+        } onCancel: {
+            source.release(all: true)
+        }
+        #expect(firstBytes == source.object.bytes(4096..<8192))
+        #expect(store.knownMissingRuns(in: 0..<1).isEmpty)
+        #expect(store.knownMissingRuns(in: 8..<16) == [8..<16], "no chunk past the bytes written is readable")
+        source.release()
+        #expect(try await whole.value == source.object.bytes(0..<16 * chunk))
+        #expect(source.object.requested == [0..<UInt64(16 * chunk)])
+    }
+
+    /// A request that fails after a waiting read was given its first chunks
+    /// commits those chunks (they were written whole, so no process need
+    /// fetch them again); the read that wanted the rest gets the failure.
+    @Test(.timeLimit(.minutes(1))) func aFailedRequestCommitsTheChunksItMadeReadable() async throws {
+        let chunk = 64 << 10
+        let source = SteppedSource(size: Self.size, stops: [0, UInt64(8 * chunk)], failingAtTheLastStop: true)
+        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(Self.size)))
+        let scheduler = FetchScheduler(
+            source: source, connections: 4, contentSize: UInt64(Self.size), layout: store.chunkLayout, store: store)
+        let whole = Task { try await Self.read(0..<16 * chunk, from: scheduler, store: store) }
+        while source.stopped == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let first = Task { try await Self.read(4096..<8192, from: scheduler, store: store) }
+        while scheduler.counters.joinedChunks == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        source.release()
+        let firstBytes = try await withTaskCancellationHandler {
+            try await first.value
+        } onCancel: {
+            source.release(all: true)
+        }
+        #expect(firstBytes == source.object.bytes(4096..<8192))
+        source.release()
+        await #expect(throws: SteppedSource.Failure.self) { try await whole.value }
+        await scheduler.finishStoring()
+        #expect(store.storedCount == 8, "the chunks before the failure are committed, no others")
+    }
+}
