@@ -56,12 +56,15 @@ final class Arrival: Sendable {
     }
 
     /// The request's chunks before `end` are written (not yet readable).
-    /// Called as its bytes come, on the thread that writes them.
+    /// Called as its bytes come, on the thread that writes them. Reads
+    /// wanting the last chunk wake at ``arrived()``, on the request's own
+    /// executor: waking them here too would cross threads twice for every
+    /// request of one chunk, a cold random read's (docs/benchmarks.md).
     func written(chunksBefore end: Int) {
         let due = state.withLock { state -> [Waiter] in
             guard state.outcome == nil, end > state.written else { return [] }
             state.written = end
-            guard state.waiters.contains(where: { $0.end <= end }) else { return [] }
+            guard end < chunks.upperBound, state.waiters.contains(where: { $0.end <= end }) else { return [] }
             makeReadable(before: end, in: &state)
             let due = state.waiters.filter { $0.end <= end }
             state.waiters.removeAll { $0.end <= end }
