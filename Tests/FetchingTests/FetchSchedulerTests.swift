@@ -274,22 +274,28 @@ final class SteppedSource: RangeSource {
 }
 
 extension FetchSchedulerTests {
-    /// A read waits for the chunks it wants, not for the whole request it
-    /// joined: a request stopped halfway answers a read of its first chunk
-    /// that joined it before any byte came (and makes only the chunks
-    /// written readable), while the read that made it waits for the rest.
-    /// Nothing is fetched twice.
-    @Test(.timeLimit(.minutes(1))) func aReadOfARequestsFirstChunkDoesNotWaitForItsLast() async throws {
-        let chunk = 64 << 10
-        let source = SteppedSource(size: Self.size, stops: [0, UInt64(8 * chunk)])
-        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(Self.size)))
+    /// A read of 16 chunks made a request that stopped before its first
+    /// byte; a read of bytes in its first chunk joined it; the request went
+    /// on to its stop after 8 chunks: what the joining read got, with the
+    /// first read still waiting.
+    struct JoinedHalfway {
+        let store: InMemoryChunkStore
+        let scheduler: FetchScheduler
+        let whole: Task<[UInt8], any Error>
+        let firstBytes: [UInt8]
+    }
+
+    static let chunk = 64 << 10
+
+    static func joinHalfway(_ source: SteppedSource) async throws -> JoinedHalfway {
+        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(size)))
         let scheduler = FetchScheduler(
-            source: source, connections: 4, contentSize: UInt64(Self.size), layout: store.chunkLayout, store: store)
-        let whole = Task { try await Self.read(0..<16 * chunk, from: scheduler, store: store) }
+            source: source, connections: 4, contentSize: UInt64(size), layout: store.chunkLayout, store: store)
+        let whole = Task { try await read(0..<16 * chunk, from: scheduler, store: store) }
         // Waiting for a state, not a time: each check sleeps, so the pool's
         // threads stay free for the tasks being waited for.
         while source.stopped == 0 { try await Task.sleep(for: .milliseconds(1)) }
-        let first = Task { try await Self.read(4096..<8192, from: scheduler, store: store) }
+        let first = Task { try await read(4096..<8192, from: scheduler, store: store) }
         while scheduler.counters.joinedChunks == 0 { try await Task.sleep(for: .milliseconds(1)) }
         source.release()
         // Should the read wait for the whole request, the time limit cancels
@@ -299,37 +305,35 @@ extension FetchSchedulerTests {
         } onCancel: {
             source.release(all: true)
         }
-        #expect(firstBytes == source.object.bytes(4096..<8192))
-        #expect(store.knownMissingRuns(in: 0..<1).isEmpty)
-        #expect(store.knownMissingRuns(in: 8..<16) == [8..<16], "no chunk past the bytes written is readable")
+        return JoinedHalfway(store: store, scheduler: scheduler, whole: whole, firstBytes: firstBytes)
+    }
+
+    /// A read waits for the chunks it wants, not for the whole request it
+    /// joined: a request stopped halfway answers a read of its first chunk
+    /// that joined it before any byte came (and makes only the chunks
+    /// written readable), while the read that made it waits for the rest.
+    /// Nothing is fetched twice.
+    @Test(.timeLimit(.minutes(1))) func aReadOfARequestsFirstChunkDoesNotWaitForItsLast() async throws {
+        let source = SteppedSource(size: Self.size, stops: [0, UInt64(8 * Self.chunk)])
+        let joined = try await Self.joinHalfway(source)
+        #expect(joined.firstBytes == source.object.bytes(4096..<8192))
+        #expect(joined.store.knownMissingRuns(in: 0..<1).isEmpty)
+        #expect(joined.store.knownMissingRuns(in: 8..<16) == [8..<16], "no chunk past the bytes written is readable")
         source.release()
-        #expect(try await whole.value == source.object.bytes(0..<16 * chunk))
-        #expect(source.object.requested == [0..<UInt64(16 * chunk)])
+        #expect(try await joined.whole.value == source.object.bytes(0..<16 * Self.chunk))
+        #expect(source.object.requested == [0..<UInt64(16 * Self.chunk)])
     }
 
     /// A request that fails after a waiting read was given its first chunks
     /// commits those chunks (they were written whole, so no process need
     /// fetch them again); the read that wanted the rest gets the failure.
     @Test(.timeLimit(.minutes(1))) func aFailedRequestCommitsTheChunksItMadeReadable() async throws {
-        let chunk = 64 << 10
-        let source = SteppedSource(size: Self.size, stops: [0, UInt64(8 * chunk)], failingAtTheLastStop: true)
-        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(Self.size)))
-        let scheduler = FetchScheduler(
-            source: source, connections: 4, contentSize: UInt64(Self.size), layout: store.chunkLayout, store: store)
-        let whole = Task { try await Self.read(0..<16 * chunk, from: scheduler, store: store) }
-        while source.stopped == 0 { try await Task.sleep(for: .milliseconds(1)) }
-        let first = Task { try await Self.read(4096..<8192, from: scheduler, store: store) }
-        while scheduler.counters.joinedChunks == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let source = SteppedSource(size: Self.size, stops: [0, UInt64(8 * Self.chunk)], failingAtTheLastStop: true)
+        let joined = try await Self.joinHalfway(source)
+        #expect(joined.firstBytes == source.object.bytes(4096..<8192))
         source.release()
-        let firstBytes = try await withTaskCancellationHandler {
-            try await first.value
-        } onCancel: {
-            source.release(all: true)
-        }
-        #expect(firstBytes == source.object.bytes(4096..<8192))
-        source.release()
-        await #expect(throws: SteppedSource.Failure.self) { try await whole.value }
-        await scheduler.finishStoring()
-        #expect(store.storedCount == 8, "the chunks before the failure are committed, no others")
+        await #expect(throws: SteppedSource.Failure.self) { try await joined.whole.value }
+        await joined.scheduler.finishStoring()
+        #expect(joined.store.storedCount == 8, "the chunks before the failure are committed, no others")
     }
 }
