@@ -30,11 +30,13 @@ struct DropBehind {
     static let passedUncommittedLimit = 1 << 16
 
     /// The runs of chunks among `runs`, just committed by this process,
-    /// whose pages may go now.
-    mutating func committed(_ runs: [Range<Int>]) -> [Range<Int>] {
+    /// whose pages may go now. `marked` are those whose bits the commit
+    /// set: only they count as fetched here, not cached chunks a request
+    /// spanned between the missing ones.
+    mutating func committed(_ runs: [Range<Int>], marking marked: Set<Int>) -> [Range<Int>] {
         guard !passesEveryChunk else { return runs }
-        for run in runs {
-            committedHere.formUnion(run)
+        for chunk in marked {
+            committedHere.insert(chunk)
         }
         return runs.flatMap { run in ChunkLayout.runs(in: run) { passedUncommitted.remove($0) != nil } }
     }

@@ -219,8 +219,8 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
         let chunks = runs.flatMap { $0 }
         do {
             try await dataSync.synchronize {
-                try self.commit(chunks)
-                self.dropPages(of: self.dropBehind.withLock { $0.committed(runs) })
+                let marked = try self.commit(chunks)
+                self.dropPages(of: self.dropBehind.withLock { $0.committed(runs, marking: marked) })
             }
         } catch {
             presence.withLock { $0.written.subtract(chunks) }
@@ -265,26 +265,32 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
 
     /// Sets the bits of `chunks` on disk and in memory, merging what other
     /// processes wrote to the same pages, under the cross-process lock. The
-    /// bitmap's lock is taken only to merge and encode.
-    private func commit(_ chunks: [Int]) throws {
+    /// bitmap's lock is taken only to merge and encode. Returns the chunks
+    /// whose bits it set: those no process had marked (a request may span
+    /// cached chunks between the missing ones it fetched).
+    private func commit(_ chunks: [Int]) throws -> Set<Int> {
         try committing.withLock { _ throws(CacheFileError) in
             try files.lock.lockExclusively()
             defer { try? files.lock.unlock() }
             let pages = Set(chunks.map(PresenceBitmap.page(of:))).sorted()
             let stored = try pages.map { page throws(CacheFileError) in (page, try files.readPage(page)) }
-            let encoded = presence.withLock { presence in
+            let (encoded, marked) = presence.withLock { presence in
                 for (page, bytes) in stored {
                     _ = presence.bitmap.merge(storedPage: bytes, page: page)
                 }
+                var marked = Set<Int>()
                 for chunk in chunks {
-                    presence.bitmap.insert(chunk)
+                    if presence.bitmap.insert(chunk) {
+                        marked.insert(chunk)
+                    }
                     presence.written.remove(chunk)
                 }
-                return pages.map { (page: $0, bytes: presence.bitmap.encodedPage($0)) }
+                return (pages.map { (page: $0, bytes: presence.bitmap.encodedPage($0)) }, marked)
             }
             for page in encoded {
                 try files.meta.writeAll(page.bytes, at: CacheFiles.offset(ofPage: page.page))
             }
+            return marked
         }
     }
 

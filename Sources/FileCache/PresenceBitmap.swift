@@ -30,8 +30,12 @@ struct PresenceBitmap: Sendable {
         bits[chunk / 8] & (1 << (chunk % 8)) != 0
     }
 
-    mutating func insert(_ chunk: Int) {
-        bits[chunk / 8] |= 1 << (chunk % 8)
+    /// Sets `chunk`'s bit; returns whether it was clear.
+    @discardableResult
+    mutating func insert(_ chunk: Int) -> Bool {
+        let mask: UInt8 = 1 << (chunk % 8)
+        defer { bits[chunk / 8] |= mask }
+        return bits[chunk / 8] & mask == 0
     }
 
     static func page(of chunk: Int) -> Int { chunk / chunksPerPage }

@@ -128,7 +128,7 @@ struct PullAndCacheTests {
         let letGo = copy.reduce(into: Set<UInt64>()) { chunks, bytes in chunks.formUnion(bytes.lowerBound >> 16..<bytes.upperBound >> 16) }
         #expect(letGo.count << 16 >= setup.imageSize / 2, "the copy let go of \(letGo.count) chunks' pages")
         for read in scatteredReads.dropFirst() {
-            #expect(copy.allSatisfy { !$0.overlaps(read) }, "the pages of \(read), cached before the copy, stay")
+            #expect(copy.allSatisfy { !$0.overlaps(read) }, "the pages of \(read), cached before the copy, stay: \(copy.filter { $0.overlaps(read) })")
         }
         let resident = try residentBytes(of: try setup.cacheDirectory().appending("data"))
         #expect(resident <= setup.imageSize / 2, "\(resident) bytes of the copied 48 MiB stayed in the page cache")
