@@ -26,7 +26,7 @@ final class Arrival: Sendable {
     }
 
     /// The request's chunks.
-    let chunks: Range<Int>
+    private let chunks: Range<Int>
     private let state: Mutex<State>
     /// Makes written chunks readable, before the reads that want them wake.
     private let makeReadable: @Sendable (Range<Int>) -> Void
@@ -64,9 +64,10 @@ final class Arrival: Sendable {
         let due = state.withLock { state -> [Waiter] in
             guard state.outcome == nil, end > state.written else { return [] }
             state.written = end
-            guard end < chunks.upperBound, state.waiters.contains(where: { $0.end <= end }) else { return [] }
-            makeReadable(before: end, in: &state)
+            guard end < chunks.upperBound else { return [] }
             let due = state.waiters.filter { $0.end <= end }
+            guard !due.isEmpty else { return [] }
+            makeReadable(before: end, in: &state)
             state.waiters.removeAll { $0.end <= end }
             return due
         }

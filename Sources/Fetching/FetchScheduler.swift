@@ -315,18 +315,14 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// about fetching it again would, and the rest is then fetched here
     /// without a claim (writing the same bytes twice is harmless).
     ///
-    /// When this process fetches every chunk in one request, `progress` is
-    /// told how far from the start its bytes are written.
+    /// When this process fetches every chunk itself in one transfer,
+    /// `progress` is told how far from the start its bytes are written.
     private func bringShared(
         _ chunks: Range<Int>, for purpose: FetchPurpose, claims: inout [ChunkClaim],
         progress: @escaping @Sendable (UInt64) -> Void
     ) async throws -> SharedFetch {
         var outcome = SharedFetch()
         var (mine, theirs) = try await claim(CollectionOfOne(chunks), into: &claims)
-        if theirs.isEmpty, mine.count == 1, mine[0] == chunks {
-            outcome.fetchedBytes = try await download(layout.byteRange(ofChunks: chunks), for: purpose, progress: progress)
-            return outcome
-        }
         while !theirs.isEmpty {
             outcome.waited = true
             let claimedNow = mine
@@ -341,7 +337,8 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
             guard !pending.isEmpty else { return outcome }
             (mine, theirs) = try await claim(pending, into: &claims)
         }
-        outcome.fetchedBytes += try await download(mine, for: purpose)
+        let isWhole = mine.count == 1 && mine[0] == chunks
+        outcome.fetchedBytes += try await download(mine, for: purpose, progress: isWhole ? progress : nil)
         return outcome
     }
 
@@ -373,9 +370,12 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     }
 
     /// Streams `runs` of chunks into the store at once; returns the bytes.
-    private func download(_ runs: [Range<Int>], for purpose: FetchPurpose) async throws -> UInt64 {
+    /// `progress` follows a single run (see ``StoringSink``).
+    private func download(
+        _ runs: [Range<Int>], for purpose: FetchPurpose, progress: (@Sendable (UInt64) -> Void)? = nil
+    ) async throws -> UInt64 {
         if runs.count == 1 {
-            return try await download(layout.byteRange(ofChunks: runs[0]), for: purpose, progress: nil)
+            return try await download(layout.byteRange(ofChunks: runs[0]), for: purpose, progress: progress)
         }
         let ranges = runs.map(layout.byteRange(ofChunks:))
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -35,9 +35,7 @@ struct DropBehind {
     /// spanned between the missing ones.
     mutating func committed(_ runs: [Range<Int>], marking marked: Set<Int>) -> [Range<Int>] {
         guard !passesEveryChunk else { return runs }
-        for chunk in marked {
-            committedHere.insert(chunk)
-        }
+        committedHere.formUnion(marked)
         return runs.flatMap { run in ChunkLayout.runs(in: run) { passedUncommitted.remove($0) != nil } }
     }
 
