@@ -109,8 +109,10 @@ final class CurlTransfer {
             try set(CURLOPT_RANGE, "\(range.lowerBound)-\(range.upperBound)")
         }
         // Large bodies arrive in fewer, larger reads: less work per byte on
-        // the one thread that drives every transfer.
-        try set(CURLOPT_BUFFERSIZE, min(max(request.bodyLimit, 16 << 10), Self.largestReceiveBuffer))
+        // the one thread that drives every transfer. Room for the response's
+        // head as well lets a one-chunk reply arrive in one read, not two.
+        let receiveBuffer = max(request.bodyLimit, 16 << 10) + Self.responseHeadAllowance
+        try set(CURLOPT_BUFFERSIZE, min(receiveBuffer, Self.largestReceiveBuffer))
         let credentials = request.carriesCredentials ? request.credentials : Credentials()
         try append(Self.identityCoding)
         try append(credentials.headers)
@@ -248,6 +250,10 @@ final class CurlTransfer {
     /// handle keeps one: at 64 KiB, not 256, every command peaks ~3 MiB
     /// lower, and a 1 GiB pull costs curl's thread no more (docs/benchmarks.md).
     private static let largestReceiveBuffer = 64 << 10
+
+    /// What a response's status line and headers take beside its body:
+    /// nginx sends ~300 bytes, an object store's signed replies ~1 KiB.
+    private static let responseHeadAllowance = 4 << 10
 
     private static func versionName(_ version: Int) -> String {
         switch version {
