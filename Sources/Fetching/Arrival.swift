@@ -30,10 +30,16 @@ final class Arrival: Sendable {
     private let state: Mutex<State>
     /// Makes written chunks readable, before the reads that want them wake.
     private let makeReadable: @Sendable (Range<Int>) -> Void
+    /// Told when a read starts waiting: bytes held for room must come now.
+    private let whenAwaited: (@Sendable () -> Void)?
 
-    init(chunks: Range<Int>, makeReadable: @escaping @Sendable (Range<Int>) -> Void) {
+    init(
+        chunks: Range<Int>, makeReadable: @escaping @Sendable (Range<Int>) -> Void,
+        whenAwaited: (@Sendable () -> Void)? = nil
+    ) {
         self.chunks = chunks
         self.makeReadable = makeReadable
+        self.whenAwaited = whenAwaited
         state = Mutex(State(written: chunks.lowerBound, readable: chunks.lowerBound))
     }
 
@@ -51,7 +57,11 @@ final class Arrival: Sendable {
                 makeReadable(before: state.written, in: &state)
                 return .success(())
             }
-            if let outcome { continuation.resume(with: outcome) }
+            if let outcome {
+                continuation.resume(with: outcome)
+            } else {
+                whenAwaited?()
+            }
         }
     }
 
@@ -80,6 +90,12 @@ final class Arrival: Sendable {
         guard state.readable < end else { return }
         makeReadable(state.readable..<end)
         state.readable = end
+    }
+
+    /// Whether no read waits for `chunk` (or for any chunk after it): its
+    /// bytes may wait for room in the store.
+    func noReadWaits(forChunk chunk: Int) -> Bool {
+        state.withLock { state in state.waiters.allSatisfy { $0.end <= chunk } }
     }
 
     /// The chunks made readable before the request arrived or failed: all

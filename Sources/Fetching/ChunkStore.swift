@@ -49,6 +49,16 @@ public protocol ChunkStore: Sendable {
     /// keeps them where the host needs room may let them go. Called on the
     /// reader's thread, which may be an event loop: it must not block.
     func bulkReaderPassed(_ bytes: Range<UInt64>)
+    /// The same as ``writeFetched(_:at:)``, unless taking `bytes` would make
+    /// the store forget chunks no read has taken yet: then it writes none
+    /// of them and returns false, and calls ``onRoomMade(_:)``'s action once
+    /// a read has made room.
+    func writeFetchedIfRoom(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws -> Bool
+    /// Sets what to call when a write refused for room could now be taken.
+    func onRoomMade(_ action: @escaping @Sendable () -> Void)
+    /// Whether ``writeFetchedIfRoom(_:at:)`` ever refuses: a store in
+    /// bounded memory. Fetches into any other never wait for room.
+    var refusesWritesForRoom: Bool { get }
 }
 
 /// Chunks a fetch claimed, and those another process is fetching; see
@@ -78,6 +88,16 @@ extension ChunkStore {
 
     /// Nothing to let go of, unless the store says otherwise.
     public func bulkReaderPassed(_ bytes: Range<UInt64>) {}
+
+    /// A store that never forgets what it was given always has room.
+    public func writeFetchedIfRoom(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws -> Bool {
+        try writeFetched(bytes, at: offset)
+        return true
+    }
+
+    public func onRoomMade(_ action: @escaping @Sendable () -> Void) {}
+
+    public var refusesWritesForRoom: Bool { false }
 
     /// The missing runs of every run in `runs`, in their order.
     public func missingRuns(in runs: [Range<Int>]) async throws -> [Range<Int>] {

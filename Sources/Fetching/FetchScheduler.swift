@@ -25,6 +25,11 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     public let layout: ChunkLayout
     public let policy: FetchPolicy
     private let source: any RangeSource
+    /// Whether readahead's bytes may wait for room in the store (in the
+    /// source's transfer) instead of making it forget bytes not yet read;
+    /// off once the scheduler finishes, so no transfer waits for a reader
+    /// that will not come.
+    private let readaheadWaitsForRoom: Atomic<Bool>
     /// Bytes of the source that hold disk data; the disk may end in padding.
     private let contentSize: UInt64
     private let store: any ChunkStore
@@ -78,6 +83,11 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         self.onStoreFailure = onStoreFailure
         state = Mutex(State(planner: FetchPlanner(
             layout: layout, policy: policy, connections: connections, latency: latency)))
+        let waitsForRoom = source.holdsReadsForFullSinks && store.refusesWritesForRoom
+        readaheadWaitsForRoom = Atomic(waitsForRoom)
+        if waitsForRoom {
+            store.onRoomMade { [source] in source.resumeHeldReads() }
+        }
     }
 
     /// What the scheduler has done so far, with the reads it observed.
@@ -191,6 +201,8 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// stored (or failed), so a command can exit without losing what it
     /// fetched.
     public func finishStoring() async {
+        readaheadWaitsForRoom.store(false, ordering: .relaxed)
+        source.resumeHeldReads()
         while let plan = state.withLock({ $0.readaheadPlans.values.first }) {
             await plan.value
         }
@@ -242,7 +254,11 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// tell the waiting reads, then commit them and let go of the claim.
     private func makeFetch(_ request: FetchPlanner.Request) -> Fetch {
         let gate = StartGate()
-        let arrival = Arrival(chunks: request.chunks) { [store] in store.wrote($0) }
+        let mayWaitForRoom = request.purpose == .readahead && readaheadWaitsForRoom.load(ordering: .relaxed)
+        let resumeHeld: @Sendable () -> Void = { [source] in source.resumeHeldReads() }
+        let arrival = Arrival(
+            chunks: request.chunks, makeReadable: { [store] in store.wrote($0) }, whenAwaited: mayWaitForRoom ? resumeHeld : nil)
+        let waitsForRoom = mayWaitForRoom ? bytesMayWaitForRoom(in: arrival) : nil
         // A read's fetch runs where the read waits (an NBD connection's event
         // loop), so its answer crosses from curl's thread to that one only.
         // Detached: it needs none of the reader's task-local values, and
@@ -267,7 +283,7 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
                     downloading.decrement()
                     tell { $0.arrived(request.id) }
                 }
-                shared = try await bringShared(request.chunks, for: request.purpose, claims: &claims) { [layout] writtenThrough in
+                shared = try await bringShared(request.chunks, for: request.purpose, claims: &claims, mayWaitForRoom: waitsForRoom) { [layout] writtenThrough in
                     arrival.written(chunksBefore: layout.chunkCount(before: writtenThrough))
                 }
                 store.wrote(request.chunks)
@@ -297,6 +313,18 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         return Fetch(chunks: request.chunks, gate: gate, arrival: arrival, stored: stored)
     }
 
+    /// Whether a readahead's bytes at an offset may wait for room: bytes
+    /// of the source (not the zeros of padding past its end, which no
+    /// transfer holds), while no read waits for their chunk and the
+    /// scheduler has not finished.
+    private func bytesMayWaitForRoom(in arrival: Arrival) -> @Sendable (UInt64) -> Bool {
+        let chunkBytes = UInt64(layout.chunkBytes)
+        return { [self] offset in
+            offset < contentSize && readaheadWaitsForRoom.load(ordering: .relaxed)
+                && arrival.noReadWaits(forChunk: Int(offset / chunkBytes))
+        }
+    }
+
     /// What bringing a request's chunks in came to.
     private struct SharedFetch {
         var fetchedBytes: UInt64 = 0
@@ -316,10 +344,11 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// without a claim (writing the same bytes twice is harmless).
     ///
     /// When this process fetches every chunk itself in one transfer,
-    /// `progress` is told how far from the start its bytes are written.
+    /// `progress` is told how far from the start its bytes are written, and
+    /// `mayWaitForRoom` says which of them may wait for room in the store.
     private func bringShared(
         _ chunks: Range<Int>, for purpose: FetchPurpose, claims: inout [ChunkClaim],
-        progress: @escaping @Sendable (UInt64) -> Void
+        mayWaitForRoom: (@Sendable (UInt64) -> Bool)?, progress: @escaping @Sendable (UInt64) -> Void
     ) async throws -> SharedFetch {
         var outcome = SharedFetch()
         var (mine, theirs) = try await claim(CollectionOfOne(chunks), into: &claims)
@@ -338,7 +367,8 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
             (mine, theirs) = try await claim(pending, into: &claims)
         }
         let isWhole = mine.count == 1 && mine[0] == chunks
-        outcome.fetchedBytes += try await download(mine, for: purpose, progress: isWhole ? progress : nil)
+        outcome.fetchedBytes += try await download(
+            mine, for: purpose, progress: isWhole ? progress : nil, mayWaitForRoom: isWhole ? mayWaitForRoom : nil)
         return outcome
     }
 
@@ -372,15 +402,16 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// Streams `runs` of chunks into the store at once; returns the bytes.
     /// `progress` follows a single run (see ``StoringSink``).
     private func download(
-        _ runs: [Range<Int>], for purpose: FetchPurpose, progress: (@Sendable (UInt64) -> Void)? = nil
+        _ runs: [Range<Int>], for purpose: FetchPurpose, progress: (@Sendable (UInt64) -> Void)? = nil,
+        mayWaitForRoom: (@Sendable (UInt64) -> Bool)? = nil
     ) async throws -> UInt64 {
         if runs.count == 1 {
-            return try await download(layout.byteRange(ofChunks: runs[0]), for: purpose, progress: progress)
+            return try await download(layout.byteRange(ofChunks: runs[0]), for: purpose, progress: progress, mayWaitForRoom: mayWaitForRoom)
         }
         let ranges = runs.map(layout.byteRange(ofChunks:))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for range in ranges {
-                group.addTask { _ = try await self.download(range, for: purpose, progress: nil) }
+                group.addTask { _ = try await self.download(range, for: purpose, progress: nil, mayWaitForRoom: nil) }
             }
             try await group.waitForAll()
         }
@@ -391,9 +422,10 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// zeros for any padding past its end; returns the bytes. Throws
     /// ``ReadCacheRefusal`` when the store refuses them (a full disk).
     private func download(
-        _ range: Range<UInt64>, for purpose: FetchPurpose, progress: (@Sendable (UInt64) -> Void)?
+        _ range: Range<UInt64>, for purpose: FetchPurpose, progress: (@Sendable (UInt64) -> Void)?,
+        mayWaitForRoom: (@Sendable (UInt64) -> Bool)?
     ) async throws -> UInt64 {
-        let sink = StoringSink(store: store, from: range.lowerBound, progress: progress)
+        let sink = StoringSink(store: store, from: range.lowerBound, progress: progress, mayWaitForRoom: mayWaitForRoom)
         do {
             let available = range.lowerBound..<max(range.lowerBound, min(range.upperBound, contentSize))
             if !available.isEmpty {

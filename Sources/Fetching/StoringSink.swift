@@ -5,11 +5,14 @@ import Synchronization
 /// writes best (``ChunkStore/fetchedWriteUnit``), and remembers how storing
 /// failed, so the fetch can tell a full disk from a failed download. It
 /// tells `progress` how far from the start its bytes are written, so the
-/// reads waiting for the first of them need not wait for the last.
+/// reads waiting for the first of them need not wait for the last. Where
+/// `mayWaitForRoom` says bytes may wait, a store without room for them
+/// makes the sink throw ``FetchSinkIsFull``, which is not a failure.
 final class StoringSink: FetchSink {
     private let store: any ChunkStore
     private let state: Mutex<State>
     private let progress: (@Sendable (UInt64) -> Void)?
+    private let mayWaitForRoom: (@Sendable (UInt64) -> Bool)?
 
     private struct State {
         /// Nil when the store takes the bytes as they come.
@@ -20,9 +23,13 @@ final class StoringSink: FetchSink {
     }
 
     /// A sink for bytes from `start` on.
-    init(store: any ChunkStore, from start: UInt64, progress: (@Sendable (UInt64) -> Void)? = nil) {
+    init(
+        store: any ChunkStore, from start: UInt64, progress: (@Sendable (UInt64) -> Void)? = nil,
+        mayWaitForRoom: (@Sendable (UInt64) -> Bool)? = nil
+    ) {
         self.store = store
         self.progress = progress
+        self.mayWaitForRoom = mayWaitForRoom
         let unit = store.fetchedWriteUnit
         state = Mutex(State(gathering: unit > 0 ? WriteGathering(unit: unit) : nil, writtenThrough: start))
     }
@@ -48,7 +55,11 @@ final class StoringSink: FetchSink {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, state: inout State) throws {
-        try store.writeFetched(bytes, at: offset)
+        if mayWaitForRoom?(offset) == true {
+            guard try store.writeFetchedIfRoom(bytes, at: offset) else { throw FetchSinkIsFull() }
+        } else {
+            try store.writeFetched(bytes, at: offset)
+        }
         guard let progress, offset <= state.writtenThrough else { return }
         state.writtenThrough = max(state.writtenThrough, offset + UInt64(bytes.count))
         progress(state.writtenThrough)
@@ -58,6 +69,8 @@ final class StoringSink: FetchSink {
         try state.withLock { state in
             do {
                 try body(&state)
+            } catch let full as FetchSinkIsFull {
+                throw full
             } catch {
                 state.failure = state.failure ?? error
                 throw error

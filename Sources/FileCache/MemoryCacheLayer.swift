@@ -7,15 +7,20 @@ import Synchronization
 /// goes through the same stack, fetch pipeline and readahead as one with.
 ///
 /// Whole chunks only, as the file cache. Past its limit it forgets the
-/// chunks read least recently, and only when none it holds has been read,
-/// the oldest of those that arrived ahead of their reader: a sequential
-/// reader is done with what it read. A read that finds a chunk gone before
-/// it read it asks for it again (see ``LayeredDisk``). Nothing is durable, so a
-/// commit has nothing to do.
+/// chunks read least recently: a sequential reader is done with what it
+/// read. Chunks that arrived ahead of their reader are kept: readahead with
+/// no room waits (``writeFetchedIfRoom(_:at:)`` refuses it, and the action
+/// set with ``onRoomMade(_:)`` is called once a read has made room), and
+/// bytes a read waits for overdraw the limit by up to a sixth. Only past
+/// that are unread chunks forgotten, the oldest first (bytes a merged
+/// request brought that no read wants). A read that finds a chunk gone
+/// before it read it asks for it again (see ``LayeredDisk``). Nothing is
+/// durable, so a commit has nothing to do.
 public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     public let chunkLayout: ChunkLayout
     public let sectorSize: Int
     private let state: Mutex<State>
+    private let roomMade = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Unchecked `Sendable`: its buffers are touched only under the lock.
     private struct State: ~Copyable, @unchecked Sendable {
@@ -30,14 +35,21 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         var arriving: [Int: UnsafeMutableRawBufferPointer] = [:]
         /// Where every buffer above comes from; its limit is the cache's.
         var buffers: ChunkBufferPool
+        /// A write was refused for room since the last read.
+        var refusedForRoom = false
+        /// Buffers past the limit that bytes a read waits for may take
+        /// rather than make the cache forget a chunk no read has taken.
+        var overdraftBuffers: Int { buffers.keptBuffers / 6 }
 
         /// The buffer `chunk`'s arriving bytes go to; a chunk that starts
-        /// arriving takes one. Past the limit, readable chunks are forgotten,
-        /// those read first; chunks still arriving never are, so a fetch
-        /// larger than the cache overdraws it until its reader has read them.
+        /// arriving takes one. Past the limit, chunks already read are
+        /// forgotten; unread ones only past the overdraft. Chunks still
+        /// arriving never are, so a fetch larger than the cache overdraws
+        /// it further until its reader has read them.
         mutating func arrivalBuffer(of chunk: Int) -> UnsafeMutableRawBufferPointer {
             if let buffer = arriving[chunk] { return buffer }
-            while buffers.outstanding >= buffers.keptBuffers, let oldest = read.removeOldest() ?? unread.removeOldest() {
+            while buffers.outstanding >= buffers.keptBuffers, let oldest = read.removeOldest()
+                ?? (buffers.outstanding >= buffers.keptBuffers + overdraftBuffers ? unread.removeOldest() : nil) {
                 if let forgotten = held.removeValue(forKey: oldest) { buffers.giveBack(forgotten) }
             }
             let buffer = buffers.take()
@@ -45,10 +57,21 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
             return buffer
         }
 
-        /// A read touched `chunk`, a readable one.
-        mutating func noteRead(_ chunk: Int) {
+        /// Whether buffers for `chunks` would make the cache forget a chunk
+        /// no read has taken: it has no room for those not arriving yet,
+        /// and holds no chunk read.
+        func lacksRoom(for chunks: some Sequence<Int>) -> Bool {
+            let needed = chunks.reduce(0) { $0 + (arriving[$1] == nil ? 1 : 0) }
+            return needed > 0 && buffers.outstanding + needed > buffers.keptBuffers && read.oldest == nil
+        }
+
+        /// A read touched `chunk`, a readable one; returns whether that
+        /// made room for a write refused for it.
+        mutating func noteRead(_ chunk: Int) -> Bool {
             unread.remove(chunk)
             read.use(chunk)
+            defer { refusedForRoom = false }
+            return refusedForRoom
         }
 
         deinit {
@@ -75,15 +98,18 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     public func readImmediately(into buffer: inout SectorBuffer, marking marker: inout SectorMarker) -> Bool {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
-        state.withLock { state in
+        let madeRoom = state.withLock { state in
+            var madeRoom = false
             for piece in chunkLayout.pieces(of: window) {
                 guard let held = state.held[piece.chunk] else { continue }
-                state.noteRead(piece.chunk)
+                madeRoom = state.noteRead(piece.chunk) || madeRoom
                 let sectors = piece.bytes.lowerBound / sectorBytes..<piece.bytes.upperBound / sectorBytes
                 buffer.withUnsafeMutableBytes(of: sectors) { $0.copyMemory(from: Self.bytes(of: piece, in: held)) }
                 marker.mark(sectors)
             }
+            return madeRoom
         }
+        if madeRoom { callRoomMade() }
         return true
     }
 
@@ -109,12 +135,13 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     }
 
     public func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws {
-        try state.withLock { state throws(Forgotten) in
+        let madeRoom = try state.withLock { state throws(Forgotten) in
             var written = 0
+            var madeRoom = false
             for piece in chunkLayout.pieces(of: bytes) {
                 let held: UnsafeMutableRawBufferPointer
                 if let readable = state.held[piece.chunk] {
-                    state.noteRead(piece.chunk)
+                    madeRoom = state.noteRead(piece.chunk) || madeRoom
                     held = readable
                 } else if let arriving = state.arriving[piece.chunk] {
                     held = arriving
@@ -125,17 +152,42 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
                 UnsafeMutableRawBufferPointer(rebasing: target[written..<written + copied.count]).copyMemory(from: copied)
                 written += copied.count
             }
+            return madeRoom
         }
+        if madeRoom { callRoomMade() }
     }
 
     public func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) {
+        state.withLock { state in write(bytes, at: offset, into: &state) }
+    }
+
+    public func writeFetchedIfRoom(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Bool {
         state.withLock { state in
-            for piece in chunkLayout.pieces(of: offset..<offset + UInt64(bytes.count)) {
-                let source = UnsafeRawBufferPointer(rebasing: bytes[Int(piece.bytes.lowerBound - offset)..<Int(piece.bytes.upperBound - offset)])
-                let target = state.arrivalBuffer(of: piece.chunk)
-                UnsafeMutableRawBufferPointer(rebasing: target[piece.offsetInChunk..<piece.offsetInChunk + piece.bytes.count]).copyMemory(from: source)
+            guard !state.lacksRoom(for: chunkLayout.pieces(of: offset..<offset + UInt64(bytes.count)).lazy.map(\.chunk)) else {
+                state.refusedForRoom = true
+                return false
             }
+            write(bytes, at: offset, into: &state)
+            return true
         }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, into state: inout State) {
+        for piece in chunkLayout.pieces(of: offset..<offset + UInt64(bytes.count)) {
+            let source = UnsafeRawBufferPointer(rebasing: bytes[Int(piece.bytes.lowerBound - offset)..<Int(piece.bytes.upperBound - offset)])
+            let target = state.arrivalBuffer(of: piece.chunk)
+            UnsafeMutableRawBufferPointer(rebasing: target[piece.offsetInChunk..<piece.offsetInChunk + piece.bytes.count]).copyMemory(from: source)
+        }
+    }
+
+    public var refusesWritesForRoom: Bool { true }
+
+    public func onRoomMade(_ action: @escaping @Sendable () -> Void) {
+        roomMade.withLock { $0 = action }
+    }
+
+    private func callRoomMade() {
+        roomMade.withLock { $0 }?()
     }
 
     /// The bytes of `piece` in its chunk's buffer.

@@ -21,6 +21,13 @@ public final class CurlClient: Sendable {
         loop.stop()
     }
 
+    /// Offers the bytes of every transfer whose streamed body's sink threw
+    /// `FetchSinkIsFull` to the sink again; until then curl holds them and
+    /// the transfer waits, paused. Safe from any thread.
+    public func resumeHeldTransfers() {
+        loop.resumeHeld()
+    }
+
     /// Sends one request and returns the final response, whatever its status.
     /// Throws ``CurlError`` when no response arrived, `CancellationError` when
     /// the task was cancelled.

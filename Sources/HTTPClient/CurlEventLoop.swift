@@ -18,8 +18,9 @@ final class CurlEventLoop: Sendable {
         var submissions: [Submission] = []
         var cancellations: [Int] = []
         var stopping = false
+        var resumingHeld = false
 
-        var isEmpty: Bool { submissions.isEmpty && cancellations.isEmpty && !stopping }
+        var isEmpty: Bool { submissions.isEmpty && cancellations.isEmpty && !stopping && !resumingHeld }
     }
 
     private let multi: MultiHandle
@@ -46,6 +47,11 @@ final class CurlEventLoop: Sendable {
 
     func stop() {
         post { $0.stopping = true }
+    }
+
+    /// Offers the bytes of every held transfer to its sink again.
+    func resumeHeld() {
+        post { $0.resumingHeld = true }
     }
 
     private func post(_ change: (inout Inbox) -> Void) {
@@ -80,7 +86,7 @@ final class CurlEventLoop: Sendable {
         }
         while true {
             let work = inbox.withLock { inbox in
-                defer { inbox.submissions = []; inbox.cancellations = [] }
+                defer { inbox.submissions = []; inbox.cancellations = []; inbox.resumingHeld = false }
                 return inbox
             }
             for submission in work.submissions {
@@ -93,6 +99,14 @@ final class CurlEventLoop: Sendable {
             for id in work.cancellations {
                 guard let transfer = transfers.removeValue(forKey: id) else { continue }
                 end(transfer, succeeded: false) { $0.finish(throwing: CancellationError()) }
+            }
+            if work.resumingHeld {
+                // curl hands the held bytes over inside the call, and the
+                // sink may hold them again.
+                for transfer in transfers.values where transfer.isHeld {
+                    transfer.isHeld = false
+                    curl_easy_pause(transfer.handle, CURLPAUSE_CONT)
+                }
             }
             if work.stopping {
                 for transfer in transfers.values {

@@ -28,6 +28,9 @@ final class CurlTransfer {
     /// Whether the response is an error, whose body (an S3 error document)
     /// may be longer than the range asked for and says why.
     private var isErrorResponse = false
+    /// The sink had no room for the last bytes: curl holds them, paused,
+    /// until the loop resumes the transfer.
+    var isHeld = false
 
     init(_ submission: CurlEventLoop.Submission, handle: UnsafeMutableRawPointer, configuration: HTTPClientConfiguration) throws {
         self.handle = handle
@@ -216,6 +219,9 @@ final class CurlTransfer {
         }
         do {
             try streamed.sink.write(chunk, at: streamed.offset + UInt64(streamedBytes))
+        } catch is FetchSinkIsFull {
+            isHeld = true
+            return Int(CURL_WRITEFUNC_PAUSE)
         } catch {
             sinkFailure = error
             return 0

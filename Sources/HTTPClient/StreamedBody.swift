@@ -6,6 +6,9 @@ import Fetching
 /// Only a response whose status and headers pass ``admits`` streams: any
 /// other body (an error document, a wrong range) is kept in the response
 /// for RemoteImage's `Exchange` to judge, and never reaches the sink.
+///
+/// A sink that throws `FetchSinkIsFull` pauses the transfer: curl keeps the
+/// bytes and offers them again after ``CurlClient/resumeHeldTransfers()``.
 public struct StreamedBody: Sendable {
     public let sink: any FetchSink
     /// The object's byte the body's first byte is.

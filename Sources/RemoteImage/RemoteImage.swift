@@ -115,6 +115,14 @@ public final class RemoteImage: RangeSource {
         _ = try await read(range, for: purpose, streamingTo: sink)
     }
 
+    /// A transfer whose sink is full pauses: curl keeps the bytes, and the
+    /// server's, past the socket's buffer, wait on the wire.
+    public var holdsReadsForFullSinks: Bool { true }
+
+    public func resumeHeldReads() {
+        client.resumeHeldTransfers()
+    }
+
     /// The whole object, streamed to `sink` from byte 0 by one GET: the
     /// way to read an image whose server does not serve ranges. Returns the
     /// bytes the sink got; a transfer that breaks throws, and the sink keeps

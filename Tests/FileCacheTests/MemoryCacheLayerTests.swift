@@ -1,5 +1,6 @@
 import FileCache
 import LayeredDisk
+import Synchronization
 import Testing
 
 /// The bounded memory `--no-cache` reads through.
@@ -68,5 +69,50 @@ struct MemoryCacheLayerTests {
         arrive(8..<10)
         #expect(cache.knownMissingRuns(in: 0..<10) == [0..<7])
         #expect((7..<10).allSatisfy { read($0) == [UInt8](repeating: UInt8($0), count: Self.chunk) })
+    }
+
+    /// Readahead's bytes wait while every chunk held is unread: a write
+    /// that would make the cache forget one is refused, whole, and the
+    /// cache says when a read has made room. Without the refusal the
+    /// oldest unread chunk went, and its reader fetched it again.
+    @Test func readaheadWaitsWhileEveryChunkHeldIsUnread() {
+        let rooms = Mutex(0)
+        cache.onRoomMade { rooms.withLock { $0 += 1 } }
+        arrive(0..<3)
+        let refused = fetched(3..<4) { cache.writeFetchedIfRoom($0, at: $1) }
+        #expect(!refused)
+        #expect(cache.knownMissingRuns(in: 0..<4) == [3..<4])
+        #expect(rooms.withLock { $0 } == 0)
+        #expect(read(1) == [UInt8](repeating: 1, count: Self.chunk))
+        #expect(rooms.withLock { $0 } == 1, "the read made room for the write refused")
+        #expect(read(2) == [UInt8](repeating: 2, count: Self.chunk))
+        #expect(rooms.withLock { $0 } == 1, "no write was refused since")
+        let taken = fetched(3..<4) { cache.writeFetchedIfRoom($0, at: $1) }
+        #expect(taken)
+        cache.wrote(3..<4)
+        #expect(cache.knownMissingRuns(in: 0..<4) == [1..<2], "the chunk read least recently made the room")
+    }
+
+    /// Bytes a read waits for take up to a sixth more than the limit
+    /// rather than make the cache forget chunks no read has taken; past
+    /// that the oldest unread chunk goes, so chunks nobody reads (the gap
+    /// of a merged request) cannot grow the cache for ever.
+    @Test func bytesAReadWaitsForOverdrawBeforeUnreadChunksGo() {
+        let cache = MemoryCacheLayer(sectorCount: 128, sectorSize: 512, chunkBytes: Self.chunk, limitBytes: 12 * Self.chunk)
+        for chunk in 0..<14 {
+            _ = fetched(chunk..<chunk + 1) { cache.writeFetched($0, at: $1); return true }
+            cache.wrote(chunk..<chunk + 1)
+        }
+        #expect(cache.knownMissingRuns(in: 0..<16) == [14..<16], "twelve and an overdraft of two held")
+        _ = fetched(14..<15) { cache.writeFetched($0, at: $1); return true }
+        cache.wrote(14..<15)
+        #expect(cache.knownMissingRuns(in: 0..<16) == [0..<1, 15..<16], "past the overdraft the oldest unread chunk went")
+    }
+
+    /// Hands chunks `chunks`, each filled with its number, to `write` as
+    /// one fetch's bytes; returns what it returns.
+    private func fetched(_ chunks: Range<Int>, _ write: (UnsafeRawBufferPointer, UInt64) -> Bool) -> Bool {
+        let bytes = chunks.flatMap { [UInt8](repeating: UInt8($0), count: Self.chunk) }
+        return bytes.withUnsafeBytes { write($0, UInt64(chunks.lowerBound * Self.chunk)) }
     }
 }
