@@ -30,6 +30,9 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// off once the scheduler finishes, so no transfer waits for a reader
     /// that will not come.
     private let readaheadWaitsForRoom: Atomic<Bool>
+    /// Made once, not for every fetch: a cold read's fetch allocates nothing
+    /// it does not use.
+    private let resumeHeldReads: @Sendable () -> Void
     /// Bytes of the source that hold disk data; the disk may end in padding.
     private let contentSize: UInt64
     private let store: any ChunkStore
@@ -85,8 +88,9 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
             layout: layout, policy: policy, connections: connections, latency: latency)))
         let waitsForRoom = source.holdsReadsForFullSinks && store.refusesWritesForRoom
         readaheadWaitsForRoom = Atomic(waitsForRoom)
+        resumeHeldReads = { [source] in source.resumeHeldReads() }
         if waitsForRoom {
-            store.onRoomMade { [source] in source.resumeHeldReads() }
+            store.onRoomMade(resumeHeldReads)
         }
     }
 
@@ -202,7 +206,7 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// fetched.
     public func finishStoring() async {
         readaheadWaitsForRoom.store(false, ordering: .relaxed)
-        source.resumeHeldReads()
+        resumeHeldReads()
         while let plan = state.withLock({ $0.readaheadPlans.values.first }) {
             await plan.value
         }
@@ -255,9 +259,8 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     private func makeFetch(_ request: FetchPlanner.Request) -> Fetch {
         let gate = StartGate()
         let mayWaitForRoom = request.purpose == .readahead && readaheadWaitsForRoom.load(ordering: .relaxed)
-        let resumeHeld: @Sendable () -> Void = { [source] in source.resumeHeldReads() }
         let arrival = Arrival(
-            chunks: request.chunks, makeReadable: { [store] in store.wrote($0) }, whenAwaited: mayWaitForRoom ? resumeHeld : nil)
+            chunks: request.chunks, makeReadable: { [store] in store.wrote($0) }, whenAwaited: mayWaitForRoom ? resumeHeldReads : nil)
         let waitsForRoom = mayWaitForRoom ? bytesMayWaitForRoom(in: arrival) : nil
         // A read's fetch runs where the read waits (an NBD connection's event
         // loop), so its answer crosses from curl's thread to that one only.

@@ -35,7 +35,7 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         var arriving: [Int: UnsafeMutableRawBufferPointer] = [:]
         /// Where every buffer above comes from; its limit is the cache's.
         var buffers: ChunkBufferPool
-        /// A write was refused for room since the last read.
+        /// A write was refused for room, and no read has said so since.
         var refusedForRoom = false
         /// Buffers past the limit that bytes a read waits for may take
         /// rather than make the cache forget a chunk no read has taken.
@@ -65,13 +65,18 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
             return needed > 0 && buffers.outstanding + needed > buffers.keptBuffers && read.oldest == nil
         }
 
-        /// A read touched `chunk`, a readable one; returns whether that
-        /// made room for a write refused for it.
-        mutating func noteRead(_ chunk: Int) -> Bool {
+        /// A read touched `chunk`, a readable one.
+        mutating func noteRead(_ chunk: Int) {
             unread.remove(chunk)
             read.use(chunk)
-            defer { refusedForRoom = false }
-            return refusedForRoom
+        }
+
+        /// Whether a write was refused and reads have since made room: a
+        /// chunk read is held, where refusals find none. Says so once.
+        mutating func takeRoomMadeSinceRefusal() -> Bool {
+            guard refusedForRoom, read.oldest != nil else { return false }
+            refusedForRoom = false
+            return true
         }
 
         deinit {
@@ -99,15 +104,14 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
         let sectorBytes = UInt64(sectorSize)
         let window = buffer.sectors.lowerBound * sectorBytes..<buffer.sectors.upperBound * sectorBytes
         let madeRoom = state.withLock { state in
-            var madeRoom = false
             for piece in chunkLayout.pieces(of: window) {
                 guard let held = state.held[piece.chunk] else { continue }
-                madeRoom = state.noteRead(piece.chunk) || madeRoom
+                state.noteRead(piece.chunk)
                 let sectors = piece.bytes.lowerBound / sectorBytes..<piece.bytes.upperBound / sectorBytes
                 buffer.withUnsafeMutableBytes(of: sectors) { $0.copyMemory(from: Self.bytes(of: piece, in: held)) }
                 marker.mark(sectors)
             }
-            return madeRoom
+            return state.takeRoomMadeSinceRefusal()
         }
         if madeRoom { callRoomMade() }
         return true
@@ -137,11 +141,10 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
     public func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws {
         let madeRoom = try state.withLock { state throws(Forgotten) in
             var written = 0
-            var madeRoom = false
             for piece in chunkLayout.pieces(of: bytes) {
                 let held: UnsafeMutableRawBufferPointer
                 if let readable = state.held[piece.chunk] {
-                    madeRoom = state.noteRead(piece.chunk) || madeRoom
+                    state.noteRead(piece.chunk)
                     held = readable
                 } else if let arriving = state.arriving[piece.chunk] {
                     held = arriving
@@ -152,7 +155,7 @@ public final class MemoryCacheLayer: ImmediateReadLayer, ChunkStore {
                 UnsafeMutableRawBufferPointer(rebasing: target[written..<written + copied.count]).copyMemory(from: copied)
                 written += copied.count
             }
-            return madeRoom
+            return state.takeRoomMadeSinceRefusal()
         }
         if madeRoom { callRoomMade() }
     }
