@@ -64,13 +64,13 @@ final class CurlEventLoop: Sendable {
 
     private func run() {
         var transfers: [Int: CurlTransfer] = [:]
-        let handles = CurlHandlePool(capacity: 4 * configuration.connections)
+        let handles = CurlHandlePool(capacity: 4 * configuration.connections, configuration: configuration)
         /// Starts a transfer on a pooled handle; the handle goes back if the
         /// transfer cannot start.
         func begin(_ submission: Submission) throws -> CurlTransfer {
             let handle = try handles.take()
             do {
-                let transfer = try CurlTransfer(submission, handle: handle, configuration: configuration)
+                let transfer = try CurlTransfer(submission, handle: handle)
                 try multi.add(transfer)
                 return transfer
             } catch {
@@ -105,7 +105,7 @@ final class CurlEventLoop: Sendable {
                 // sink may hold them again.
                 for transfer in transfers.values where transfer.isHeld {
                     transfer.isHeld = false
-                    curl_easy_pause(transfer.handle, CURLPAUSE_CONT)
+                    curl_easy_pause(transfer.handle.pointer, CURLPAUSE_CONT)
                 }
             }
             if work.stopping {
@@ -134,6 +134,10 @@ private struct MultiHandle: @unchecked Sendable {
         pointer = curl_multi_init()
         _ = ccurl_multi_setopt_long(pointer, CURLMOPT_MAX_HOST_CONNECTIONS, connections)
         _ = ccurl_multi_setopt_long(pointer, CURLMOPT_MAX_TOTAL_CONNECTIONS, connections)
+        // curl's own cache size is four connections per handle added; ours
+        // come and go with each transfer, so at a lull it closed connections
+        // the next burst then opened again (one connect per ~230 reads).
+        _ = ccurl_multi_setopt_long(pointer, CURLMOPT_MAXCONNECTS, connections)
         _ = ccurl_multi_setopt_long(pointer, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
     }
 
@@ -142,14 +146,14 @@ private struct MultiHandle: @unchecked Sendable {
     }
 
     func add(_ transfer: CurlTransfer) throws {
-        let code = curl_multi_add_handle(pointer, transfer.handle)
+        let code = curl_multi_add_handle(pointer, transfer.handle.pointer)
         guard code == CURLM_OK else {
             throw CurlError(CURLE_FAILED_INIT, detail: String(cString: curl_multi_strerror(code)))
         }
     }
 
     func remove(_ transfer: CurlTransfer) {
-        curl_multi_remove_handle(pointer, transfer.handle)
+        curl_multi_remove_handle(pointer, transfer.handle.pointer)
     }
 
     /// Moves every transfer along and returns those that finished, by id.

@@ -1,20 +1,15 @@
 import CCurl
 import Fetching
 
-/// One transfer on the loop's thread: a configured easy handle, lent by the
-/// loop's ``CurlHandlePool`` for the transfer, and the response it is
-/// collecting.
+/// One transfer on the loop's thread: an easy handle, lent by the loop's
+/// ``CurlHandlePool`` for the transfer, and the response it is collecting.
 final class CurlTransfer {
-    let handle: UnsafeMutableRawPointer
+    let handle: CurlHandle
     private let id: Int
     private let request: HTTPRequest
     private let continuation: CheckedContinuation<HTTPResponse, any Error>
-    private var headerList: UnsafeMutablePointer<curl_slist>?
-    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
     private var status = 0
-    /// Room for what servers usually send, so a response's headers fill
-    /// it without the dictionary growing step by step.
-    private var headers = [String: String](minimumCapacity: 16)
+    private var headers = HTTPHeaderFields()
     /// A body that is not streamed: room for the body limit is reserved up
     /// front and filled by `memcpy`, never zeroed first.
     private var body: [UInt8] = []
@@ -32,22 +27,15 @@ final class CurlTransfer {
     /// until the loop resumes the transfer.
     var isHeld = false
 
-    init(_ submission: CurlEventLoop.Submission, handle: UnsafeMutableRawPointer, configuration: HTTPClientConfiguration) throws {
+    init(_ submission: CurlEventLoop.Submission, handle: CurlHandle) throws {
         self.handle = handle
         id = submission.id
         request = submission.request
         continuation = submission.continuation
-        errorBuffer.initialize(to: 0)
         if request.streamedBody == nil {
             body.reserveCapacity(request.bodyLimit)
         }
-        try configure(with: configuration)
-    }
-
-    /// The handle goes back to the pool, reset, before its transfer ends.
-    deinit {
-        curl_slist_free_all(headerList)
-        errorBuffer.deallocate()
+        try configure()
     }
 
     /// The id a finished easy handle was submitted with.
@@ -64,13 +52,13 @@ final class CurlTransfer {
         }
         let cutOnPurpose = result == CURLE_WRITE_ERROR && bodyWasCut
         guard result == CURLE_OK || cutOnPurpose else {
-            finish(throwing: CurlError(result, detail: String(cString: errorBuffer), bodyBytesReceived: body.count + streamedBytes))
+            finish(throwing: CurlError(result, detail: handle.errorDetail, bodyBytesReceived: body.count + streamedBytes))
             return
         }
         var responseCode = 0
-        _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &responseCode)
+        _ = ccurl_easy_getinfo_long(handle.pointer, CURLINFO_RESPONSE_CODE, &responseCode)
         var version = 0
-        _ = ccurl_easy_getinfo_long(handle, CURLINFO_HTTP_VERSION, &version)
+        _ = ccurl_easy_getinfo_long(handle.pointer, CURLINFO_HTTP_VERSION, &version)
         continuation.resume(returning: HTTPResponse(
             status: responseCode,
             headers: headers,
@@ -85,70 +73,39 @@ final class CurlTransfer {
         continuation.resume(throwing: error)
     }
 
-    private func configure(with configuration: HTTPClientConfiguration) throws {
-        try set(CURLOPT_URL, request.url)
-        try set(CURLOPT_PRIVATE, pointer: UnsafeMutableRawPointer(bitPattern: id))
-        try set(CURLOPT_NOSIGNAL, 1)
-        try set(CURLOPT_PROTOCOLS_STR, "http,https")
-        // Exchange follows redirects itself, hop by hop.
-        try set(CURLOPT_FOLLOWLOCATION, 0)
-        try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        try set(CURLOPT_PIPEWAIT, 1)
-        try set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
-        try set(CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedLimit)
-        try set(CURLOPT_LOW_SPEED_TIME, max(1, Int(configuration.lowSpeedTimeout.milliseconds / 1000)))
-        try set(CURLOPT_SSL_VERIFYPEER, configuration.verifiesTLS ? 1 : 0)
-        try set(CURLOPT_SSL_VERIFYHOST, configuration.verifiesTLS ? 2 : 0)
-        if let caFile = configuration.caCertificatesFile {
-            try set(CURLOPT_CAINFO, caFile)
-        }
-        try set(CURLOPT_USERAGENT, configuration.userAgent)
-        try set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+    /// Sets every option that is the request's own, clearing those it
+    /// lacks: the handle still holds the last transfer's.
+    private func configure() throws {
+        handle.clearError()
+        try handle.set(CURLOPT_URL, request.url)
+        try handle.set(CURLOPT_PRIVATE, pointer: UnsafeMutableRawPointer(bitPattern: id))
         switch request.method {
-        case .head: try set(CURLOPT_NOBODY, 1)
-        case .get: try set(CURLOPT_HTTPGET, 1)
+        case .head: try handle.set(CURLOPT_NOBODY, 1)
+        case .get: try handle.set(CURLOPT_HTTPGET, 1)
         }
-        if let range = request.byteRange {
-            try set(CURLOPT_RANGE, "\(range.lowerBound)-\(range.upperBound)")
-        }
+        try handle.set(CURLOPT_RANGE, request.byteRange.map { "\($0.lowerBound)-\($0.upperBound)" })
         // Large bodies arrive in fewer, larger reads: less work per byte on
         // the one thread that drives every transfer. Room for the response's
         // head as well lets a one-chunk reply arrive in one read, not two.
         let receiveBuffer = max(request.bodyLimit, 16 << 10) + Self.responseHeadAllowance
-        try set(CURLOPT_BUFFERSIZE, min(receiveBuffer, Self.largestReceiveBuffer))
+        try handle.set(CURLOPT_BUFFERSIZE, min(receiveBuffer, Self.largestReceiveBuffer))
         let credentials = request.carriesCredentials ? request.credentials : Credentials()
-        try append(Self.identityCoding)
-        try append(credentials.headers)
-        if let signing = credentials.awsSigning {
-            try append(Self.signingHeaders(signing))
-            try set(CURLOPT_AWS_SIGV4, signing.curlProvider)
-            try set(CURLOPT_USERNAME, signing.accessKeyID)
-            try set(CURLOPT_PASSWORD, signing.secretAccessKey)
-        }
-        try append(request.headers)
-        try check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+        let signing = credentials.awsSigning
+        try handle.setHeaders(Self.identityCoding, credentials.headers, signing.map(Self.signingHeaders) ?? [], request.headers)
+        try handle.set(CURLOPT_AWS_SIGV4, signing?.curlProvider)
+        try handle.set(CURLOPT_USERNAME, signing?.accessKeyID)
+        try handle.set(CURLOPT_PASSWORD, signing?.secretAccessKey)
 
         let context = Unmanaged.passUnretained(self).toOpaque()
-        try set(CURLOPT_HEADERDATA, pointer: context)
-        try check(ccurl_easy_setopt_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+        try handle.set(CURLOPT_HEADERDATA, pointer: context)
+        try handle.set(CURLOPT_HEADERFUNCTION) { data, size, count, context in
             Unmanaged<CurlTransfer>.fromOpaque(context!).takeUnretainedValue()
                 .receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count))
-        })
-        try set(CURLOPT_WRITEDATA, pointer: context)
-        try check(ccurl_easy_setopt_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+        }
+        try handle.set(CURLOPT_WRITEDATA, pointer: context)
+        try handle.set(CURLOPT_WRITEFUNCTION) { data, size, count, context in
             Unmanaged<CurlTransfer>.fromOpaque(context!).takeUnretainedValue()
                 .receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
-        })
-    }
-
-    /// Adds `headers` to the transfer's list, in order (the lists are
-    /// walked one after another, not joined into a new array first).
-    private func append(_ headers: [HTTPHeader]) throws {
-        for header in headers {
-            guard header.isSafeToSend else {
-                throw CurlError(CURLE_BAD_FUNCTION_ARGUMENT, detail: "the header '\(header.name)' cannot be sent: it holds a line break")
-            }
-            headerList = "\(header.name): \(header.value)".withCString { curl_slist_append(headerList, $0) }
         }
     }
 
@@ -169,11 +126,11 @@ final class CurlTransfer {
     /// too); the headers kept are those of the last.
     private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
         if line.starts(with: "HTTP/".utf8) {
-            headers.removeAll(keepingCapacity: true)
+            headers.removeAll()
             status = Self.statusCode(ofStatusLine: line) ?? 0
             isErrorResponse = status >= 400
-        } else if let header = HTTPHeader(utf8: line, lowercasingName: true) {
-            headers[header.name] = header.value
+        } else {
+            headers.append(line: line)
         }
         return line.count
     }
@@ -228,24 +185,6 @@ final class CurlTransfer {
         }
         streamedBytes += chunk.count
         return chunk.count
-    }
-
-    private func set(_ option: CURLoption, _ value: Int) throws {
-        try check(ccurl_easy_setopt_long(handle, option, value))
-    }
-
-    /// `withCString`, not the implicit conversion: that copies a short
-    /// string (a range, the protocols) into a new array on every call.
-    private func set(_ option: CURLoption, _ value: String) throws {
-        try value.withCString { try check(ccurl_easy_setopt_string(handle, option, $0)) }
-    }
-
-    private func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer?) throws {
-        try check(ccurl_easy_setopt_pointer(handle, option, pointer))
-    }
-
-    private func check(_ code: CURLcode) throws {
-        guard code == CURLE_OK else { throw CurlError(code, detail: "") }
     }
 
     /// Enough of an error document to find its code.

@@ -17,19 +17,15 @@ public struct HTTPHeader: Sendable, Hashable {
     }
 
     /// Parses a line as UTF-8 bytes, as a response delivers it: no string
-    /// is made but the name and the value. `lowercasingName` lowercases
-    /// the name's ASCII letters as it is made, for a lookup by lowercased name.
-    init?<Line: BidirectionalCollection<UInt8>>(utf8 line: Line, lowercasingName: Bool = false) where Line.SubSequence: BidirectionalCollection<UInt8> {
+    /// is made but the name and the value.
+    init?<Line: BidirectionalCollection<UInt8>>(utf8 line: Line) where Line.SubSequence: BidirectionalCollection<UInt8> {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
         let name = line[..<colon].trimmingHTTPWhitespace
         let value = line[line.index(after: colon)...].trimmingHTTPWhitespace
         guard !name.isEmpty, name.allSatisfy({ (0x21...0x7E).contains($0) }), !value.contains(where: Self.isLineBreaking) else {
             return nil
         }
-        let nameText = lowercasingName
-            ? String(unsafeUninitializedCapacity: name.count) { $0.initialize(fromContentsOf: name.lazy.map(\.asciiLowercased)) }
-            : String(decoding: name, as: UTF8.self)
-        self.init(name: nameText, value: String(decoding: value, as: UTF8.self))
+        self.init(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
 
     /// Whether the header can go on the wire as one line: a token name and

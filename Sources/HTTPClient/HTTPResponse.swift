@@ -2,9 +2,8 @@
 public struct HTTPResponse: Sendable {
     /// The response's status.
     public var status: Int
-    /// Header fields, names lowercased; the last value
-    /// wins when a field repeats.
-    public var headers: [String: String]
+    /// Header fields, looked up by name.
+    public var headers: HTTPHeaderFields
     public var body: [UInt8]
     /// Bytes of the body handed to the request's streamed-body sink instead
     /// of kept in ``body``.
@@ -17,9 +16,9 @@ public struct HTTPResponse: Sendable {
     /// The body's length, kept or streamed.
     public var bodyLength: Int { body.count + streamedBytes }
 
-    /// The field named `name`, in any case; callers pass lowercase names,
-    /// which are looked up as they are.
+    /// The field named `name`, in any case; the last value wins when a
+    /// field repeats.
     public subscript(header name: String) -> String? {
-        headers[name.utf8.contains { $0.asciiLowercased != $0 } ? name.lowercased() : name]
+        headers[name]
     }
 }
