@@ -157,7 +157,10 @@ public final class LayeredDisk: BlockDevice {
 }
 
 /// A layer in place in the stack.
-struct StackLayer: Sendable {
+///
+/// A class, not a struct: every read walks the stack, and each copy of a
+/// struct of four references cost four retains and four releases.
+final class StackLayer: Sendable {
     let backing: any DiskLayer
     /// The layer, when it is a read cache for the layers below.
     let readCache: (any WriteNoOverwriteLayer)?
@@ -169,4 +172,16 @@ struct StackLayer: Sendable {
     /// Sectors at or past this read as zeros from this layer down: no layer
     /// above is that small. Unused for the top layer, whose size can change.
     let visibleSectorCount: UInt64
+
+    init(
+        backing: any DiskLayer, readCache: (any WriteNoOverwriteLayer)?, immediate: (any ImmediateReadLayer)?, filler: (any ReadCacheFiller)?,
+        writeThrough: Bool, visibleSectorCount: UInt64
+    ) {
+        self.backing = backing
+        self.readCache = readCache
+        self.immediate = immediate
+        self.filler = filler
+        self.writeThrough = writeThrough
+        self.visibleSectorCount = visibleSectorCount
+    }
 }

@@ -4,13 +4,28 @@ import NIOCore
 /// Carries out transmission-phase requests against the export's disk and
 /// says what to send back. Requests are independent, so a connection runs
 /// many at once and sends each reply when it is ready.
-struct NBDTransmission: Sendable {
+///
+/// A class, not a struct: every request's task holds it, and a struct of
+/// four references cost four retains and four releases a request.
+final class NBDTransmission: Sendable {
     let disk: any BlockDevice
     let allocation: (any AllocationMap)?
     let structuredReplies: Bool
     let baseAllocation: Bool
     let metrics: NBDMetrics
     let events: (any NBDServerEvents)?
+
+    init(
+        disk: any BlockDevice, allocation: (any AllocationMap)?, structuredReplies: Bool, baseAllocation: Bool, metrics: NBDMetrics,
+        events: (any NBDServerEvents)?
+    ) {
+        self.disk = disk
+        self.allocation = allocation
+        self.structuredReplies = structuredReplies
+        self.baseAllocation = baseAllocation
+        self.metrics = metrics
+        self.events = events
+    }
 
     /// The reply to `request`; none to NBD_CMD_DISC.
     func reply(to request: NBDRequest) async -> NBDReply? {
