@@ -9,7 +9,8 @@ import NIOCore
 /// no task, and every reply written while a socket read is handled goes out in
 /// one flush at `channelReadComplete`. Any other request runs in a task on the
 /// connection's event loop and is answered when it is done, in completion
-/// order, as NBD allows.
+/// order, as NBD allows; tasks that end in one run of the loop's jobs are
+/// answered in one flush after it.
 final class NBDConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = NBDClientMessage
     typealias OutboundIn = NBDServerMessage
@@ -29,6 +30,9 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     /// Between `channelRead` and `channelReadComplete`, which flushes.
     private var isReading = false
     private var needsFlush = false
+    /// A flush is queued on the loop behind the jobs it is running, so the
+    /// replies of every task that ends in one run go out in one write.
+    private var isFlushQueued = false
     /// A socket read asked for while requests wait, done once they start.
     private var heldRead = false
     /// Completes once every reply written so far has reached the socket:
@@ -181,7 +185,9 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Starts every request the flow lets start, then reads on or closes.
-    private func startRequests(context: ChannelHandlerContext) {
+    /// Replies written go out now, unless `flushing` is false (the caller
+    /// flushes) or a socket read is under way (its end flushes).
+    private func startRequests(context: ChannelHandlerContext, flushing: Bool = true) {
         guard case let .transmitting(transmission, _) = state else { return }
         while let request = flow.nextRequest(canWrite: context.channel.isWritable) {
             if let reply = transmission.immediateReply(to: request) {
@@ -190,7 +196,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
                 startTask(transmission, request, context: context)
             }
         }
-        if !isReading || flow.isFinished {
+        if (flushing && !isReading) || flow.isFinished {
             flushIfNeeded(context: context)
         }
         if flow.isFinished {
@@ -229,9 +235,25 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
             if let reply {
                 write(reply, context: context)
             }
-            startRequests(context: context)
+            startRequests(context: context, flushing: false)
+            queueFlush(context: context)
         }
         finishIfDone()
+    }
+
+    /// Tasks end in runs of the loop's jobs, several to a run when fetches
+    /// arrive together: one flush after the run writes all their replies
+    /// with one system call (and wakes the client once), not one each.
+    private func queueFlush(context: ChannelHandlerContext) {
+        guard needsFlush, !isFlushQueued else { return }
+        isFlushQueued = true
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.value.eventLoop.execute {
+            handler.value.isFlushQueued = false
+            guard case .transmitting = handler.value.state else { return }
+            handler.value.flushIfNeeded(context: context.value)
+        }
     }
 
     private func write(_ reply: NBDReply, context: ChannelHandlerContext) {

@@ -2,6 +2,7 @@ import LayeredDisk
 @testable import NBD
 import NIOCore
 import NIOEmbedded
+import Synchronization
 import Testing
 
 /// The connection handler on its own, in an embedded channel: messages in,
@@ -137,4 +138,96 @@ struct NBDConnectionHandlerTests {
         try await channel.closeFuture.get()
         #expect(try await channel.readOutbound(as: NBDServerMessage.self) == nil)
     }
+
+    /// Reads that end together (their fetches arrived in one pass of curl's
+    /// loop) are answered in one flush: one write to the socket, one wake-up
+    /// of the client, not one each.
+    @Test(.timeLimit(.minutes(1)))
+    func repliesOfTasksThatEndTogetherGoOutInOneFlush() async throws {
+        let channel = NIOAsyncTestingChannel()
+        let disk = try HeldDisk(bytes: Self.image)
+        let flushes = FlushCounter()
+        try await channel.pipeline.addHandler(flushes)
+        try await channel.pipeline.addHandler(Self.handler(on: channel.eventLoop, disk: disk))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809))
+        try await channel.writeInbound(NBDClientMessage.clientFlags(3))
+        try await channel.writeInbound(Self.go)
+        while try await channel.readOutbound(as: NBDServerMessage.self) != nil {}
+
+        for cookie in 1...3 {
+            try await channel.writeInbound(Self.read(cookie: UInt64(cookie), offset: UInt64(cookie) * 512, length: 512))
+        }
+        await disk.waitUntilHeld(3) { await channel.testingEventLoop.run() }
+        let flushesBefore = flushes.count.load(ordering: .relaxed)
+        // Released in one turn of the loop, as curl's finished transfers resume their readers.
+        try await channel.eventLoop.submit { disk.release() }.get()
+
+        var cookies: [UInt64] = []
+        for _ in 1...3 {
+            guard case let .reply(reply) = try await channel.waitForOutboundWrite(as: NBDServerMessage.self) else { continue }
+            #expect(reply.body == .data(offset: reply.cookie * 512, bytes: ByteBuffer(bytes: Self.image[Int(reply.cookie) * 512..<Int(reply.cookie + 1) * 512])))
+            cookies.append(reply.cookie)
+        }
+        #expect(cookies.sorted() == [1, 2, 3])
+        #expect(flushes.count.load(ordering: .relaxed) - flushesBefore == 1)
+        _ = try await channel.finish()
+    }
+}
+
+/// Counts the flushes that reach the socket's end of the pipeline.
+private final class FlushCounter: ChannelOutboundHandler, Sendable {
+    typealias OutboundIn = NIOAny
+    let count = Atomic<Int>(0)
+
+    func flush(context: ChannelHandlerContext) {
+        count.add(1, ordering: .relaxed)
+        context.flush()
+    }
+}
+
+/// A disk in memory whose reads wait until released, as misses wait for
+/// their fetches.
+private final class HeldDisk: BlockDevice {
+    private let contents: InMemoryDisk
+    private let held = Mutex<[CheckedContinuation<Void, Never>]>([])
+
+    init(bytes: [UInt8]) throws {
+        contents = try InMemoryDisk(bytes: bytes, readOnly: true)
+    }
+
+    var sectorSize: Int { contents.sectorSize }
+    var sectorCount: UInt64 { contents.sectorCount }
+    var physicalSectorSize: Int { contents.physicalSectorSize }
+    var isFUARespected: Bool { false }
+    var isReadOnly: Bool { true }
+    var unmapBehavior: UnmapBehavior { .ignored }
+
+    /// Returns once `count` reads wait, running `turn` (the test loop's
+    /// pending work) until they do.
+    func waitUntilHeld(_ count: Int, turn: () async -> Void) async {
+        while held.withLock({ $0.count }) < count {
+            await turn()
+        }
+    }
+
+    /// Lets every waiting read go on.
+    func release() {
+        held.withLock { held in
+            defer { held = [] }
+            return held
+        }.forEach { $0.resume() }
+    }
+
+    func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
+        await withCheckedContinuation { continuation in held.withLock { $0.append(continuation) } }
+        return try await contents.read(at: sector, count: count)
+    }
+
+    func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
+        try await contents.write(bytes, at: sector, fua: fua)
+    }
+
+    func flush() async throws {}
+
+    func unmap(at sector: UInt64, count: UInt64) async throws {}
 }
