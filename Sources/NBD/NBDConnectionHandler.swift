@@ -35,10 +35,6 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     private var isFlushQueued = false
     /// A socket read asked for while requests wait, done once they start.
     private var heldRead = false
-    /// Completes once every reply written so far has reached the socket:
-    /// a connection that ends closes after it, or the kernel would never
-    /// see replies still queued in the channel.
-    private var lastWrite: EventLoopFuture<Void>?
     private let handshakeTimeout: TimeAmount
 
     /// Where the connection is in its life.
@@ -257,21 +253,23 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     }
 
     private func write(_ reply: NBDReply, context: ChannelHandlerContext) {
-        let written = context.eventLoop.makePromise(of: Void.self)
-        context.write(wrapOutboundOut(.reply(reply)), promise: written)
-        lastWrite = written.futureResult
+        context.write(wrapOutboundOut(.reply(reply)), promise: nil)
         needsFlush = true
     }
 
-    /// Closes once every reply is on the socket (or failed to get there).
+    /// Closes once every reply is on the socket (or failed to get there),
+    /// or the kernel would never see replies still queued in the channel.
+    /// Closing the output waits for the writes before it (a promise per
+    /// reply to find the last one cost an allocation a read).
     private func closeOnceWritten(context: ChannelHandlerContext) {
         guard case let .transmitting(_, export) = state else { return }
         exports.disconnect(from: export)
         state = .closing
         context.flush()
-        guard let lastWrite else { return context.close(promise: nil) }
+        let outputClosed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: outputClosed)
         let context = NIOLoopBound(context, eventLoop: context.eventLoop)
-        lastWrite.whenComplete { _ in context.value.close(promise: nil) }
+        outputClosed.futureResult.whenComplete { _ in context.value.close(promise: nil) }
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext) {
