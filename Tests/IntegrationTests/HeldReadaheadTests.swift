@@ -21,6 +21,8 @@ struct HeldReadaheadTests {
             var resumePending = false
             var held: [CheckedContinuation<Void, Never>] = []
             var holdWatchers: [CheckedContinuation<Void, Never>] = []
+            /// Nothing is held any more (a test out of time lets go).
+            var letGo = false
         }
         let state = Mutex(State())
 
@@ -56,6 +58,14 @@ struct HeldReadaheadTests {
             held.forEach { $0.resume() }
         }
 
+        /// Holds nothing from now on. A test whose time runs out calls it:
+        /// a read that waits on held bytes ignores cancellation, and would
+        /// keep the test process alive after its time limit failed it.
+        func letGo() {
+            state.withLock { $0.letGo = true }
+            resumeHeldReads()
+        }
+
         /// Returns once a piece has been held.
         func firstHold() async {
             await withCheckedContinuation { continuation in
@@ -72,7 +82,7 @@ struct HeldReadaheadTests {
                 let (resumeNow, watchers) = state.withLock { state in
                     state.holds += 1
                     defer { state.holdWatchers = [] }
-                    if state.resumePending {
+                    if state.resumePending || state.letGo {
                         state.resumePending = false
                         return (true, state.holdWatchers)
                     }
@@ -105,7 +115,11 @@ struct HeldReadaheadTests {
         let readahead = Task { try await scheduler.fill([0..<12], purpose: .readahead) }
         await source.firstHold()
         let ninth = UInt64(8 * Self.chunk)..<UInt64(9 * Self.chunk)
-        try await scheduler.bring(ninth)
+        try await withTaskCancellationHandler {
+            try await scheduler.bring(ninth)
+        } onCancel: { [source] in
+            source.letGo()
+        }
         var bytes = [UInt8](repeating: 0, count: Self.chunk)
         try bytes.withUnsafeMutableBytes { try cache.readHeld(ninth, into: $0) }
         #expect(bytes == ninth.map(HoldingSource.byte(at:)))
