@@ -63,6 +63,31 @@ struct ParsingTests {
         #expect(HTTPHeader(line: "Empty:  \r\n") == HTTPHeader(name: "Empty", value: ""))
     }
 
+    /// A response's header lines as curl hands them over, looked up when
+    /// asked: in any case, the last of a repeated field wins, lines that do
+    /// not parse are skipped, and an interim response's lines are forgotten.
+    @Test func responseHeaderFields() {
+        var fields = HTTPHeaderFields()
+        func receive(_ lines: [String]) {
+            for line in lines {
+                Array(line.utf8).withUnsafeBytes { fields.append(line: $0) }
+            }
+        }
+        receive(["X-Interim: 1\r\n", "\r\n"])
+        fields.removeAll()
+        receive([
+            "Content-Range: bytes 0-1/2\r\n", "ETag: \"a\"\r\n", "etag: \"b\"\r\n", "Bad Name: x\r\n", "no colon\r\n",
+            "Last-Modified:\tnow \r\n", "\r\n",
+        ])
+        #expect(fields["content-range"] == "bytes 0-1/2")
+        #expect(fields["CONTENT-RANGE"] == "bytes 0-1/2")
+        #expect(fields["etag"] == "\"b\"")
+        #expect(fields["last-modified"] == "now")
+        #expect(fields["x-interim"] == nil)
+        #expect(fields["bad name"] == nil)
+        #expect(fields["content"] == nil)
+    }
+
     @Test func strongAndWeakETags() {
         let strong = RemoteIdentity(url: "u", size: 1, etag: "\"abc\"", lastModified: "Mon, 01 Jan 2024 00:00:00 GMT")
         #expect(strong.readPrecondition == HTTPHeader(name: "If-Match", value: "\"abc\""))
