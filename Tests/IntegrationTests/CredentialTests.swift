@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import HTTPTestServers
 import Testing
 
@@ -19,6 +20,28 @@ struct CredentialTests {
         #expect(origin.requests.allSatisfy { $0.authorization == "Bearer SECRET-TOKEN" && $0.headers["x-api-key"] == "SECRET-KEY" })
         #expect(!target.requests.isEmpty)
         #expect(target.requests.allSatisfy { $0.authorization == nil && $0.headers["x-api-key"] == nil }, "\(target.requests)")
+    }
+
+    /// Easy handles are reused and keep their options between transfers:
+    /// one that has just signed a request sends the next, which carries no
+    /// credentials, with neither a signature nor a session token.
+    @Test func aReusedHandleSendsNothingOfTheSignedTransferBeforeIt() async throws {
+        let server = try await FaultServer.start(content: Self.content)
+        var configuration = HTTPClientConfiguration()
+        configuration.connections = 1
+        let client = CurlClient(configuration: configuration)
+        let signing = AWSSigning(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "SECRET", sessionToken: "SESSION-TOKEN", region: "eu-west-1", source: "test")
+        let signed = HTTPRequest(method: .get, url: server.base + "/image", byteRange: 0...15, credentials: Credentials(awsSigning: signing))
+        #expect(try await client.send(signed).status == 206)
+        #expect(try await client.send(HTTPRequest(method: .get, url: server.base + "/image", byteRange: 16...31)).status == 206)
+
+        let requests = server.requests
+        #expect(requests.count == 2)
+        #expect(requests.first?.authorization?.hasPrefix("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") == true, "\(requests)")
+        #expect(requests.first?.headers["x-amz-security-token"] == "SESSION-TOKEN")
+        #expect(requests.last?.authorization == nil, "\(requests)")
+        #expect(requests.last?.headers["x-amz-security-token"] == nil)
+        #expect(requests.last?.headers["x-amz-date"] == nil)
     }
 
     @Test func locationTrustedSendsThemAlong() async throws {
