@@ -43,7 +43,7 @@ struct CacheOptions: ParsableArguments {
     @OptionGroup var root: CacheRootOptions
     @OptionGroup var limit: CacheLimitOptions
 
-    @Flag(help: "Neither use nor fill the cache on disk: read through 24 MiB of memory instead.")
+    @Flag(help: "Neither use nor fill the cache on disk: read through 20 MiB of memory instead.")
     var noCache = false
 
     @Flag(help: "Serve from the cache only; a sector it does not hold is an error.")

@@ -19,21 +19,22 @@ struct ImageStack {
     /// updates, small enough that a boot does not fetch much it never reads.
     static let chunkSize: UInt32 = 64 * 1024
     /// What `--no-cache` may fetch at once: behind a first-byte latency,
-    /// requests of 2.5 MiB on each of the default connections keep the link
-    /// busy (docs/benchmarks.md).
-    static let memoryInFlightBytes: UInt64 = 40 << 20
+    /// requests of 5 MiB on each of the default connections keep the link
+    /// busy. Bytes in flight take no memory until they arrive, and readahead
+    /// that arrives to a full cache pauses, so this bounds the link's use,
+    /// not memory (docs/benchmarks.md).
+    static let memoryInFlightBytes: UInt64 = 80 << 20
     /// The memory `--no-cache` reads through. It holds what arrived before
     /// its reader came, which in flight bounds only loosely: chunks already
     /// read are forgotten first, and readahead no read waits for yet pauses
-    /// rather than make the cache forget what no read has taken. 24 MiB
-    /// keeps a sequential copy's 40 MiB in flight with windows of 10 MiB,
-    /// within the 64 MiB every command keeps to now that NBD connections
-    /// queue 1 MiB of replies, not 4 (docs/benchmarks.md).
-    static let memoryCacheBytes = 24 << 20
-    /// The largest readahead window of a `--no-cache` stream. Past 10 MiB,
-    /// the writes reads wait for, which may not pause, make the cache forget
-    /// chunks fetched ahead (docs/benchmarks.md).
-    static let memoryReadaheadLimit: UInt64 = 10 << 20
+    /// rather than make the cache forget what no read has taken. 20 MiB
+    /// keeps a sequential copy's 80 MiB in flight with windows of 20 MiB
+    /// within the 64 MiB every command keeps to, and fetches next to nothing
+    /// twice (docs/benchmarks.md).
+    static let memoryCacheBytes = 20 << 20
+    /// The largest readahead window of a `--no-cache` stream: four of
+    /// nbdcopy's streams fill the bytes in flight.
+    static let memoryReadaheadLimit: UInt64 = 20 << 20
     /// The memory cache's chunks: nothing is stored, so no bitmap asks for
     /// large ones, and a random 4 KiB read fetches 16 KiB, not 64.
     static let memoryChunkBytes = 16 << 10
