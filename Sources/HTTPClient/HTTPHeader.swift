@@ -19,13 +19,24 @@ public struct HTTPHeader: Sendable, Hashable {
     /// Parses a line as UTF-8 bytes, as a response delivers it: no string
     /// is made but the name and the value.
     init?<Line: BidirectionalCollection<UInt8>>(utf8 line: Line) where Line.SubSequence: BidirectionalCollection<UInt8> {
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
-        let name = line[..<colon].trimmingHTTPWhitespace
-        let value = line[line.index(after: colon)...].trimmingHTTPWhitespace
-        guard !name.isEmpty, name.allSatisfy({ (0x21...0x7E).contains($0) }), !value.contains(where: Self.isLineBreaking) else {
-            return nil
-        }
+        guard let (name, value) = Self.split(line), Self.isValid(name: name, value: value) else { return nil }
         self.init(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+    }
+
+    /// The name before a line's first colon and the value after it, both
+    /// trimmed, not yet checked (``isValid(name:value:)``); nil without a
+    /// colon. A lookup compares the name before it checks the rest.
+    static func split<Line: BidirectionalCollection<UInt8>>(
+        _ line: Line
+    ) -> (name: Line.SubSequence.SubSequence, value: Line.SubSequence.SubSequence)? where Line.SubSequence: BidirectionalCollection<UInt8> {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        return (line[..<colon].trimmingHTTPWhitespace, line[line.index(after: colon)...].trimmingHTTPWhitespace)
+    }
+
+    /// Whether a split line is a header: a name of visible ASCII characters
+    /// and a value without CR, LF or NUL (which would smuggle in another).
+    static func isValid(name: some Collection<UInt8>, value: some Collection<UInt8>) -> Bool {
+        !name.isEmpty && name.allSatisfy { (0x21...0x7E).contains($0) } && !value.contains(where: isLineBreaking)
     }
 
     /// Whether the header can go on the wire as one line: a token name and

@@ -32,9 +32,9 @@ public struct HTTPHeaderFields: Sendable {
                 var start = 0
                 while start < lines.count {
                     let end = lines[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? lines.count
-                    let line = UnsafeRawBufferPointer(rebasing: lines[start..<end])
-                    if Self.line(line, isNamed: name), let header = HTTPHeader(utf8: line) {
-                        found = header.value
+                    if let (lineName, value) = HTTPHeader.split(lines[start..<end]), Self.name(lineName, equals: name),
+                       HTTPHeader.isValid(name: lineName, value: value) {
+                        found = String(decoding: value, as: UTF8.self)
                     }
                     start = end
                 }
@@ -43,10 +43,9 @@ public struct HTTPHeaderFields: Sendable {
         }
     }
 
-    /// Compares the name before the colon, byte by byte, without making it.
-    private static func line(_ line: UnsafeRawBufferPointer, isNamed name: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return false }
-        let lineName = UnsafeRawBufferPointer(rebasing: line[..<colon]).trimmingHTTPWhitespace
+    /// Compares a line's name with the one asked for, byte by byte, in any
+    /// case, without making a string of it.
+    private static func name(_ lineName: Slice<UnsafeRawBufferPointer>, equals name: UnsafeBufferPointer<UInt8>) -> Bool {
         guard lineName.count == name.count else { return false }
         for (offset, byte) in lineName.enumerated() where byte.asciiLowercased != name[offset].asciiLowercased {
             return false
