@@ -33,7 +33,7 @@ struct ArrivalTests {
     /// A read wanting chunks before 12 wakes once they are written, however
     /// its wait and the writes interleave, and the chunks written are made
     /// readable once, before it wakes; none past them are.
-    @Test(.timeLimit(.minutes(1))) func aReadWakesOnceItsChunksAreWritten() async throws {
+    @Test(.timeLimit(.minutes(5))) func aReadWakesOnceItsChunksAreWritten() async throws {
         let (arrival, madeReadable) = Self.arrival()
         let read = Task { try await arrival.wait(forChunksBefore: 12) }
         arrival.written(chunksBefore: 11)
@@ -48,7 +48,7 @@ struct ArrivalTests {
 
     /// A read wanting chunks the request never wrote gets its error; what
     /// was made readable before stays so (the caller commits it).
-    @Test(.timeLimit(.minutes(1))) func aReadPastWhatWasWrittenGetsTheFailure() async throws {
+    @Test(.timeLimit(.minutes(5))) func aReadPastWhatWasWrittenGetsTheFailure() async throws {
         let (arrival, _) = Self.arrival()
         arrival.written(chunksBefore: 13)
         try await arrival.wait(forChunksBefore: 13)

@@ -313,7 +313,7 @@ extension FetchSchedulerTests {
     /// that joined it before any byte came (and makes only the chunks
     /// written readable), while the read that made it waits for the rest.
     /// Nothing is fetched twice.
-    @Test(.timeLimit(.minutes(1))) func aReadOfARequestsFirstChunkDoesNotWaitForItsLast() async throws {
+    @Test(.timeLimit(.minutes(5))) func aReadOfARequestsFirstChunkDoesNotWaitForItsLast() async throws {
         let source = SteppedSource(size: Self.size, stops: [0, UInt64(8 * Self.chunk)])
         let joined = try await Self.joinHalfway(source)
         #expect(joined.firstBytes == source.object.bytes(4096..<8192))
@@ -327,7 +327,7 @@ extension FetchSchedulerTests {
     /// A request that fails after a waiting read was given its first chunks
     /// commits those chunks (they were written whole, so no process need
     /// fetch them again); the read that wanted the rest gets the failure.
-    @Test(.timeLimit(.minutes(1))) func aFailedRequestCommitsTheChunksItMadeReadable() async throws {
+    @Test(.timeLimit(.minutes(5))) func aFailedRequestCommitsTheChunksItMadeReadable() async throws {
         let source = SteppedSource(size: Self.size, stops: [0, UInt64(8 * Self.chunk)], failingAtTheLastStop: true)
         let joined = try await Self.joinHalfway(source)
         #expect(joined.firstBytes == source.object.bytes(4096..<8192))

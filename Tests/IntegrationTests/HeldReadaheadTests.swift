@@ -7,7 +7,7 @@ import Testing
 /// `--no-cache`'s readahead waits for room in its memory cache instead of
 /// making it forget bytes no read has taken, and never keeps a read or the
 /// end of a command waiting.
-@Suite("Held readahead", .timeLimit(.minutes(1)))
+@Suite("Held readahead", .timeLimit(.minutes(5)))
 struct HeldReadaheadTests {
     static let chunk = 4096
 

@@ -9,7 +9,7 @@ import Testing
 /// while a batch runs must still get a run of its own.
 @Suite("Event loop executor")
 struct EventLoopExecutorTests {
-    @Test("tasks that yield over and over all finish, every step on the loop's thread", .timeLimit(.minutes(1)))
+    @Test("tasks that yield over and over all finish, every step on the loop's thread", .timeLimit(.minutes(5)))
     func jobsEnqueuedWhileTheQueueRunsAreRun() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let eventLoop = group.next()

@@ -142,7 +142,7 @@ struct NBDConnectionHandlerTests {
     /// Reads that end together (their fetches arrived in one pass of curl's
     /// loop) are answered in one flush: one write to the socket, one wake-up
     /// of the client, not one each.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func repliesOfTasksThatEndTogetherGoOutInOneFlush() async throws {
         let channel = NIOAsyncTestingChannel()
         let disk = try HeldDisk(bytes: Self.image)
