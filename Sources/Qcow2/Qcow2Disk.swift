@@ -50,25 +50,38 @@ public final class Qcow2Disk: BlockDevice {
     public var unmapBehavior: UnmapBehavior { .ignored }
 
     public func read(at sector: UInt64, count: Int) async throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: try geometry.sectors(at: sector, count: count).count * 512)
+        try await read(at: sector, count: count, into: &bytes)
+        return bytes
+    }
+
+    /// A read that waits for what it lacks (L2 tables, inflations, the
+    /// file's bytes) piece by piece, and puts each piece straight into
+    /// `destination`: no array of the whole read to zero, fill and copy
+    /// again into a reply.
+    public func read(at sector: UInt64, count: Int, into destination: inout some ReadDestination) async throws {
         _ = try geometry.sectors(at: sector, count: count)
         let start = sector * 512
-        var bytes = [UInt8](repeating: 0, count: count * 512)
-        let end = min(start + UInt64(bytes.count), header.size)
-        guard start < end else { return bytes }
+        let end = min(start + UInt64(count * 512), header.size)
+        destination.withUnsafeMutableBytes { Self.zeroPastTheEnd(of: $0, readable: start..<end) }
+        guard start < end else { return }
         for piece in try await pieces(of: start..<end) {
             let at = Int(piece.guest.lowerBound - start)
             switch piece.source {
             case .zeros:
-                break
+                destination.withUnsafeMutableBytes { Self.slice(of: $0, at: at, piece).initializeMemory(as: UInt8.self, repeating: 0) }
             case let .file(offset):
-                let data = try await file.readBytes(offset..<offset + UInt64(piece.guest.count))
-                bytes.replaceSubrange(at..<at + data.count, with: data)
+                let bytes = offset..<offset + UInt64(piece.guest.count)
+                let answered = try destination.withUnsafeMutableBytes { try file.readBytesImmediately(bytes, into: Self.slice(of: $0, at: at, piece)) }
+                if !answered {
+                    let data = try await file.readBytes(bytes)
+                    destination.withUnsafeMutableBytes { target in data.withUnsafeBytes { Self.slice(of: target, at: at, piece).copyMemory(from: $0) } }
+                }
             case let .compressed(offset, length, within):
                 let cluster = try await inflated(offset: offset, length: length)
-                bytes.replaceSubrange(at..<at + piece.guest.count, with: cluster[within..<within + piece.guest.count])
+                destination.withUnsafeMutableBytes { Self.copy(piece, at: within, of: cluster, into: Self.slice(of: $0, at: at, piece)) }
             }
         }
-        return bytes
     }
 
     /// The read, when the file answers every table and cluster it needs
@@ -84,12 +97,9 @@ public final class Qcow2Disk: BlockDevice {
             target.initializeMemory(as: UInt8.self, repeating: 0)
             return start >= end
         }
-        if end - start < UInt64(target.count) {
-            UnsafeMutableRawBufferPointer(rebasing: target[Int(end - start)...]).initializeMemory(as: UInt8.self, repeating: 0)
-        }
+        Self.zeroPastTheEnd(of: target, readable: start..<end)
         for piece in pieces {
-            let at = Int(piece.guest.lowerBound - start)
-            let slice = UnsafeMutableRawBufferPointer(rebasing: target[at..<at + piece.guest.count])
+            let slice = Self.slice(of: target, at: Int(piece.guest.lowerBound - start), piece)
             switch piece.source {
             case .zeros:
                 slice.initializeMemory(as: UInt8.self, repeating: 0)
@@ -97,10 +107,28 @@ public final class Qcow2Disk: BlockDevice {
                 guard try file.readBytesImmediately(offset..<offset + UInt64(piece.guest.count), into: slice) else { return false }
             case let .compressed(offset, _, within):
                 guard let cluster = clusters[offset] else { return false }
-                cluster[within..<within + piece.guest.count].withUnsafeBytes { slice.copyMemory(from: $0) }
+                Self.copy(piece, at: within, of: cluster, into: slice)
             }
         }
         return true
+    }
+
+    /// The part of a read's target past the disk's end (the padding of a
+    /// last sector that is no multiple of 512) reads as zeros, not as
+    /// whatever its cluster holds there.
+    private static func zeroPastTheEnd(of target: UnsafeMutableRawBufferPointer, readable: Range<UInt64>) {
+        let readableCount = Int(readable.upperBound - min(readable.lowerBound, readable.upperBound))
+        guard readableCount < target.count else { return }
+        UnsafeMutableRawBufferPointer(rebasing: target[readableCount...]).initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    /// Where `piece` goes in a read's target, `at` bytes into it.
+    private static func slice(of target: UnsafeMutableRawBufferPointer, at: Int, _ piece: Piece) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: target[at..<at + piece.guest.count])
+    }
+
+    private static func copy(_ piece: Piece, at within: Int, of cluster: [UInt8], into slice: UnsafeMutableRawBufferPointer) {
+        cluster[within..<within + piece.guest.count].withUnsafeBytes { slice.copyMemory(from: $0) }
     }
 
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
