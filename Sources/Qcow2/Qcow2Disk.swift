@@ -63,8 +63,12 @@ public final class Qcow2Disk: BlockDevice {
         _ = try geometry.sectors(at: sector, count: count)
         let start = sector * 512
         let end = min(start + UInt64(count * 512), header.size)
-        destination.withUnsafeMutableBytes { Self.zeroPastTheEnd(of: $0, readable: start..<end) }
-        guard start < end else { return }
+        // An empty read at the end of a size inside a sector starts past it.
+        guard start < end else {
+            destination.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+            return
+        }
+        destination.withUnsafeMutableBytes { Self.zeroPastTheEnd(of: $0, readableBytes: Int(end - start)) }
         for piece in try await pieces(of: start..<end) {
             let at = Int(piece.guest.lowerBound - start)
             switch piece.source {
@@ -97,7 +101,7 @@ public final class Qcow2Disk: BlockDevice {
             target.initializeMemory(as: UInt8.self, repeating: 0)
             return start >= end
         }
-        Self.zeroPastTheEnd(of: target, readable: start..<end)
+        Self.zeroPastTheEnd(of: target, readableBytes: Int(end - start))
         for piece in pieces {
             let slice = Self.slice(of: target, at: Int(piece.guest.lowerBound - start), piece)
             switch piece.source {
@@ -116,10 +120,9 @@ public final class Qcow2Disk: BlockDevice {
     /// The part of a read's target past the disk's end (the padding of a
     /// last sector that is no multiple of 512) reads as zeros, not as
     /// whatever its cluster holds there.
-    private static func zeroPastTheEnd(of target: UnsafeMutableRawBufferPointer, readable: Range<UInt64>) {
-        let readableCount = Int(readable.upperBound - min(readable.lowerBound, readable.upperBound))
-        guard readableCount < target.count else { return }
-        UnsafeMutableRawBufferPointer(rebasing: target[readableCount...]).initializeMemory(as: UInt8.self, repeating: 0)
+    private static func zeroPastTheEnd(of target: UnsafeMutableRawBufferPointer, readableBytes: Int) {
+        guard readableBytes < target.count else { return }
+        UnsafeMutableRawBufferPointer(rebasing: target[readableBytes...]).initializeMemory(as: UInt8.self, repeating: 0)
     }
 
     /// Where `piece` goes in a read's target, `at` bytes into it.

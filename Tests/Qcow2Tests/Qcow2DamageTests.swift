@@ -81,6 +81,25 @@ struct Qcow2DamageTests {
         await #expect(throws: Qcow2Error.self) { try await disk.read(at: 0, count: 8) }
     }
 
+    /// A header size that is no multiple of 512 (qemu-img never writes
+    /// one; a crafted file may): the last sector is padded with zeros, not
+    /// with what its cluster holds past the size, whether the read waits or
+    /// not, and an empty read at the very end is empty, not a crash.
+    @Test func aSizeInsideASectorPadsTheLastSectorWithZeros() async throws {
+        let directory = try TemporaryDirectory()
+        var bytes = try Self.compressedImage(in: directory)
+        let size = (768 << 10) - 100
+        Self.put(UInt64(size), into: &bytes, at: 24)
+        let disk = try await Self.open(bytes)
+        #expect(disk.sectorCount == 1536)
+        #expect(try await disk.read(at: 1536, count: 0).isEmpty)
+        let expected = (1535 * 512..<1536 * 512).map { $0 < size ? UInt8(ascii: "a") + UInt8($0 / 7 % 26) : 0 }
+        #expect(try await disk.read(at: 1535, count: 1) == expected)
+        var immediate = [UInt8](repeating: 0xFF, count: 512)
+        #expect(try immediate.withUnsafeMutableBytes { try disk.readImmediately(at: 1535, count: 1, into: $0) })
+        #expect(immediate == expected)
+    }
+
     @Test func featuresItCannotReadAreRefusedByName() async throws {
         let directory = try TemporaryDirectory()
         let base = directory.url.appending(path: "base.qcow2")
