@@ -49,7 +49,7 @@ public struct HTTPHeaderFields: Sendable {
         return name.withUTF8 { name in
             bytes.withUnsafeBytes { bytes in
                 var found: String?
-                for field in fields where field.name.count == name.count {
+                for field in fields {
                     let (fieldName, value) = (bytes[field.name], bytes[field.value])
                     if Self.name(fieldName, equals: name), HTTPHeader.isValid(name: fieldName, value: value) {
                         found = String(decoding: value, as: UTF8.self)
@@ -61,8 +61,10 @@ public struct HTTPHeaderFields: Sendable {
     }
 
     /// Compares a field's name with the one asked for, byte by byte, in any
-    /// case, without making a string of it.
+    /// case, without making a string of it; names of another length are
+    /// told apart before any byte is.
     private static func name(_ fieldName: Slice<UnsafeRawBufferPointer>, equals name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard fieldName.count == name.count else { return false }
         for (offset, byte) in fieldName.enumerated() where byte.asciiLowercased != name[offset].asciiLowercased {
             return false
         }

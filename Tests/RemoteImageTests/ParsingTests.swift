@@ -77,7 +77,7 @@ struct ParsingTests {
         fields.removeAll()
         receive([
             "Content-Range: bytes 0-1/2\r\n", "ETag: \"a\"\r\n", "etag: \"b\"\r\n", "Bad Name: x\r\n", "no colon\r\n",
-            "Last-Modified:\tnow \r\n", "\r\n",
+            "Last-Modified:\tnow \r\n", "Last: later\r\n", "\r\n",
         ])
         #expect(fields["content-range"] == "bytes 0-1/2")
         #expect(fields["CONTENT-RANGE"] == "bytes 0-1/2")
@@ -86,6 +86,7 @@ struct ParsingTests {
         #expect(fields["x-interim"] == nil)
         #expect(fields["bad name"] == nil)
         #expect(fields["content"] == nil)
+        #expect(fields["last"] == "later")
     }
 
     @Test func strongAndWeakETags() {
