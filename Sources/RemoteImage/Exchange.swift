@@ -17,7 +17,14 @@ struct Exchange: Sendable {
     /// then a one-byte range GET to prove the server honours ranges.
     /// Redirects are followed here, hop by hop; the URL that answered is
     /// where reads go.
-    func probe(_ url: ImageURL) async throws -> Probe {
+    ///
+    /// Once HEAD has told the size and advertised ranges, the ranges
+    /// `alongside` names for that size are read beside the one-byte GET, so
+    /// what the caller reads first (a format's magic and footer) costs no
+    /// round trip of its own. The probe keeps them only if it finds ranges
+    /// served; a read that failed is left out, for the caller's own read to
+    /// meet the failure again.
+    func probe(_ url: ImageURL, alongside: @Sendable (UInt64) -> [Range<UInt64>] = { _ in [] }) async throws -> Probe {
         let display = url.description
         let start = target(url.absoluteString, for: url)
         let (head, headTarget) = try await following(start.request(.head), from: url)
@@ -26,6 +33,10 @@ struct Exchange: Sendable {
             throw RemoteImageError.refusal(head, url: display)
         }
         let headIdentity = headRefused ? nil : try identity(of: head, url: url)
+        let rangesAlongside = headIdentity.map { identity in
+            head[header: "accept-ranges"]?.lowercased() == "bytes" ? alongside(identity.size) : []
+        } ?? []
+        async let readAlongside = readEach(rangesAlongside, from: headTarget, identity: headIdentity, image: url)
 
         let clock = ContinuousClock()
         let started = clock.now
@@ -71,8 +82,28 @@ struct Exchange: Sendable {
             target: finalTarget,
             httpVersion: probe.httpVersion,
             duration: duration,
-            advertisesRanges: (headRefused ? probe : head)[header: "accept-ranges"]?.lowercased() == "bytes"
+            advertisesRanges: (headRefused ? probe : head)[header: "accept-ranges"]?.lowercased() == "bytes",
+            readAlongside: await readAlongside
         )
+    }
+
+    /// Each of `ranges` of the object `identity` names, read at once from
+    /// `target`; those whose read failed are left out.
+    private func readEach(
+        _ ranges: [Range<UInt64>], from target: RequestTarget, identity: RemoteIdentity?, image: ImageURL
+    ) async -> [Range<UInt64>: [UInt8]] {
+        guard let identity else { return [:] }
+        let valid = ranges.filter { !$0.isEmpty && $0.upperBound <= identity.size }
+        return await withTaskGroup(of: (Range<UInt64>, [UInt8]?).self) { group in
+            for range in valid {
+                group.addTask { (range, try? await read(range, from: target, identity: identity, image: image, purpose: .read)) }
+            }
+            var bytes: [Range<UInt64>: [UInt8]] = [:]
+            for await (range, read) in group {
+                bytes[range] = read
+            }
+            return bytes
+        }
     }
 
     /// The most of an object's start a probe keeps when the server sends

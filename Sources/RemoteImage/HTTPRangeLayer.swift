@@ -47,15 +47,46 @@ public struct HTTPRangeLayer: DiskLayer {
         }
         let verification = hashTree.map { VerifiedSource(image, tree: $0, image: image.url.description) }
         let source: any RangeSource = verification ?? image
-        async let startBytes = format == nil && size > 0 ? source.read(0..<min(size, 512), for: .read) : []
-        async let footerBytes = size >= UInt64(VHDFooter.size) && (format == nil || format == .vhd)
-            ? source.read(size - UInt64(VHDFooter.size)..<size, for: .read)
-            : []
+        let reads = detectionReads(format: format, size: size)
+        // Bytes the image's open read beside its probe are taken as they
+        // are, unless they must be verified.
+        @Sendable func bytes(_ range: Range<UInt64>?) async throws -> [UInt8] {
+            guard let range else { return [] }
+            if verification == nil, let read = image.bytesReadAtOpen(range) {
+                return read
+            }
+            return try await source.read(range, for: .read)
+        }
+        async let startBytes = bytes(reads.start)
+        async let footerBytes = bytes(reads.footer)
         let (start, footer) = try await (startBytes, footerBytes)
         let detection = try FormatDetection(requested: format, start: start, footer: footer, objectSize: size)
         return HTTPRangeLayer(
             image: image, source: source, verification: verification, format: detection.format, contentSize: detection.contentSize,
             diskID: detection.vhdFooter?.uniqueID, notice: detection.notice)
+    }
+
+    /// The ranges ``open(_:format:hashTree:)`` reads to tell `format` in an
+    /// object of a given size, for ``RemoteImage/open(_:client:credentials:retryPolicy:logger:readingAlongside:)``
+    /// to read beside its probe; none for an image `verified` against a
+    /// hash tree, whose detection reads whole blocks through the tree.
+    public static func rangesToDetect(_ format: ImageFormat?, verified: Bool = false) -> @Sendable (_ size: UInt64) -> [Range<UInt64>] {
+        { size in
+            guard !verified else { return [] }
+            let reads = detectionReads(format: format, size: size)
+            return [reads.start, reads.footer].compactMap { $0 }
+        }
+    }
+
+    /// What detection reads of an object of `size` bytes: its first sector,
+    /// for qcow2's magic, unless a format is given; its last 512 bytes, for
+    /// a VHD's footer, unless a format other than VHD is given.
+    private static func detectionReads(format: ImageFormat?, size: UInt64) -> (start: Range<UInt64>?, footer: Range<UInt64>?) {
+        let footerSize = UInt64(VHDFooter.size)
+        return (
+            start: format == nil && size > 0 ? 0..<min(size, 512) : nil,
+            footer: size >= footerSize && (format == nil || format == .vhd) ? size - footerSize..<size : nil
+        )
     }
 
     /// The layer of an image whose server does not serve ranges, known by

@@ -14,4 +14,6 @@ struct Probe: Sendable {
     /// from that whole answer: all a server without ranges lets lazydisk
     /// see of the image before its one download.
     var leadingBytes: [UInt8] = []
+    /// Ranges of the object read beside the probe, by range.
+    var readAlongside: [Range<UInt64>: [UInt8]] = [:]
 }

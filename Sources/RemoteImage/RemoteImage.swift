@@ -29,6 +29,7 @@ public final class RemoteImage: RangeSource {
     public let servesRanges: Bool
     /// The object's first bytes, when the server does not serve ranges.
     public let leadingBytes: [UInt8]
+    private let readAlongsideProbe: [Range<UInt64>: [UInt8]]
 
     private let client: CurlClient
     private let retryPolicy: RetryPolicy
@@ -52,6 +53,7 @@ public final class RemoteImage: RangeSource {
         advertisesRanges = probe.advertisesRanges
         servesRanges = probe.servesRanges
         leadingBytes = probe.leadingBytes
+        readAlongsideProbe = probe.readAlongside
         pinned = Mutex(Pinned(target: probe.target, openedFrom: url, generation: credentials.current.generation))
         self.client = client
         self.credentials = credentials
@@ -61,17 +63,27 @@ public final class RemoteImage: RangeSource {
 
     /// Opens the image at `url`, probing it with a one-byte range read, with
     /// `credentials` on every request (refreshed when the server refuses
-    /// them).
+    /// them). The ranges `alongside` names for the object's size are read
+    /// beside the probe, where the server advertises ranges, and kept for
+    /// ``bytesReadAtOpen(_:)``: what the caller reads first then costs no
+    /// round trip after the probe's.
     public static func open(
         _ url: ImageURL,
         client: CurlClient,
         credentials: CredentialRefresher = .fixed(),
         retryPolicy: RetryPolicy = RetryPolicy(),
-        logger: Logger = Logger(label: "lazydisk.http")
+        logger: Logger = Logger(label: "lazydisk.http"),
+        readingAlongside alongside: @escaping @Sendable (_ size: UInt64) -> [Range<UInt64>] = { _ in [] }
     ) async throws -> RemoteImage {
         let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger, credentials: credentials.current.credentials)
-        let probe = try await exchange.probe(url)
+        let probe = try await exchange.probe(url, alongside: alongside)
         return RemoteImage(url: url, probe: probe, client: client, credentials: credentials, retryPolicy: retryPolicy, logger: logger)
+    }
+
+    /// The bytes `range` of the object, if they were read beside the open's
+    /// probe (checked as every read is); nil otherwise.
+    public func bytesReadAtOpen(_ range: Range<UInt64>) -> [UInt8]? {
+        readAlongsideProbe[range]
     }
 
     /// Retries after a transient failure, as the retry policy allows.

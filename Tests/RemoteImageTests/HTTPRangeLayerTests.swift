@@ -47,6 +47,35 @@ struct HTTPRangeLayerTests {
         }
     }
 
+    /// What detection reads goes out beside the open's probe: both reads
+    /// arrive while the probe's answer is held, and opening the layer then
+    /// asks the server nothing more.
+    @Test(.timeLimit(.minutes(5))) func detectionReadsGoOutBesideTheProbe() async throws {
+        let data = testBytes(count: 64 * 1024)
+        let server = try await FaultServer.start(content: data + VHDBuilder.footer(currentSize: UInt64(data.count)), fault: .probeHeldUntilReleased)
+        let opening = Task { try await openImage(server.url, readingAlongside: HTTPRangeLayer.rangesToDetect(nil)) }
+        let detectionReads: Set = ["bytes=0-511", "bytes=65536-66047"]
+        while !detectionReads.isSubset(of: server.requests.compactMap(\.range)) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(server.requests.count == 4)
+        server.releaseHeld()
+        let image = try await opening.value
+        let layer = try await HTTPRangeLayer.open(image)
+        #expect(server.requests.count == 4)
+        #expect(layer.format == ImageFormat.vhd)
+        let disk = try await LayeredDisk(readOnly: true, layers: [LayerConfiguration(layer)])
+        #expect(try await disk.read(at: 0, count: 128) == data)
+    }
+
+    /// A layer whose format is given reads nothing beside the probe.
+    @Test func aGivenFormatReadsNothingBesideTheProbe() async throws {
+        let server = try await FaultServer.start(content: testBytes(count: 8192))
+        let image = try await openImage(server.url, readingAlongside: HTTPRangeLayer.rangesToDetect(.raw))
+        _ = try await HTTPRangeLayer.open(image, format: .raw)
+        #expect(server.requests.map(\.range) == [nil, "bytes=0-0"])
+    }
+
     @Test func corruptVHDFooterIsAnError() async throws {
         let data = testBytes(count: 4096)
         let server = try await FaultServer.start(content: data + VHDBuilder.footer(currentSize: 4096, corruptChecksum: true))

@@ -34,12 +34,14 @@ func openImage(
     _ url: String,
     retries: Int = 3,
     credentials: CredentialRefresher = .fixed(),
-    configure: (inout HTTPClientConfiguration) -> Void = { _ in }
+    configure: (inout HTTPClientConfiguration) -> Void = { _ in },
+    readingAlongside alongside: @escaping @Sendable (UInt64) -> [Range<UInt64>] = { _ in [] }
 ) async throws -> RemoteImage {
     var configuration = HTTPClientConfiguration()
     configure(&configuration)
     return try await RemoteImage.open(
-        try ImageURL(url), client: CurlClient(configuration: configuration), credentials: credentials, retryPolicy: quickRetries(retries))
+        try ImageURL(url), client: CurlClient(configuration: configuration), credentials: credentials, retryPolicy: quickRetries(retries),
+        readingAlongside: alongside)
 }
 
 extension FaultServer {

@@ -55,7 +55,8 @@ final class FaultHandler: ChannelInboundHandler {
             headers: Dictionary(request.headers.map { ($0.name.lowercased(), $0.value) }) { $1 },
             status: Int(reply.status.code)))
         guard state.fault != .neverAnswers else { return }
-        if state.fault == .heldUntilReleased, request.method == .GET, request.headers.first(name: "range") != "bytes=0-0" {
+        let isProbe = request.headers.first(name: "range") == "bytes=0-0"
+        if request.method == .GET, state.fault == (isProbe ? .probeHeldUntilReleased : .heldUntilReleased) {
             let loop = context.eventLoop
             let held = NIOLoopBound((handler: self, context: context), eventLoop: loop)
             if state.hold({ loop.execute { held.value.handler.deliver(reply, context: held.value.context) } }) {

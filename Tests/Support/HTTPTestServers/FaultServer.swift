@@ -56,6 +56,9 @@ public final class FaultServer: Sendable {
         /// ``releaseHeld()``, so a test sees which requests a client makes
         /// while the ones before are still open.
         case heldUntilReleased
+        /// Holds the answer to the open probe (`bytes=0-0`) until
+        /// ``releaseHeld()``, so a test sees what a client sends beside it.
+        case probeHeldUntilReleased
     }
 
     /// What the server sends to tell one object from another.
