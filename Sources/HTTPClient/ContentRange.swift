@@ -10,24 +10,32 @@ public struct ContentRange: Hashable, Sendable {
         self.total = total
     }
 
-    /// Parsed from the header's bytes, in place: every range request's
-    /// answer goes through this on curl's thread, where lowercasing and
-    /// splitting it into strings and arrays cost 4% of a cold random read.
+    /// Parsed from the header's text; nil for no header or a malformed one.
     public init?(_ header: String?) {
-        guard let field = header?.utf8.trimmingHTTPWhitespace,
-              field.prefix(6).elementsEqual("bytes ".utf8, by: { $0.asciiLowercased == $1 }) else { return nil }
-        guard let (rangeText, totalText) = Self.split(field.dropFirst(6), at: "/") else { return nil }
+        guard var header, let parsed = header.withUTF8({ ContentRange(bytes: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = parsed
+    }
+
+    /// Parsed from the field's bytes as they lie in the response head: every
+    /// range request's answer goes through this on curl's thread, where
+    /// making strings and substrings of it cost 1.4% of a cold random read's
+    /// samples. Numbers are ASCII digits only, as RFC 9110 has them.
+    public init?(bytes: UnsafeRawBufferPointer) {
+        let field = bytes.trimmingHTTPWhitespace
+        guard field.prefix(6).elementsEqual("bytes ".utf8, by: { $0.asciiLowercased == $1 }),
+              let (rangeText, totalText) = Self.split(field.dropFirst(6), at: "/")
+        else { return nil }
         if totalText.elementsEqual("*".utf8) {
             total = nil
         } else {
-            guard let total = UInt64(Substring(totalText)) else { return nil }
+            guard let total = Self.number(totalText) else { return nil }
             self.total = total
         }
         if rangeText.elementsEqual("*".utf8) {
             range = nil
         } else {
             guard let (firstText, lastText) = Self.split(rangeText, at: "-"),
-                  let first = UInt64(Substring(firstText)), let last = UInt64(Substring(lastText)), first <= last else {
+                  let first = Self.number(firstText), let last = Self.number(lastText), first <= last else {
                 return nil
             }
             range = first...last
@@ -36,12 +44,28 @@ public struct ContentRange: Hashable, Sendable {
 
     /// The bytes before and after the one `separator`; nil unless there is
     /// exactly one.
-    private static func split(_ bytes: Substring.UTF8View, at separator: Unicode.Scalar) -> (Substring.UTF8View, Substring.UTF8View)? {
+    private static func split(
+        _ bytes: Slice<UnsafeRawBufferPointer>, at separator: Unicode.Scalar
+    ) -> (Slice<UnsafeRawBufferPointer>, Slice<UnsafeRawBufferPointer>)? {
         let byte = UInt8(ascii: separator)
         guard let index = bytes.firstIndex(of: byte) else { return nil }
         let after = bytes[bytes.index(after: index)...]
         guard !after.contains(byte) else { return nil }
         return (bytes[..<index], after)
     }
-}
 
+    /// The number the decimal digits `digits` spell; nil for anything else,
+    /// none, or more than a UInt64 holds.
+    private static func number(_ digits: Slice<UnsafeRawBufferPointer>) -> UInt64? {
+        guard !digits.isEmpty else { return nil }
+        var value: UInt64 = 0
+        for byte in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let (shifted, shiftOverflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, sumOverflow) = shifted.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !shiftOverflow, !sumOverflow else { return nil }
+            value = sum
+        }
+        return value
+    }
+}

@@ -45,17 +45,25 @@ public struct HTTPHeaderFields: Sendable {
     /// ``HTTPHeader`` checks a line; the last one wins when a field repeats.
     /// Fields with other names are passed over before any check.
     public subscript(name: String) -> String? {
+        withValue(of: name) { value in value.map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    /// Hands `body` the bytes of the value ``subscript(_:)`` would give, or
+    /// nil: what a reader parses or compares needs no string of it, and
+    /// every range answer's Content-Range and ETag are read on curl's
+    /// thread.
+    public func withValue<Result>(of name: String, _ body: (UnsafeRawBufferPointer?) throws -> Result) rethrows -> Result {
         var name = name
-        return name.withUTF8 { name in
-            bytes.withUnsafeBytes { bytes in
-                var found: String?
+        return try name.withUTF8 { name in
+            try bytes.withUnsafeBytes { bytes in
+                var found: Range<Int>?
                 for field in fields {
                     let (fieldName, value) = (bytes[field.name], bytes[field.value])
                     if Self.name(fieldName, equals: name), HTTPHeader.isValid(name: fieldName, value: value) {
-                        found = String(decoding: value, as: UTF8.self)
+                        found = field.value
                     }
                 }
-                return found
+                return try body(found.map { UnsafeRawBufferPointer(rebasing: bytes[$0]) })
             }
         }
     }

@@ -21,4 +21,18 @@ public struct HTTPResponse: Sendable {
     public subscript(header name: String) -> String? {
         headers[name]
     }
+
+    /// The Content-Range field, parsed from its bytes in place.
+    public var contentRange: ContentRange? {
+        headers.withValue(of: "content-range") { $0.flatMap(ContentRange.init(bytes:)) }
+    }
+
+    /// Whether the field named `name` is there and says something other
+    /// than `value`, told without making a string of it.
+    public func header(_ name: String, differsFrom value: String) -> Bool {
+        var value = value
+        return headers.withValue(of: name) { field in
+            value.withUTF8 { expected in field.map { !$0.elementsEqual(expected) } ?? false }
+        }
+    }
 }

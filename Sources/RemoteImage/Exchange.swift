@@ -62,7 +62,7 @@ struct Exchange: Sendable {
             throw RemoteImageError.refusal(probe, url: display)
         }
         try refuseContentCoding(of: probe, display: display)
-        guard let contentRange = ContentRange(probe[header: "content-range"]), contentRange.range == 0...0,
+        guard let contentRange = probe.contentRange, contentRange.range == 0...0,
               let total = contentRange.total
         else {
             throw RemoteImageError.malformedResponse(
@@ -299,14 +299,15 @@ struct Exchange: Sendable {
     private func checkHead(
         of response: HTTPResponse, for wanted: ClosedRange<UInt64>, identity: RemoteIdentity, display: String
     ) throws {
-        let header = response[header: "content-range"]
-        guard let contentRange = ContentRange(header) else {
-            throw RemoteImageError.malformedResponse(url: display, reason: "206 without a usable Content-Range ('\(header ?? "missing")')")
+        guard let contentRange = response.contentRange else {
+            throw RemoteImageError.malformedResponse(
+                url: display, reason: "206 without a usable Content-Range ('\(response[header: "content-range"] ?? "missing")')")
         }
         try checkSameObject(response, size: contentRange.total, identity: identity, display: display)
         guard contentRange.range == wanted else {
             throw RemoteImageError.malformedResponse(
-                url: display, reason: "asked for bytes \(wanted.lowerBound)-\(wanted.upperBound), got Content-Range '\(header!)'")
+                url: display,
+                reason: "asked for bytes \(wanted.lowerBound)-\(wanted.upperBound), got Content-Range '\(response[header: "content-range"] ?? "")'")
         }
     }
 
@@ -317,8 +318,8 @@ struct Exchange: Sendable {
         if let size, size != identity.size {
             throw RemoteImageError.imageChanged(url: display, reason: "size \(identity.size) -> \(size)")
         }
-        if let etag = response[header: "etag"], let expected = identity.strongETag, etag != expected {
-            throw RemoteImageError.imageChanged(url: display, reason: "ETag \(expected) -> \(etag)")
+        if let expected = identity.strongETag, response.header("etag", differsFrom: expected) {
+            throw RemoteImageError.imageChanged(url: display, reason: "ETag \(expected) -> \(response[header: "etag"] ?? "")")
         }
     }
 

@@ -11,7 +11,7 @@ struct ParsingTests {
         #expect(ContentRange("bytes 100-199/*") == ContentRange(range: 100...199, total: nil))
         #expect(ContentRange("bytes */1000") == ContentRange(range: nil, total: 1000))
         #expect(ContentRange(" \tbytes 1-2/3\t") == ContentRange(range: 1...2, total: 3))
-        for bad in [nil, "", "bytes 5-4/10", "items 0-1/2", "bytes 0-1", "bytes a-b/c", "bytes 0-1/2/3"] {
+        for bad in [nil, "", "bytes 5-4/10", "items 0-1/2", "bytes 0-1", "bytes a-b/c", "bytes 0-1/2/3", "bytes +0-1/2", "bytes 0- 1/2", "bytes -/2"] {
             #expect(ContentRange(bad) == nil, "\(String(describing: bad))")
         }
     }
@@ -87,6 +87,13 @@ struct ParsingTests {
         #expect(fields["bad name"] == nil)
         #expect(fields["content"] == nil)
         #expect(fields["last"] == "later")
+
+        let response = HTTPResponse(status: 206, headers: fields, body: [], bodyWasCut: false, httpVersion: "1.1")
+        #expect(response.contentRange == ContentRange(range: 0...1, total: 2))
+        #expect(!response.header("ETAG", differsFrom: "\"b\""))
+        #expect(response.header("etag", differsFrom: "\"a\""))
+        #expect(response.header("etag", differsFrom: "\"b"))
+        #expect(!response.header("x-interim", differsFrom: "1"), "a field that is not there differs from nothing")
     }
 
     @Test func strongAndWeakETags() {
