@@ -33,9 +33,7 @@ struct Exchange: Sendable {
             throw RemoteImageError.refusal(head, url: display)
         }
         let headIdentity = headRefused ? nil : try identity(of: head, url: url)
-        let rangesAlongside = headIdentity.map { identity in
-            head[header: "accept-ranges"]?.lowercased() == "bytes" ? alongside(identity.size) : []
-        } ?? []
+        let rangesAlongside = headIdentity.map { identity in Self.advertisesRanges(head) ? alongside(identity.size) : [] } ?? []
         async let readAlongside = readEach(rangesAlongside, from: headTarget, identity: headIdentity, image: url)
 
         let clock = ContinuousClock()
@@ -82,9 +80,15 @@ struct Exchange: Sendable {
             target: finalTarget,
             httpVersion: probe.httpVersion,
             duration: duration,
-            advertisesRanges: (headRefused ? probe : head)[header: "accept-ranges"]?.lowercased() == "bytes",
+            advertisesRanges: Self.advertisesRanges(headRefused ? probe : head),
             readAlongside: await readAlongside
         )
+    }
+
+    /// Whether `response` says the server serves byte ranges
+    /// (`Accept-Ranges: bytes`).
+    private static func advertisesRanges(_ response: HTTPResponse) -> Bool {
+        response[header: "accept-ranges"]?.lowercased() == "bytes"
     }
 
     /// Each of `ranges` of the object `identity` names, read at once from
