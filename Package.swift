@@ -136,6 +136,8 @@ let package = Package(
             dependencies: [
                 "NBD",
                 "LayeredDisk",
+                "HTTPTestServers",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -17,7 +17,7 @@ import SystemPackage
 /// Every call that may wait on the disk or on another process (`fdatasync`,
 /// `flock`, the bitmap's pages) runs on one blocking-work pool; what runs
 /// where it is called only reads or writes the data file's page cache.
-public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, ChunkStore {
+public final class FileCacheLayer: WriteNoOverwriteLayer, FileSpanLayer, ChunkStore {
     public let header: CacheHeader
     public let directory: FilePath
     /// Bitmap pages found torn or corrupt at open and treated as empty.
@@ -177,6 +177,19 @@ public final class FileCacheLayer: WriteNoOverwriteLayer, ImmediateReadLayer, Ch
             marker.mark(sectors)
         }
         return true
+    }
+
+    /// The span of `sectors` in the data file when every chunk they touch is
+    /// one this process knows present, as ``readImmediately(into:marking:)``
+    /// answers. A stored chunk is never written again, and the span holds
+    /// the files open, so its bytes stay right until they are sent.
+    public func fileSpan(of sectors: Range<UInt64>) -> FileSpan? {
+        let sectorBytes = UInt64(sectorSize)
+        let bytes = sectors.lowerBound * sectorBytes..<sectors.upperBound * sectorBytes
+        guard bytes.upperBound <= header.diskSize else { return nil }
+        let chunks = chunkLayout.chunks(overlapping: bytes)
+        guard presence.withLock({ presence in chunks.allSatisfy(presence.contains) }) else { return nil }
+        return FileSpan(descriptor: files.data.rawValue, owner: files, offset: Int64(bytes.lowerBound), count: bytes.count)
     }
 
     public func readHeld(_ bytes: Range<UInt64>, into target: UnsafeMutableRawBufferPointer) throws {

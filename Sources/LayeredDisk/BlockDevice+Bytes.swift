@@ -41,6 +41,14 @@ extension BlockDevice {
         return true
     }
 
+    /// The span of a sector-aligned byte range (what clients send); see
+    /// ``BlockDevice/fileSpan(at:count:)``. Nil for any other range.
+    public func fileSpan(of range: Range<UInt64>) -> FileSpan? {
+        let size = UInt64(sectorSize)
+        guard range.lowerBound % size == 0, range.count % sectorSize == 0, let sectors = try? coveringSectors(range) else { return nil }
+        return fileSpan(at: sectors.lowerBound, count: sectors.count)
+    }
+
     /// Writes at an arbitrary byte offset. Partial sectors at either end are
     /// read, patched and written back whole, so an unaligned write is not
     /// atomic against a concurrent write to the same sectors.

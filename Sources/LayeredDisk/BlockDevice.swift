@@ -32,6 +32,11 @@ public protocol BlockDevice: Sendable {
     /// caller then uses ``read(at:count:)``. Serving a hit this way costs no
     /// task and no copy.
     func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool
+    /// Where the `count` sectors at `sector` lie whole in one open file, when
+    /// the device could read them from there now; nil otherwise, and the
+    /// caller reads them. A server sends a span with no copy of its own; the
+    /// read counts as done once the caller calls ``FileSpan/sent()``.
+    func fileSpan(at sector: UInt64, count: Int) -> FileSpan?
     /// Reads `count` sectors into `destination` (exactly that long),
     /// waiting for what must be fetched. A device whose misses become hits
     /// once their bytes arrive fills `destination` the way a hit does, with
@@ -58,6 +63,11 @@ extension BlockDevice {
     /// A device that does not say otherwise may always have to wait.
     public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
         false
+    }
+
+    /// A device that does not say otherwise has no file to send from.
+    public func fileSpan(at sector: UInt64, count: Int) -> FileSpan? {
+        nil
     }
 
     /// A device that does not say otherwise reads into an array of its own,

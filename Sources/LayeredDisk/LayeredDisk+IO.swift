@@ -44,6 +44,25 @@ extension LayeredDisk {
         if case .read = try attemptImmediately(at: sector, count: count, into: target) { true } else { false }
     }
 
+    /// The span of the first layer that keeps the sectors in a file, when it
+    /// holds them all and no layer above it holds any of them.
+    public func fileSpan(at sector: UInt64, count: Int) -> FileSpan? {
+        guard let sectors = try? geometry.sectors(at: sector, count: count) else { return nil }
+        for (index, layer) in layers.enumerated() {
+            // Below the top, sectors past a layer's visible count read as zeros.
+            guard index == 0 || sectors.upperBound <= layer.visibleSectorCount else { return nil }
+            switch layer.fileSpanRole {
+            case let .source(files):
+                return files.fileSpan(of: sectors)
+            case let .passThrough(sparse):
+                guard sparse.storedRuns(in: sectors).isEmpty else { return nil }
+            case .barrier:
+                return nil
+            }
+        }
+        return nil
+    }
+
     /// What a read of the stack without suspending came to.
     private enum ImmediateAttempt {
         /// Every byte is in the target.

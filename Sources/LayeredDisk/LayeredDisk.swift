@@ -69,6 +69,7 @@ public final class LayeredDisk: BlockDevice {
                 backing: layer,
                 readCache: configuration.readCache ? layer as? any WriteNoOverwriteLayer : nil,
                 immediate: layer as? any ImmediateReadLayer,
+                fileSpanRole: FileSpanRole(of: layer),
                 filler: configuration.filler,
                 writeThrough: configuration.writeThrough,
                 visibleSectorCount: visibleSectorCount
@@ -166,6 +167,7 @@ final class StackLayer: Sendable {
     let readCache: (any WriteNoOverwriteLayer)?
     /// The layer, when its reads never suspend.
     let immediate: (any ImmediateReadLayer)?
+    let fileSpanRole: FileSpanRole
     /// What brings this read cache what it lacks, if anything does.
     let filler: (any ReadCacheFiller)?
     let writeThrough: Bool
@@ -174,14 +176,35 @@ final class StackLayer: Sendable {
     let visibleSectorCount: UInt64
 
     init(
-        backing: any DiskLayer, readCache: (any WriteNoOverwriteLayer)?, immediate: (any ImmediateReadLayer)?, filler: (any ReadCacheFiller)?,
-        writeThrough: Bool, visibleSectorCount: UInt64
+        backing: any DiskLayer, readCache: (any WriteNoOverwriteLayer)?, immediate: (any ImmediateReadLayer)?, fileSpanRole: FileSpanRole,
+        filler: (any ReadCacheFiller)?, writeThrough: Bool, visibleSectorCount: UInt64
     ) {
         self.backing = backing
         self.readCache = readCache
         self.immediate = immediate
+        self.fileSpanRole = fileSpanRole
         self.filler = filler
         self.writeThrough = writeThrough
         self.visibleSectorCount = visibleSectorCount
+    }
+}
+
+/// What a layer is to a read sent straight from a file (``FileSpan``).
+enum FileSpanRole: Sendable {
+    /// The layer a span comes from, when it holds every sector.
+    case source(any FileSpanLayer)
+    /// A layer a span passes through where it holds none of the sectors.
+    case passThrough(any SparseLayer)
+    /// A layer no span reads past: it cannot tell what it holds unread.
+    case barrier
+
+    init(of layer: any DiskLayer) {
+        if let source = layer as? any FileSpanLayer {
+            self = .source(source)
+        } else if let sparse = layer as? any SparseLayer {
+            self = .passThrough(sparse)
+        } else {
+            self = .barrier
+        }
     }
 }

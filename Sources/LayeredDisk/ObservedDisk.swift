@@ -39,6 +39,14 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
         return true
     }
 
+    /// Shows the read when the base gives a span; it finishes once the span
+    /// is sent, so nothing lets go of its bytes before they left the file.
+    public func fileSpan(at sector: UInt64, count: Int) -> FileSpan? {
+        guard let span = base.fileSpan(at: sector, count: count) else { return nil }
+        let bytes = observeRead(at: sector, count: count)
+        return span.whenSent { [self] in finishRead(bytes) }
+    }
+
     public func write(_ bytes: ArraySlice<UInt8>, at sector: UInt64, fua: Bool) async throws {
         try await base.write(bytes, at: sector, fua: fua)
     }

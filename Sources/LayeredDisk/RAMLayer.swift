@@ -7,7 +7,7 @@ import Synchronization
 /// limit a client cannot push: a write past it fails with
 /// ``DiskError/noSpace(limitBytes:)`` (ENOSPC to an NBD client). It supports
 /// write-no-overwrite, so it can also be a (non-persistent) read cache.
-public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
+public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer, SparseLayer {
     public let sectorSize: Int
     public var layerType: String { "ram" }
     public var physicalSectorSize: Int { sectorSize }
@@ -79,7 +79,7 @@ public final class RAMLayer: WriteNoOverwriteLayer, ImmediateReadLayer {
     }
 
     /// The runs of `sectors` this layer holds (written, or zeroed by an
-    /// unmap): reads of them never reach the layers below.
+    /// unmap).
     public func storedRuns(in sectors: Range<UInt64>) -> [Range<UInt64>] {
         state.withLock { $0.storedRuns(in: sectors) }
     }

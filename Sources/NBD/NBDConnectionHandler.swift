@@ -6,7 +6,7 @@ import NIOCore
 /// ``NBDRequestFlow`` deciding when each starts.
 ///
 /// A read the disk serves at once (a cache hit) is answered right here, with
-/// no task, and every reply written while a socket read is handled goes out in
+/// no task (a large one sent from the cache's file, not copied), and every reply written while a socket read is handled goes out in
 /// one flush at `channelReadComplete`. Any other request runs in a task on the
 /// connection's event loop and is answered when it is done, in completion
 /// order, as NBD allows; tasks that end in one run of the loop's jobs are
@@ -186,7 +186,9 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     private func startRequests(context: ChannelHandlerContext, flushing: Bool = true) {
         guard case let .transmitting(transmission, _) = state else { return }
         while let request = flow.nextRequest(canWrite: context.channel.isWritable) {
-            if let reply = transmission.immediateReply(to: request) {
+            if let reply = transmission.fileReply(to: request) {
+                write(reply, context: context)
+            } else if let reply = transmission.immediateReply(to: request) {
                 write(reply, context: context)
             } else {
                 startTask(transmission, request, context: context)
@@ -254,6 +256,15 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
 
     private func write(_ reply: NBDReply, context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(.reply(reply)), promise: nil)
+        needsFlush = true
+    }
+
+    /// Writes a reply sent from a file, which is told once the socket took
+    /// its bytes (or the write failed).
+    private func write(_ reply: FileReply, context: ChannelHandlerContext) {
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in reply.written() }
+        context.write(wrapOutboundOut(.reply(reply.reply)), promise: written)
         needsFlush = true
     }
 

@@ -14,8 +14,9 @@ public struct NBDReply: Sendable, Equatable {
     public enum Body: Sendable, Equatable {
         /// The request succeeded and has nothing to return.
         case done
-        /// A READ's bytes, which start at `offset` of the export.
-        case data(offset: UInt64, bytes: ByteBuffer)
+        /// A READ's bytes, which start at `offset` of the export: in a buffer,
+        /// or a region of a file the socket sends from (`sendfile`).
+        case data(offset: UInt64, bytes: IOData)
         /// The request failed; structured replies carry `message` too.
         case error(NBDErrno, message: String)
         /// BLOCK_STATUS's answer for the metadata context `contextID`.
@@ -31,7 +32,7 @@ public struct NBDReply: Sendable, Equatable {
 
 extension ByteBuffer {
     /// Writes everything of `reply` but a READ's bytes, and returns those.
-    mutating func writeHeader(of reply: NBDReply) -> ByteBuffer? {
+    mutating func writeHeader(of reply: NBDReply) -> IOData? {
         guard reply.isStructured else {
             writeInteger(NBDProtocol.simpleReplyMagic)
             switch reply.body {

@@ -3,28 +3,29 @@ import NIOCore
 /// Lays out ``NBDServerMessage``s on the wire.
 ///
 /// A message's fixed fields go into a small header buffer and its data is
-/// written after it as the buffer it already is, so a READ's bytes are never
-/// copied here: the socket gathers both in one `writev`.
+/// written after it as it already is, so a READ's bytes are never copied
+/// here: the socket gathers a header and a buffer in one `writev`, and sends
+/// a file region with `sendfile`.
 public final class NBDServerEncoder: ChannelOutboundHandler, RemovableChannelHandler {
     public typealias OutboundIn = NBDServerMessage
-    public typealias OutboundOut = ByteBuffer
+    public typealias OutboundOut = IOData
 
     public init() {}
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         var header = context.channel.allocator.buffer(capacity: 32)
         guard let payload = header.writeHeader(of: unwrapOutboundIn(data)), payload.readableBytes > 0 else {
-            context.write(wrapOutboundOut(header), promise: promise)
+            context.write(wrapOutboundOut(.byteBuffer(header)), promise: promise)
             return
         }
-        context.write(wrapOutboundOut(header), promise: nil)
+        context.write(wrapOutboundOut(.byteBuffer(header)), promise: nil)
         context.write(wrapOutboundOut(payload), promise: promise)
     }
 }
 
 extension ByteBuffer {
     /// Writes everything of `message` but its data, and returns the data.
-    mutating func writeHeader(of message: NBDServerMessage) -> ByteBuffer? {
+    mutating func writeHeader(of message: NBDServerMessage) -> IOData? {
         switch message {
         case .greeting:
             writeInteger(NBDProtocol.nbdMagic)
@@ -36,7 +37,7 @@ extension ByteBuffer {
             writeInteger(option)
             writeInteger(type)
             writeInteger(UInt32(data.readableBytes))
-            return data
+            return .byteBuffer(data)
         case let .exportName(size, flags, padWithZeroes):
             writeInteger(size)
             writeInteger(flags)

@@ -43,7 +43,7 @@ final class NBDTransmission: Sendable {
                 var data = ReplyData(length: Int(request.length))
                 try await disk.readBytes(range, into: &data)
                 metrics.succeeded(.read, length: request.length)
-                return reply(request, .data(offset: request.offset, bytes: data.bytes))
+                return reply(request, .data(offset: request.offset, bytes: .byteBuffer(data.bytes)))
             case .write:
                 guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
                 guard range != nil else { return failure(.noSpace, request, "write past the end of the export") }
@@ -97,8 +97,26 @@ final class NBDTransmission: Sendable {
         guard (try? data.withUnsafeMutableBytes({ try disk.readBytesImmediately(range, into: $0) })) == true else { return nil }
         metrics.received(.read)
         metrics.succeeded(.read, length: request.length)
-        return reply(request, .data(offset: request.offset, bytes: data.bytes))
+        return reply(request, .data(offset: request.offset, bytes: .byteBuffer(data.bytes)))
     }
+
+    /// The reply to a READ the disk can send straight from a file, whose
+    /// ``FileReply/written()`` the caller calls once it is written; `nil`
+    /// for any other request (ask ``immediateReply(to:)``).
+    func fileReply(to request: NBDRequest) -> FileReply? {
+        guard request.length >= Self.smallestFileReply, request.command == .read,
+              NBDCommandFlags(rawValue: request.flags).isSubset(of: .known), let range = readRange(of: request),
+              let span = disk.fileSpan(of: range)
+        else { return nil }
+        metrics.received(.read)
+        metrics.succeeded(.read, length: request.length)
+        return FileReply(cookie: request.cookie, offset: request.offset, span: span, isStructured: structuredReplies)
+    }
+
+    /// The smallest READ sent from a file. A file reply costs a `sendfile`
+    /// of its own, where replies in buffers share one `writev`: below this,
+    /// the copy costs less than the call.
+    static let smallestFileReply: UInt32 = 64 << 10
 
     /// The bytes a READ asks for, when it is one the export can answer.
     private func readRange(of request: NBDRequest) -> Range<UInt64>? {

@@ -54,7 +54,7 @@ struct NBDConnectionHandlerTests {
         try channel.writeInbound(Self.read(cookie: 7, offset: 1024, length: 1024))
 
         let reply = try #require(try channel.readOutbound(as: NBDServerMessage.self))
-        let expected = NBDReply(cookie: 7, body: .data(offset: 1024, bytes: ByteBuffer(bytes: Self.image[1024..<2048])), isStructured: true)
+        let expected = NBDReply(cookie: 7, body: .data(offset: 1024, bytes: .byteBuffer(ByteBuffer(bytes: Self.image[1024..<2048]))), isStructured: true)
         #expect(reply == .reply(expected))
         #expect(try channel.finish().isClean)
     }
@@ -116,7 +116,7 @@ struct NBDConnectionHandlerTests {
 
         try await channel.writeInbound(Self.read(cookie: 3, offset: 512, length: 512))
         #expect(try await channel.waitForOutboundWrite(as: NBDServerMessage.self)
-            == .reply(NBDReply(cookie: 3, body: .data(offset: 512, bytes: written), isStructured: true)))
+            == .reply(NBDReply(cookie: 3, body: .data(offset: 512, bytes: .byteBuffer(written)), isStructured: true)))
         _ = try await channel.finish()
     }
 
@@ -165,7 +165,7 @@ struct NBDConnectionHandlerTests {
         var cookies: [UInt64] = []
         for _ in 1...3 {
             guard case let .reply(reply) = try await channel.waitForOutboundWrite(as: NBDServerMessage.self) else { continue }
-            #expect(reply.body == .data(offset: reply.cookie * 512, bytes: ByteBuffer(bytes: Self.image[Int(reply.cookie) * 512..<Int(reply.cookie + 1) * 512])))
+            #expect(reply.body == .data(offset: reply.cookie * 512, bytes: .byteBuffer(ByteBuffer(bytes: Self.image[Int(reply.cookie) * 512..<Int(reply.cookie + 1) * 512]))))
             cookies.append(reply.cookie)
         }
         #expect(cookies.sorted() == [1, 2, 3])
