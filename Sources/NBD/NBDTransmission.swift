@@ -114,9 +114,10 @@ final class NBDTransmission: Sendable {
     }
 
     /// The smallest READ sent from a file. A file reply costs a `sendfile`
-    /// of its own, where replies in buffers share one `writev`: below this,
-    /// the copy costs less than the call.
-    static let smallestFileReply: UInt32 = 64 << 10
+    /// of its own, where replies in buffers share one `writev`; warm random
+    /// reads, fio QD16: at 4 KiB the two are even, from 16 KiB on `sendfile`
+    /// is ahead (docs/benchmarks.md).
+    static let smallestFileReply: UInt32 = 16 << 10
 
     /// The bytes a READ asks for, when it is one the export can answer.
     private func readRange(of request: NBDRequest) -> Range<UInt64>? {
