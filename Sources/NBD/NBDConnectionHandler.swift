@@ -6,8 +6,9 @@ import NIOCore
 /// ``NBDRequestFlow`` deciding when each starts.
 ///
 /// A read the disk serves at once (a cache hit) is answered right here, with
-/// no task (a large one sent from the cache's file, not copied), and every reply written while a socket read is handled goes out in
-/// one flush at `channelReadComplete`. Any other request runs in a task on the
+/// no task (a large one sent from the cache's file, not copied), and every
+/// reply written while a socket read is handled goes out in one flush at
+/// `channelReadComplete`. Any other request runs in a task on the
 /// connection's event loop and is answered when it is done, in completion
 /// order, as NBD allows; tasks that end in one run of the loop's jobs are
 /// answered in one flush after it.
