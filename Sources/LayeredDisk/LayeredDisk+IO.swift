@@ -14,12 +14,16 @@ extension LayeredDisk {
     /// cache with a filler lacks is brought into it (one request per gap,
     /// which plans only the chunks the cache lacks, or joins a fetch under
     /// way), and the read is tried as a hit again, straight into
-    /// `destination`. A cache that loses what was brought before it is read
+    /// `destination`, or given to it as a span of the cache's file when it
+    /// takes one. A cache that loses what was brought before it is read
     /// (a bounded memory cache under pressure) is asked again, a few times.
     /// What a cache refuses, and a stack with a layer that must always wait,
     /// is read layer by layer instead.
     public func read(at sector: UInt64, count: Int, into destination: inout some ReadDestination) async throws {
         for _ in 0...Self.fillAttempts {
+            if destination.takesFileSpans, let span = fileSpan(at: sector, count: count), destination.take(span) {
+                return
+            }
             let attempt = try destination.withUnsafeMutableBytes { try attemptImmediately(at: sector, count: count, into: $0) }
             guard case let .lacks(filler, gaps) = attempt else {
                 if case .read = attempt { return }

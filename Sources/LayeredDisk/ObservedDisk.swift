@@ -25,10 +25,23 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
         return data
     }
 
+    /// A read given to `destination` as a span finishes once the span is
+    /// sent; any other once it has its bytes.
     public func read(at sector: UInt64, count: Int, into destination: inout some ReadDestination) async throws {
         let bytes = observeRead(at: sector, count: count)
-        try await base.read(at: sector, count: count, into: &destination)
-        finishRead(bytes)
+        // Moved, not copied: a destination sharing its memory with a copy
+        // (a reply's buffer) would copy it all on its first write.
+        var observed = FinishingDestination(consume destination) { [self] in finishRead(bytes) }
+        do {
+            try await base.read(at: sector, count: count, into: &observed)
+        } catch {
+            destination = observed.destination
+            throw error
+        }
+        destination = observed.destination
+        if !observed.tookSpan {
+            finishRead(bytes)
+        }
     }
 
     /// Shows the read only when it is served here: one that returns false
@@ -77,5 +90,28 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
         for observer in observers {
             observer.readFinished(bytes)
         }
+    }
+}
+
+/// A read's destination that has a span it takes finish the read once sent.
+private struct FinishingDestination<Destination: ReadDestination>: ReadDestination {
+    var destination: Destination
+    let finish: @Sendable () -> Void
+    private(set) var tookSpan = false
+
+    init(_ destination: Destination, finish: @escaping @Sendable () -> Void) {
+        self.destination = destination
+        self.finish = finish
+    }
+
+    var takesFileSpans: Bool { destination.takesFileSpans }
+
+    mutating func take(_ span: FileSpan) -> Bool {
+        tookSpan = destination.take(span.whenSent(finish))
+        return tookSpan
+    }
+
+    mutating func withUnsafeMutableBytes<Result>(_ body: (UnsafeMutableRawBufferPointer) throws -> Result) rethrows -> Result {
+        try destination.withUnsafeMutableBytes(body)
     }
 }

@@ -9,6 +9,23 @@ public protocol ReadDestination {
     mutating func withUnsafeMutableBytes<Result>(
         _ body: (UnsafeMutableRawBufferPointer) throws -> Result
     ) rethrows -> Result
+    /// Whether the destination would rather take the read's bytes as a span
+    /// of a file (``take(_:)``) than have them copied in: one that sends them
+    /// on, as a server's reply does, sends them from the file.
+    var takesFileSpans: Bool { get }
+    /// Takes the read's bytes as `span`, when the disk has them whole in one
+    /// file; the destination is then not filled, and calls
+    /// ``FileSpan/sent()`` once it sent them. False (the default) has the
+    /// bytes copied in instead.
+    mutating func take(_ span: FileSpan) -> Bool
+}
+
+extension ReadDestination {
+    public var takesFileSpans: Bool { false }
+
+    public mutating func take(_ span: FileSpan) -> Bool {
+        false
+    }
 }
 
 extension Array: ReadDestination where Element == UInt8 {}

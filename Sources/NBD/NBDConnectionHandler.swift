@@ -187,9 +187,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     private func startRequests(context: ChannelHandlerContext, flushing: Bool = true) {
         guard case let .transmitting(transmission, _) = state else { return }
         while let request = flow.nextRequest(canWrite: context.channel.isWritable) {
-            if let reply = transmission.fileReply(to: request) {
-                write(reply, context: context)
-            } else if let reply = transmission.immediateReply(to: request) {
+            if let reply = transmission.fileReply(to: request) ?? transmission.immediateReply(to: request) {
                 write(reply, context: context)
             } else {
                 startTask(transmission, request, context: context)
@@ -227,7 +225,7 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func taskFinished(_ id: Int, _ request: NBDRequest, reply: NBDReply?, context: ChannelHandlerContext) {
+    private func taskFinished(_ id: Int, _ request: NBDRequest, reply: OutgoingReply?, context: ChannelHandlerContext) {
         tasks[id] = nil
         flow.taskFinished(request)
         if case .transmitting = state {
@@ -236,6 +234,8 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
             }
             startRequests(context: context, flushing: false)
             queueFlush(context: context)
+        } else {
+            reply?.written()
         }
         finishIfDone()
     }
@@ -255,16 +255,14 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func write(_ reply: NBDReply, context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(.reply(reply)), promise: nil)
-        needsFlush = true
-    }
-
-    /// Writes a reply sent from a file, which is told once the socket took
-    /// its bytes (or the write failed).
-    private func write(_ reply: FileReply, context: ChannelHandlerContext) {
-        let written = context.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenComplete { _ in reply.written() }
+    /// Writes `reply`; one sent from a file is told once the socket took its
+    /// bytes (or the write failed).
+    private func write(_ reply: OutgoingReply, context: ChannelHandlerContext) {
+        var written: EventLoopPromise<Void>?
+        if reply.isSentFromFile {
+            written = context.eventLoop.makePromise(of: Void.self)
+            written?.futureResult.whenComplete { _ in reply.written() }
+        }
         context.write(wrapOutboundOut(.reply(reply.reply)), promise: written)
         needsFlush = true
     }

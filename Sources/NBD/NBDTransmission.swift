@@ -28,7 +28,7 @@ final class NBDTransmission: Sendable {
     }
 
     /// The reply to `request`; none to NBD_CMD_DISC.
-    func reply(to request: NBDRequest) async -> NBDReply? {
+    func reply(to request: NBDRequest) async -> OutgoingReply? {
         let flags = NBDCommandFlags(rawValue: request.flags)
         guard flags.isSubset(of: .known) else { return failure(.invalid, request, "unknown command flags") }
         guard let command = request.command else { return failure(.invalid, request, "unknown command \(request.type)") }
@@ -40,9 +40,12 @@ final class NBDTransmission: Sendable {
                 guard let range = readRange(of: request) else {
                     return failure(.invalid, request, "read outside the export or too large")
                 }
-                var data = ReplyData(length: Int(request.length))
+                var data = ReplyData(length: Int(request.length), takingFileSpans: request.length >= Self.smallestFileReply)
                 try await disk.readBytes(range, into: &data)
                 metrics.succeeded(.read, length: request.length)
+                if let span = data.span {
+                    return OutgoingReply(cookie: request.cookie, offset: request.offset, span: span, isStructured: structuredReplies)
+                }
                 return reply(request, .data(offset: request.offset, bytes: .byteBuffer(data.bytes)))
             case .write:
                 guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
@@ -89,7 +92,7 @@ final class NBDTransmission: Sendable {
     /// The reply to a READ the disk can serve without waiting, or `nil`: for
     /// any other request, or a read that must wait or fails, ask
     /// ``reply(to:)``, which also says what was wrong.
-    func immediateReply(to request: NBDRequest) -> NBDReply? {
+    func immediateReply(to request: NBDRequest) -> OutgoingReply? {
         guard request.command == .read, NBDCommandFlags(rawValue: request.flags).isSubset(of: .known),
               let range = readRange(of: request)
         else { return nil }
@@ -101,16 +104,16 @@ final class NBDTransmission: Sendable {
     }
 
     /// The reply to a READ the disk can send straight from a file, whose
-    /// ``FileReply/written()`` the caller calls once it is written; `nil`
+    /// ``OutgoingReply/written()`` the caller calls once it is written; `nil`
     /// for any other request (ask ``immediateReply(to:)``).
-    func fileReply(to request: NBDRequest) -> FileReply? {
+    func fileReply(to request: NBDRequest) -> OutgoingReply? {
         guard request.length >= Self.smallestFileReply, request.command == .read,
               NBDCommandFlags(rawValue: request.flags).isSubset(of: .known), let range = readRange(of: request),
               let span = disk.fileSpan(of: range)
         else { return nil }
         metrics.received(.read)
         metrics.succeeded(.read, length: request.length)
-        return FileReply(cookie: request.cookie, offset: request.offset, span: span, isStructured: structuredReplies)
+        return OutgoingReply(cookie: request.cookie, offset: request.offset, span: span, isStructured: structuredReplies)
     }
 
     /// The smallest READ sent from a file. A file reply costs a `sendfile`
@@ -155,7 +158,7 @@ final class NBDTransmission: Sendable {
 
     /// The extents of `range` from the export's allocation map (at most one
     /// with NBD_CMD_FLAG_REQ_ONE), or one extent of data without a map.
-    private func blockStatus(_ request: NBDRequest, range: Range<UInt64>) async throws -> NBDReply {
+    private func blockStatus(_ request: NBDRequest, range: Range<UInt64>) async throws -> OutgoingReply {
         var extents = try await allocation?.allocation(of: range) ?? []
         if extents.isEmpty {
             extents = [AllocationExtent(length: UInt64(request.length), isHole: false, isZero: false)]
@@ -166,13 +169,13 @@ final class NBDTransmission: Sendable {
         return reply(request, .blockStatus(contextID: NBDHandshake.baseAllocationID, extents: extents))
     }
 
-    private func reply(_ request: NBDRequest, _ body: NBDReply.Body) -> NBDReply {
-        NBDReply(cookie: request.cookie, body: body, isStructured: structuredReplies)
+    private func reply(_ request: NBDRequest, _ body: NBDReply.Body) -> OutgoingReply {
+        OutgoingReply(NBDReply(cookie: request.cookie, body: body, isStructured: structuredReplies))
     }
 
     /// An error reply, counted under `cause`: by default the one its errno
     /// implies, as the checks above use them.
-    private func failure(_ errno: NBDErrno, _ request: NBDRequest, _ message: String, cause: FailureCause? = nil) -> NBDReply {
+    private func failure(_ errno: NBDErrno, _ request: NBDRequest, _ message: String, cause: FailureCause? = nil) -> OutgoingReply {
         let cause = cause ?? Self.cause(of: errno)
         metrics.failed(cause)
         events?.requestFailed(request.command?.label ?? "command \(request.type)", cause: cause, message: message)

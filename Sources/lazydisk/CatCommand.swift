@@ -40,21 +40,28 @@ struct CatCommand: AsyncParsableCommand {
         let slots = Self.stepsInFlight + 1
         let buffers = StepBuffers(slots: slots, slotBytes: Int(Self.stepBytes))
         let slot = { @Sendable (index: Int) in buffers.slot(index % slots, count: steps[index].count) }
+        // A step the cache holds whole is written from the cache's file.
         let startReading = { (index: Int) in
             Task {
-                var destination = slot(index)
+                var destination = StepRead(into: slot(index))
                 try await disk.readBytes(steps[index], into: &destination)
+                return destination.span
             }
         }
         var reading = steps.indices.prefix(Self.stepsInFlight).map(startReading)
         for index in steps.indices {
-            try await reading.removeFirst().value
+            let span = try await reading.removeFirst().value
             if index + Self.stepsInFlight < steps.endIndex {
                 reading.append(startReading(index + Self.stepsInFlight))
             }
-            let step = UnsafeRawBufferPointer(slot(index))
-            for start in stride(from: 0, to: step.count, by: Self.writeBytes) {
-                try StandardStream.output.write(UnsafeRawBufferPointer(rebasing: step[start..<min(start + Self.writeBytes, step.count)]))
+            if let span {
+                defer { span.sent() }
+                try StandardStream.output.write(span, pieceBytes: Self.writeBytes, through: slot(index))
+            } else {
+                let step = UnsafeRawBufferPointer(slot(index))
+                for start in stride(from: 0, to: step.count, by: Self.writeBytes) {
+                    try StandardStream.output.write(UnsafeRawBufferPointer(rebasing: step[start..<min(start + Self.writeBytes, step.count)]))
+                }
             }
             stack.dropPages(passed: steps[index])
         }

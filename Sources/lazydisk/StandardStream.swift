@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import LayeredDisk
 
 /// Standard output or standard error, written with `write(2)` so that a
 /// full disk, a closed descriptor or a reader that went away is an error
@@ -36,6 +37,30 @@ enum StandardStream {
                 }
                 written += result
             }
+        }
+    }
+
+    /// Writes the bytes `span` names from its file with `sendfile`, so they
+    /// never pass through memory of ours, `pieceBytes` a call; where the
+    /// output does not take that (an `O_APPEND` file), through `buffer`
+    /// (at least `pieceBytes` long) instead.
+    func write(_ span: FileSpan, pieceBytes: Int, through buffer: UnsafeMutableRawBufferPointer) throws {
+        var offset = off_t(span.offset)
+        let end = offset + off_t(span.count)
+        while offset < end {
+            let count = min(pieceBytes, Int(end - offset))
+            let result = sendfile(descriptor, span.descriptor, &offset, count)
+            if result > 0 { continue }
+            if result < 0 && errno == EINTR { continue }
+            guard result < 0, errno == EINVAL || errno == ENOSYS else {
+                throw CommandError("cannot write to \(name): \(result == 0 ? "the cache file ended early" : String(cString: strerror(errno)))")
+            }
+            let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
+            guard pread(span.descriptor, piece.baseAddress, count, offset) == count else {
+                throw CommandError("cannot read the cache file: \(String(cString: strerror(errno)))")
+            }
+            try write(UnsafeRawBufferPointer(piece))
+            offset += off_t(count)
         }
     }
 

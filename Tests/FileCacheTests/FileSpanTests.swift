@@ -65,6 +65,53 @@ struct FileSpanTests {
         #expect(disk.fileSpan(at: 256, count: 128) == nil)
         #expect(recorder.events.count == 2, "a read not sent from the file is shown where it is read")
     }
+
+    /// A read that waits ends as a hit does: a destination that takes spans
+    /// gets one once the bytes are cached, and its read finishes when it is
+    /// sent; before, the bytes are copied in.
+    @Test func aReadIntoADestinationThatTakesSpansGetsOneOnceCached() async throws {
+        let directory = CacheDirectory()
+        let (cache, _) = try FileCacheLayer.open(at: directory.path, for: TestImage.header())
+        let recorder = ReadRecorder()
+        let disk = ObservedDisk(try await servedDisk(cache), observers: [recorder])
+
+        var cold = SpanTaker(count: 256 * 512)
+        try await disk.read(at: 256, count: 256, into: &cold)
+        #expect(cold.span == nil)
+        #expect(cold.bytes == Array(TestImage.bytes[256 * 512..<512 * 512]))
+        #expect(recorder.events == ["observed 131072..<262144", "finished 131072..<262144"])
+
+        var warm = SpanTaker(count: 256 * 512)
+        try await disk.read(at: 256, count: 256, into: &warm)
+        let span = try #require(warm.span)
+        #expect(span.offset == 256 * 512 && span.count == 256 * 512)
+        #expect(try bytes(of: span) == Array(TestImage.bytes[256 * 512..<512 * 512]))
+        #expect(warm.bytes.allSatisfy { $0 == 0 }, "nothing was copied in")
+        #expect(recorder.events.count == 3)
+        span.sent()
+        #expect(recorder.events.last == "finished 131072..<262144")
+    }
+}
+
+/// A destination that would rather take a span, as a server's reply does.
+private struct SpanTaker: ReadDestination {
+    var bytes: [UInt8]
+    var span: FileSpan?
+
+    init(count: Int) {
+        bytes = [UInt8](repeating: 0, count: count)
+    }
+
+    var takesFileSpans: Bool { true }
+
+    mutating func take(_ span: FileSpan) -> Bool {
+        self.span = span
+        return true
+    }
+
+    mutating func withUnsafeMutableBytes<Result>(_ body: (UnsafeMutableRawBufferPointer) throws -> Result) rethrows -> Result {
+        try bytes.withUnsafeMutableBytes(body)
+    }
 }
 
 /// What an observer is told, in order.
