@@ -92,6 +92,33 @@ struct PullAndCacheTests {
         #expect(offline.output == (try setup.image))
     }
 
+    /// `cat` of cached steps writes them from the cache's data file
+    /// (`sendfile`), to a file as to a pipe; into a file opened for
+    /// appending, which `sendfile` refuses, it copies them instead.
+    @Test func catWritesCachedStepsFromTheCacheFile() async throws {
+        let setup = try Setup(imageSize: (9 << 20) + 512)
+        #expect(try await setup.run(["pull", setup.url()]).status == 0)
+        let output = setup.caches.url.appending(path: "out.img").path
+        let trace = setup.caches.url.appending(path: "sendfile.txt").path
+        let traced = try await LazyDiskRun.runTool("/bin/sh", ["-c", """
+            exec /usr/bin/strace -f -qq -y -e trace=sendfile -o \(trace) \(LazyDiskRun.executable.path) \
+                cat '\(setup.url())' --offline --cache \(setup.caches.url.path) > \(output)
+            """])
+        #expect(traced == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == (try setup.image))
+        let sent = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").filter {
+            $0.contains("sendfile(1</") && $0.contains("/data>") && $0.hasSuffix("= 16384")
+        }
+        #expect(sent.count == (9 << 20) / 16384, "every whole step, 16 KiB a call")
+
+        try Data("before\n".utf8).write(to: URL(fileURLWithPath: output))
+        let appended = try await LazyDiskRun.runTool("/bin/sh", ["-c", """
+            exec \(LazyDiskRun.executable.path) cat '\(setup.url())' --offline --cache \(setup.caches.url.path) >> \(output)
+            """])
+        #expect(appended == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data("before\n".utf8) + (try setup.image))
+    }
+
     /// `pull` and `cat` stream the image once: the cache's pages leave the
     /// page cache behind them once durable, so a large image does not push
     /// out what else the host keeps there. The cache still holds every byte.
