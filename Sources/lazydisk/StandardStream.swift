@@ -47,13 +47,16 @@ enum StandardStream {
     func write(_ span: FileSpan, pieceBytes: Int, through buffer: UnsafeMutableRawBufferPointer) throws {
         var offset = off_t(span.offset)
         let end = offset + off_t(span.count)
+        var copies = false
         while offset < end {
             let count = min(pieceBytes, Int(end - offset))
-            let result = sendfile(descriptor, span.descriptor, &offset, count)
-            if result > 0 { continue }
-            if result < 0 && errno == EINTR { continue }
-            guard result < 0, errno == EINVAL || errno == ENOSYS else {
-                throw CommandError("cannot write to \(name): \(result == 0 ? "the cache file ended early" : String(cString: strerror(errno)))")
+            if !copies {
+                let result = sendfile(descriptor, span.descriptor, &offset, count)
+                if result > 0 || (result < 0 && errno == EINTR) { continue }
+                guard result < 0, errno == EINVAL || errno == ENOSYS else {
+                    throw CommandError("cannot write to \(name): \(result == 0 ? "the cache file ended early" : String(cString: strerror(errno)))")
+                }
+                copies = true
             }
             let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
             guard pread(span.descriptor, piece.baseAddress, count, offset) == count else {
