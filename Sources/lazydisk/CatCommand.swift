@@ -40,10 +40,14 @@ struct CatCommand: AsyncParsableCommand {
         let slots = Self.stepsInFlight + 1
         let buffers = StepBuffers(slots: slots, slotBytes: Int(Self.stepBytes))
         let slot = { @Sendable (index: Int) in buffers.slot(index % slots, count: steps[index].count) }
-        // A step the cache holds whole is written from the cache's file.
+        // A step the cache holds whole is written from the cache's file, to
+        // a regular file only: a pipe or a socket would hold the file's own
+        // pages until its reader took them, and drop-behind could not let
+        // them go.
+        let sendsFromFile = StandardStream.output.isRegularFile
         let startReading = { (index: Int) in
             Task {
-                var destination = StepRead(into: slot(index))
+                var destination = StepRead(into: slot(index), takingFileSpans: sendsFromFile)
                 try await disk.readBytes(steps[index], into: &destination)
                 return destination.span
             }

@@ -40,6 +40,12 @@ enum StandardStream {
         }
     }
 
+    /// Whether the stream is a regular file (not a pipe, socket or device).
+    var isRegularFile: Bool {
+        var status = stat()
+        return fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == S_IFREG
+    }
+
     /// Writes the bytes `span` names from its file with `sendfile`, so they
     /// never pass through memory of ours, `pieceBytes` a call; where the
     /// output does not take that (an `O_APPEND` file), through `buffer`

@@ -32,8 +32,8 @@ struct PullAndCacheTests {
             CacheLocation(root: FilePath(caches.url.path)).existingDirectory(for: try ImageURL(url(throttled: throttled)))
         }
 
-        func run(_ arguments: [String]) async throws -> LazyDiskRun {
-            try await LazyDiskRun.run(arguments + cacheArguments)
+        func run(_ arguments: [String], output: ChildProcess.Stream? = nil) async throws -> LazyDiskRun {
+            try await LazyDiskRun.run(arguments + cacheArguments, output: output)
         }
 
         /// The bytes of the cache's data file whose pages `serve` let go of
@@ -92,9 +92,10 @@ struct PullAndCacheTests {
         #expect(offline.output == (try setup.image))
     }
 
-    /// `cat` of cached steps writes them from the cache's data file
-    /// (`sendfile`), to a file as to a pipe; into a file opened for
-    /// appending, which `sendfile` refuses, it copies them instead.
+    /// `cat` of cached steps to a file writes them from the cache's data
+    /// file (`sendfile`); into a file opened for appending, which `sendfile`
+    /// refuses, it copies them instead. (To a pipe it copies them too:
+    /// ``streamingCommandsLeaveTheCachesPagesOnDisk()`` finds the pages gone.)
     @Test func catWritesCachedStepsFromTheCacheFile() async throws {
         let setup = try Setup(imageSize: (9 << 20) + 512)
         #expect(try await setup.run(["pull", setup.url()]).status == 0)
@@ -117,6 +118,24 @@ struct PullAndCacheTests {
             """])
         #expect(appended == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data("before\n".utf8) + (try setup.image))
+    }
+
+    /// A pipe holds the pages spliced into it until its reader takes them,
+    /// where no advice can let them go: `cat` copies into a pipe, so every
+    /// page of the cache it read has left the page cache when it exits,
+    /// though nothing read the pipe yet (1 MiB, room for all of it).
+    @Test func catToAPipeLeavesNoPageOfTheCacheBehind() async throws {
+        let setup = try Setup(imageSize: 512 << 10)
+        #expect(try await setup.run(["pull", setup.url()]).status == 0)
+        let pipe = try closeOnExecPipe()
+        defer { close(pipe.read) }
+        let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ, which Glibc's module leaves out (_GNU_SOURCE)
+        #expect(fcntl(pipe.write, setPipeSize, 1 << 20) >= 1 << 20)
+        let cat = try await setup.run(["cat", setup.url(), "--offline"], output: .descriptor(pipe.write))
+        close(pipe.write)
+        #expect(cat.status == 0, "\(cat.error)")
+        #expect(try residentBytes(of: try setup.cacheDirectory().appending("data")) == 0)
+        #expect(FileHandle(fileDescriptor: pipe.read).readDataToEndOfFile() == (try setup.image))
     }
 
     /// `pull` and `cat` stream the image once: the cache's pages leave the
