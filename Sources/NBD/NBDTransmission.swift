@@ -93,9 +93,7 @@ final class NBDTransmission: Sendable {
     /// any other request, or a read that must wait or fails, ask
     /// ``reply(to:)``, which also says what was wrong.
     func immediateReply(to request: NBDRequest) -> OutgoingReply? {
-        guard request.command == .read, NBDCommandFlags(rawValue: request.flags).isSubset(of: .known),
-              let range = readRange(of: request)
-        else { return nil }
+        guard let range = answerableRead(request) else { return nil }
         var data = ReplyData(length: Int(request.length))
         guard (try? data.withUnsafeMutableBytes({ try disk.readBytesImmediately(range, into: $0) })) == true else { return nil }
         metrics.received(.read)
@@ -107,10 +105,9 @@ final class NBDTransmission: Sendable {
     /// ``OutgoingReply/written()`` the caller calls once it is written; `nil`
     /// for any other request (ask ``immediateReply(to:)``).
     func fileReply(to request: NBDRequest) -> OutgoingReply? {
-        guard request.length >= Self.smallestFileReply, request.command == .read,
-              NBDCommandFlags(rawValue: request.flags).isSubset(of: .known), let range = readRange(of: request),
-              let span = disk.fileSpan(of: range)
-        else { return nil }
+        guard request.length >= Self.smallestFileReply, let range = answerableRead(request), let span = disk.fileSpan(of: range) else {
+            return nil
+        }
         metrics.received(.read)
         metrics.succeeded(.read, length: request.length)
         return OutgoingReply(cookie: request.cookie, offset: request.offset, span: span, isStructured: structuredReplies)
@@ -121,6 +118,13 @@ final class NBDTransmission: Sendable {
     /// reads, fio QD16: at 4 KiB the two are even, from 16 KiB on `sendfile`
     /// is ahead (docs/benchmarks.md).
     static let smallestFileReply: UInt32 = 16 << 10
+
+    /// The bytes `request` asks for, when it is a READ with known flags
+    /// that the export can answer: what the replies without a task take.
+    private func answerableRead(_ request: NBDRequest) -> Range<UInt64>? {
+        guard request.command == .read, NBDCommandFlags(rawValue: request.flags).isSubset(of: .known) else { return nil }
+        return readRange(of: request)
+    }
 
     /// The bytes a READ asks for, when it is one the export can answer.
     private func readRange(of request: NBDRequest) -> Range<UInt64>? {
