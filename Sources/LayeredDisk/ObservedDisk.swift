@@ -32,13 +32,8 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
         // Moved, not copied: a destination sharing its memory with a copy
         // (a reply's buffer) would copy it all on its first write.
         var observed = FinishingDestination(consume destination) { [self] in finishRead(bytes) }
-        do {
-            try await base.read(at: sector, count: count, into: &observed)
-        } catch {
-            destination = observed.destination
-            throw error
-        }
-        destination = observed.destination
+        defer { destination = observed.destination }
+        try await base.read(at: sector, count: count, into: &observed)
         if !observed.tookSpan {
             finishRead(bytes)
         }
