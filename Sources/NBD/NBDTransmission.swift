@@ -40,13 +40,15 @@ final class NBDTransmission: Sendable {
                 guard let range = readRange(of: request) else {
                     return failure(.invalid, request, "read outside the export or too large")
                 }
-                var data = ReplyData(length: Int(request.length), takingFileSpans: request.length >= Self.smallestFileReply)
+                // A large read that waited is sent from the cache's file too.
+                var data = SpanTakingDestination(
+                    ReplyData(length: Int(request.length)), takingFileSpans: request.length >= Self.smallestFileReply)
                 try await disk.readBytes(range, into: &data)
                 metrics.succeeded(.read, length: request.length)
                 if let span = data.span {
                     return OutgoingReply(cookie: request.cookie, offset: request.offset, span: span, isStructured: structuredReplies)
                 }
-                return reply(request, .data(offset: request.offset, bytes: .byteBuffer(data.bytes)))
+                return reply(request, .data(offset: request.offset, bytes: .byteBuffer(data.buffer.bytes)))
             case .write:
                 guard !disk.isReadOnly else { return failure(.permission, request, "the export is read-only") }
                 guard range != nil else { return failure(.noSpace, request, "write past the end of the export") }

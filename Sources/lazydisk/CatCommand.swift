@@ -47,7 +47,7 @@ struct CatCommand: AsyncParsableCommand {
         let sendsFromFile = StandardStream.output.isRegularFile
         let startReading = { (index: Int) in
             Task {
-                var destination = StepRead(into: slot(index), takingFileSpans: sendsFromFile)
+                var destination = SpanTakingDestination(slot(index), takingFileSpans: sendsFromFile)
                 try await disk.readBytes(steps[index], into: &destination)
                 return destination.span
             }

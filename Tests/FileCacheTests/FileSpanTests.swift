@@ -75,42 +75,21 @@ struct FileSpanTests {
         let recorder = ReadRecorder()
         let disk = ObservedDisk(try await servedDisk(cache), observers: [recorder])
 
-        var cold = SpanTaker(count: 256 * 512)
+        var cold = SpanTakingDestination([UInt8](repeating: 0, count: 256 * 512))
         try await disk.read(at: 256, count: 256, into: &cold)
         #expect(cold.span == nil)
-        #expect(cold.bytes == Array(TestImage.bytes[256 * 512..<512 * 512]))
+        #expect(cold.buffer == Array(TestImage.bytes[256 * 512..<512 * 512]))
         #expect(recorder.events == ["observed 131072..<262144", "finished 131072..<262144"])
 
-        var warm = SpanTaker(count: 256 * 512)
+        var warm = SpanTakingDestination([UInt8](repeating: 0, count: 256 * 512))
         try await disk.read(at: 256, count: 256, into: &warm)
         let span = try #require(warm.span)
         #expect(span.offset == 256 * 512 && span.count == 256 * 512)
         #expect(try bytes(of: span) == Array(TestImage.bytes[256 * 512..<512 * 512]))
-        #expect(warm.bytes.allSatisfy { $0 == 0 }, "nothing was copied in")
+        #expect(warm.buffer.allSatisfy { $0 == 0 }, "nothing was copied in")
         #expect(recorder.events.count == 3)
         span.sent()
         #expect(recorder.events.last == "finished 131072..<262144")
-    }
-}
-
-/// A destination that would rather take a span, as a server's reply does.
-private struct SpanTaker: ReadDestination {
-    var bytes: [UInt8]
-    var span: FileSpan?
-
-    init(count: Int) {
-        bytes = [UInt8](repeating: 0, count: count)
-    }
-
-    var takesFileSpans: Bool { true }
-
-    mutating func take(_ span: FileSpan) -> Bool {
-        self.span = span
-        return true
-    }
-
-    mutating func withUnsafeMutableBytes<Result>(_ body: (UnsafeMutableRawBufferPointer) throws -> Result) rethrows -> Result {
-        try bytes.withUnsafeMutableBytes(body)
     }
 }
 
