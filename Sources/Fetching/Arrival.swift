@@ -12,7 +12,21 @@ final class Arrival: Sendable {
     private struct Waiter {
         /// The chunks before this one must be written.
         let end: Int
-        let continuation: CheckedContinuation<Void, any Error>
+        let wake: Wake
+    }
+
+    /// How a waiting read is woken: a task's continuation, or a callback
+    /// for a read that waits without a task (an NBD server's miss).
+    private enum Wake {
+        case continuation(CheckedContinuation<Void, any Error>)
+        case callback(@Sendable (Result<Void, any Error>) -> Void)
+
+        func callAsFunction(_ outcome: Result<Void, any Error>) {
+            switch self {
+            case let .continuation(continuation): continuation.resume(with: outcome)
+            case let .callback(callback): callback(outcome)
+            }
+        }
     }
 
     private struct State {
@@ -46,22 +60,33 @@ final class Arrival: Sendable {
     /// Returns once the request's chunks before `end` are in the store;
     /// throws the request's error if it failed first.
     func wait(forChunksBefore end: Int) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            wake(.continuation(continuation), once: end)
+        }
+    }
+
+    /// Calls `ready` once the request's chunks before `end` are in the
+    /// store, or with the request's error if it failed first: at once when
+    /// they are, else on the thread that wrote the chunks.
+    func whenWritten(chunksBefore end: Int, then ready: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        wake(.callback(ready), once: end)
+    }
+
+    private func wake(_ wake: Wake, once end: Int) {
         let through = min(end, chunks.upperBound)
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let outcome = state.withLock { state -> Result<Void, any Error>? in
-                if let outcome = state.outcome { return outcome }
-                guard state.written >= through else {
-                    state.waiters.append(Waiter(end: through, continuation: continuation))
-                    return nil
-                }
-                makeReadable(before: state.written, in: &state)
-                return .success(())
+        let outcome = state.withLock { state -> Result<Void, any Error>? in
+            if let outcome = state.outcome { return outcome }
+            guard state.written >= through else {
+                state.waiters.append(Waiter(end: through, wake: wake))
+                return nil
             }
-            if let outcome {
-                continuation.resume(with: outcome)
-            } else {
-                whenAwaited?()
-            }
+            makeReadable(before: state.written, in: &state)
+            return .success(())
+        }
+        if let outcome {
+            wake(outcome)
+        } else {
+            whenAwaited?()
         }
     }
 
@@ -81,7 +106,7 @@ final class Arrival: Sendable {
             state.waiters.removeAll { $0.end <= end }
             return due
         }
-        due.forEach { $0.continuation.resume() }
+        due.forEach { $0.wake(.success(())) }
     }
 
     /// Under the lock, so no read finds chunks counted readable before the
@@ -120,6 +145,6 @@ final class Arrival: Sendable {
             defer { state.waiters = [] }
             return state.waiters
         }
-        waiters.forEach { $0.continuation.resume(with: outcome) }
+        waiters.forEach { $0.wake(outcome) }
     }
 }

@@ -120,24 +120,70 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     public func bring(_ bytes: Range<UInt64>) async throws {
         let chunks = layout.chunks(overlapping: bytes)
         for attempt in 1...Self.attemptsPastOthersFailures {
-            let missing = store.knownMissingRuns(in: chunks)
-            guard !missing.isEmpty else { return }
-            let arrivals = perform { $0.read(bytes, missing: missing) } picking: { plan, fetches in
-                plan.sources.compactMap { source -> Arrival? in
-                    guard case let .fetch(id) = source else { return nil }
-                    return fetches[id]?.arrival
-                }
-            }
+            let arrivals = plannedArrivals(for: bytes, chunks: chunks)
+            guard !arrivals.isEmpty else { return }
             do {
                 for arrival in arrivals {
                     try await arrival.wait(forChunksBefore: chunks.upperBound)
                 }
                 return
             } catch let failure as any ConfinedFetchFailure where attempt < Self.attemptsPastOthersFailures
-                && layout.chunks(overlapping: failure.failedBytes).overlaps(chunks) == false {
+                && isOthers(failure, for: chunks) {
                 continue
             }
         }
+    }
+
+    /// The same with no task: `ready` is called once the store holds every
+    /// chunk `gaps` overlap, on the thread that wrote the last of them, or
+    /// with the first fetch error that is the read's own. A failure that is
+    /// not (a ``ConfinedFetchFailure`` for other bytes, or the store's
+    /// ``ReadCacheRefusal``) comes as success: the read then finds its bytes
+    /// missing and asks ``bring(_:)``, which handles both.
+    public func bring(_ gaps: [Range<UInt64>], then ready: @escaping @Sendable (Result<Void, any Error>) -> Void) -> Bool {
+        var waits: [(arrival: Arrival, chunks: Range<Int>)] = []
+        for gap in gaps {
+            let chunks = layout.chunks(overlapping: gap)
+            waits += plannedArrivals(for: gap, chunks: chunks).map { ($0, chunks) }
+        }
+        guard !waits.isEmpty else { return false }
+        let countdown = waits.count == 1 ? nil : ArrivalCountdown(waits.count, ready: ready)
+        for (arrival, chunks) in waits {
+            arrival.whenWritten(chunksBefore: chunks.upperBound) { [self] outcome in
+                let outcome = outcome.flatMapError { error in
+                    isReadsOwn(error, for: chunks) ? .failure(error) : .success(())
+                }
+                if let countdown { countdown.arrived(outcome) } else { ready(outcome) }
+            }
+        }
+        return true
+    }
+
+    /// Plans a read of `bytes` (`chunks`) the cache did not answer, from
+    /// what the store is known to lack; returns the arrivals it waits for,
+    /// none when the store has every chunk.
+    private func plannedArrivals(for bytes: Range<UInt64>, chunks: Range<Int>) -> [Arrival] {
+        let missing = store.knownMissingRuns(in: chunks)
+        guard !missing.isEmpty else { return [] }
+        return perform { $0.read(bytes, missing: missing) } picking: { plan, fetches in
+            plan.sources.compactMap { source -> Arrival? in
+                guard case let .fetch(id) = source else { return nil }
+                return fetches[id]?.arrival
+            }
+        }
+    }
+
+    /// Whether `failure` is of bytes outside `chunks`: another read's.
+    private func isOthers(_ failure: any ConfinedFetchFailure, for chunks: Range<Int>) -> Bool {
+        !layout.chunks(overlapping: failure.failedBytes).overlaps(chunks)
+    }
+
+    /// Whether `error` fails the read of `chunks` that waited for it: not
+    /// a refusal by the store, nor a confined failure of other chunks.
+    private func isReadsOwn(_ error: any Error, for chunks: Range<Int>) -> Bool {
+        if error is ReadCacheRefusal { return false }
+        if let failure = error as? any ConfinedFetchFailure { return !isOthers(failure, for: chunks) }
+        return true
     }
 
     /// How many times a read asks again after fetches it joined failed for

@@ -41,6 +41,21 @@ extension BlockDevice {
         return true
     }
 
+    /// Reads an arbitrary byte range into `target`, or starts bringing what
+    /// it lacks; see ``BlockDevice/readImmediately(at:count:into:orBring:)``.
+    /// Only sector-aligned ranges, what clients send, are brought that way.
+    public func readBytesImmediately(
+        _ range: Range<UInt64>, into target: UnsafeMutableRawBufferPointer,
+        orBring ready: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) throws -> ImmediateRead {
+        precondition(target.count == range.count, "\(target.count) bytes of room for \(range.count)")
+        let sectors = try coveringSectors(range)
+        guard range.lowerBound == sectors.lowerBound * UInt64(sectorSize), sectors.count * sectorSize == range.count else {
+            return try readBytesImmediately(range, into: target) ? .read : .waits
+        }
+        return try readImmediately(at: sectors.lowerBound, count: sectors.count, into: target, orBring: ready)
+    }
+
     /// The span of a sector-aligned byte range (what clients send); see
     /// ``BlockDevice/fileSpan(at:count:)``. Nil for any other range.
     public func fileSpan(of range: Range<UInt64>) -> FileSpan? {

@@ -32,6 +32,17 @@ public protocol BlockDevice: Sendable {
     /// caller then uses ``read(at:count:)``. Serving a hit this way costs no
     /// task and no copy.
     func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool
+    /// Reads like ``readImmediately(at:count:into:)``; a read that lacks
+    /// only what a read cache's filler brings also starts bringing it, with
+    /// no task, and returns ``ImmediateRead/bringing(_:)``. `ready` is then
+    /// called once, on whichever thread brought the bytes (perhaps before
+    /// this returns): with success once the pending read may take them, or
+    /// with the error that stopped them, which is the read's. It is never
+    /// called for any other outcome.
+    func readImmediately(
+        at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer,
+        orBring ready: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) throws -> ImmediateRead
     /// Where the `count` sectors at `sector` lie whole in one open file, when
     /// the device could read them from there now; nil otherwise, and the
     /// caller reads them. A server sends a span with no copy of its own; the
@@ -63,6 +74,15 @@ extension BlockDevice {
     /// A device that does not say otherwise may always have to wait.
     public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
         false
+    }
+
+    /// A device that does not say otherwise has no filler to bring bytes
+    /// without a task.
+    public func readImmediately(
+        at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer,
+        orBring ready: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) throws -> ImmediateRead {
+        try readImmediately(at: sector, count: count, into: target) ? .read : .waits
     }
 
     /// A device that does not say otherwise has no file to send from.

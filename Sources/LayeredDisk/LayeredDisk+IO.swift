@@ -45,7 +45,25 @@ extension LayeredDisk {
     /// suspending and no read cache is left to fill; false otherwise, and
     /// `target` then holds nothing of use.
     public func readImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> Bool {
-        if case .read = try attemptImmediately(at: sector, count: count, into: target) { true } else { false }
+        if case .read = try attemptImmediately(at: sector, count: count, into: target, sayingWhatItLacks: false) { true } else { false }
+    }
+
+    /// Tries the read as a hit; what a read cache with a filler lacks, the
+    /// filler starts bringing with no task, and the pending read then reads
+    /// the cache again, straight into its target.
+    public func readImmediately(
+        at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer,
+        orBring ready: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) throws -> ImmediateRead {
+        switch try attemptImmediately(at: sector, count: count, into: target) {
+        case .read:
+            return .read
+        case .waits:
+            return .waits
+        case let .lacks(filler, gaps):
+            guard filler.bring(gaps, then: ready) else { return .waits }
+            return .bringing(PendingRead { [self] target in try readImmediately(at: sector, count: count, into: target) })
+        }
     }
 
     /// The span of the first layer that keeps the sectors in a file, when it
@@ -78,7 +96,12 @@ extension LayeredDisk {
         case waits
     }
 
-    private func attemptImmediately(at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer) throws -> ImmediateAttempt {
+    /// Without `sayingWhatItLacks`, a read a filler could complete comes to
+    /// ``ImmediateAttempt/waits`` as soon as that shows, and no list of
+    /// gaps is made: a server's first try of a miss allocates nothing.
+    private func attemptImmediately(
+        at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer, sayingWhatItLacks: Bool = true
+    ) throws -> ImmediateAttempt {
         let sectors = try geometry.sectors(at: sector, count: count)
         var read = StackRead(into: SectorBuffer(sectors: sectors, sectorSize: sectorSize, lending: target))
         let sectorBytes = UInt64(sectorSize)
@@ -92,6 +115,7 @@ extension LayeredDisk {
                 guard try immediate.readImmediately(into: &read.buffer, marking: &read.marker) else { return .waits }
                 read.noteAsked(layer, at: index, for: run)
                 if layer.filler != nil {
+                    if !sayingWhatItLacks, read.marker.firstUnmarkedRun(in: run) != nil { return .waits }
                     read.marker.forEachUnmarkedRun(in: run) { gaps.append($0.lowerBound * sectorBytes..<$0.upperBound * sectorBytes) }
                 }
             }

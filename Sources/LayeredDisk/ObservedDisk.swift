@@ -47,6 +47,26 @@ public struct ObservedDisk<Base: BlockDevice>: BlockDevice {
         return true
     }
 
+    /// Shows a read that is brought without a task as it starts, as a read
+    /// that waits is shown; it finishes once the pending read has its bytes.
+    /// One the pending read cannot take comes back through
+    /// ``read(at:count:into:)`` and is shown there again.
+    public func readImmediately(
+        at sector: UInt64, count: Int, into target: UnsafeMutableRawBufferPointer,
+        orBring ready: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) throws -> ImmediateRead {
+        switch try base.readImmediately(at: sector, count: count, into: target, orBring: ready) {
+        case .read:
+            finishRead(observeRead(at: sector, count: count))
+            return .read
+        case .waits:
+            return .waits
+        case let .bringing(pending):
+            let bytes = observeRead(at: sector, count: count)
+            return .bringing(pending.finishing { [self] in finishRead(bytes) })
+        }
+    }
+
     /// Shows the read when the base gives a span; it finishes once the span
     /// is sent, so nothing lets go of its bytes before they left the file.
     public func fileSpan(at sector: UInt64, count: Int) -> FileSpan? {

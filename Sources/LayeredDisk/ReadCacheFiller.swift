@@ -13,6 +13,21 @@ public protocol ReadCacheFiller: Sendable {
     /// cache refused the bytes (a full disk), so the stack reads them from
     /// the layers below instead; any other error fails the read.
     func bring(_ bytes: Range<UInt64>) async throws
+    /// Starts bringing `gaps` in with no task and returns true; `ready` is
+    /// then called once, on whichever thread brought them (perhaps before
+    /// this returns), with success once the cache answers them without
+    /// waiting (or when what stopped them was not this read's to report:
+    /// a read of the cache then fails, and takes ``bring(_:)``), or with
+    /// the error that fails the read. False, with `ready` never called,
+    /// when nothing needs bringing or the filler cannot do it this way.
+    func bring(_ gaps: [Range<UInt64>], then ready: @escaping @Sendable (Result<Void, any Error>) -> Void) -> Bool
+}
+
+extension ReadCacheFiller {
+    /// A filler that does not say otherwise brings bytes only for a task.
+    public func bring(_ gaps: [Range<UInt64>], then ready: @escaping @Sendable (Result<Void, any Error>) -> Void) -> Bool {
+        false
+    }
 }
 
 /// A read cache's refusal of the bytes brought to it: the read that waited

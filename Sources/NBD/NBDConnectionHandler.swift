@@ -187,8 +187,11 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
     private func startRequests(context: ChannelHandlerContext, flushing: Bool = true) {
         guard case let .transmitting(transmission, _) = state else { return }
         while let request = flow.nextRequest(canWrite: context.channel.isWritable) {
-            if let reply = transmission.fileReply(to: request) ?? transmission.immediateReply(to: request) {
+            var unused: ReplyData?
+            if let reply = transmission.fileReply(to: request) ?? transmission.immediateReply(to: request, leaving: &unused) {
                 write(reply, context: context)
+            } else if let unused, bring(BroughtRead(request, into: unused), transmission, context: context) {
+                flow.taskStarted(request)
             } else {
                 startTask(transmission, request, context: context)
             }
@@ -202,6 +205,42 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
             heldRead = false
             context.read()
         }
+    }
+
+    /// Starts a READ whose missing bytes the disk's cache filler brings,
+    /// with no task: it is answered on the loop once they are in (or by a
+    /// task, when they are gone again before it reads them). False for any
+    /// other read.
+    private func bring(_ read: BroughtRead, _ transmission: NBDTransmission, context: ChannelHandlerContext) -> Bool {
+        let eventLoop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let boundContext = NIOLoopBound(context, eventLoop: eventLoop)
+        let boundRead = NIOLoopBound(read, eventLoop: eventLoop)
+        // The fetch runs on this loop's executor, so its bytes cross from
+        // curl's thread to this one only, and `ready` is called here.
+        return WaitingExecutor.$current.withValue(executor) {
+            transmission.bring(read) { outcome in
+                // Called on another thread, or before `bring` returned (a
+                // fetch wrote the bytes already): answered later, on the loop.
+                guard eventLoop.inEventLoop, boundRead.value.pending != nil else {
+                    return eventLoop.execute {
+                        handler.value.broughtReadIsReady(boundRead.value, transmission, outcome, context: boundContext.value)
+                    }
+                }
+                handler.value.broughtReadIsReady(boundRead.value, transmission, outcome, context: boundContext.value)
+            }
+        }
+    }
+
+    private func broughtReadIsReady(
+        _ read: BroughtRead, _ transmission: NBDTransmission, _ outcome: Result<Void, any Error>, context: ChannelHandlerContext
+    ) {
+        guard case .transmitting = state else { return finished(read.request, reply: nil, context: context) }
+        guard let reply = transmission.reply(to: read, after: outcome) else {
+            flow.taskFinished(read.request)
+            return startTask(transmission, read.request, context: context)
+        }
+        finished(read.request, reply: reply, context: context)
     }
 
     private func startTask(_ transmission: NBDTransmission, _ request: NBDRequest, context: ChannelHandlerContext) {
@@ -227,6 +266,11 @@ final class NBDConnectionHandler: ChannelDuplexHandler {
 
     private func taskFinished(_ id: Int, _ request: NBDRequest, reply: OutgoingReply?, context: ChannelHandlerContext) {
         tasks[id] = nil
+        finished(request, reply: reply, context: context)
+    }
+
+    /// A request that was in flight is answered with `reply`.
+    private func finished(_ request: NBDRequest, reply: OutgoingReply?, context: ChannelHandlerContext) {
         flow.taskFinished(request)
         if case .transmitting = state {
             if let reply {

@@ -79,33 +79,62 @@ final class NBDTransmission: Sendable {
             }
             metrics.succeeded(command, length: request.length)
             return reply(request, .done)
-        } catch DiskError.readOnly {
-            return failure(.permission, request, "the export is read-only")
-        } catch let error as DiskError {
-            if case .noSpace = error {
-                return failure(.noSpace, request, "\(error)")
-            }
-            return failure(.invalid, request, "\(error)")
         } catch {
-            return failure(.io, request, "\(error)", cause: FailureCause(of: error))
+            return failure(request, error)
         }
     }
 
     /// The reply to a READ the disk can serve without waiting, or `nil`: for
     /// any other request, or a read that must wait or fails, ask
-    /// ``reply(to:)``, which also says what was wrong.
-    func immediateReply(to request: NBDRequest) -> OutgoingReply? {
+    /// ``bring(_:then:)`` or ``reply(to:)``, which also says what was wrong.
+    /// A read that must wait leaves its reply buffer in `unused`, for the
+    /// bytes it waits for.
+    func immediateReply(to request: NBDRequest, leaving unused: inout ReplyData?) -> OutgoingReply? {
         guard let range = answerableRead(request) else { return nil }
         var data = ReplyData(length: Int(request.length))
-        guard (try? data.withUnsafeMutableBytes({ try disk.readBytesImmediately(range, into: $0) })) == true else { return nil }
+        guard (try? data.withUnsafeMutableBytes({ try disk.readBytesImmediately(range, into: $0) })) == true else {
+            unused = data
+            return nil
+        }
         metrics.received(.read)
         metrics.succeeded(.read, length: request.length)
         return reply(request, .data(offset: request.offset, bytes: .byteBuffer(data.bytes)))
     }
 
+    /// Starts `read`, which the disk could not answer at once, with no task,
+    /// when it lacks only what the disk's cache filler brings: `ready` is
+    /// called once (see ``BlockDevice/readImmediately(at:count:into:orBring:)``),
+    /// and ``reply(to:after:)`` then answers it. False for any other read,
+    /// which ``reply(to:)`` answers; a read large enough to be sent from the
+    /// cache's file is one, so the bytes it waits for are not copied.
+    func bring(_ read: BroughtRead, then ready: @escaping @Sendable (Result<Void, any Error>) -> Void) -> Bool {
+        guard read.request.length < Self.smallestFileReply, let range = answerableRead(read.request) else { return false }
+        let attempt = try? read.data.withUnsafeMutableBytes { try disk.readBytesImmediately(range, into: $0, orBring: ready) }
+        guard case let .bringing(pending) = attempt else { return false }
+        read.pending = pending
+        return true
+    }
+
+    /// The reply to a read ``bring(_:then:)`` started, once its `ready` was
+    /// called with `outcome`; nil when its bytes are not all in the cache
+    /// after all, and ``reply(to:)`` answers it.
+    func reply(to read: BroughtRead, after outcome: Result<Void, any Error>) -> OutgoingReply? {
+        let request = read.request
+        do {
+            try outcome.get()
+            guard let pending = read.pending, try read.data.withUnsafeMutableBytes({ try pending.read(into: $0) }) else { return nil }
+        } catch {
+            metrics.received(.read)
+            return failure(request, error)
+        }
+        metrics.received(.read)
+        metrics.succeeded(.read, length: request.length)
+        return reply(request, .data(offset: request.offset, bytes: .byteBuffer(read.data.bytes)))
+    }
+
     /// The reply to a READ the disk can send straight from a file, whose
     /// ``OutgoingReply/written()`` the caller calls once it is written; `nil`
-    /// for any other request (ask ``immediateReply(to:)``).
+    /// for any other request (ask ``immediateReply(to:leaving:)``).
     func fileReply(to request: NBDRequest) -> OutgoingReply? {
         guard request.length >= Self.smallestFileReply, let range = answerableRead(request), let span = disk.fileSpan(of: range) else {
             return nil
@@ -177,6 +206,18 @@ final class NBDTransmission: Sendable {
 
     private func reply(_ request: NBDRequest, _ body: NBDReply.Body) -> OutgoingReply {
         OutgoingReply(NBDReply(cookie: request.cookie, body: body, isStructured: structuredReplies))
+    }
+
+    /// The error reply to `request`, which failed with `error`.
+    private func failure(_ request: NBDRequest, _ error: any Error) -> OutgoingReply {
+        switch error {
+        case DiskError.readOnly:
+            failure(.permission, request, "the export is read-only")
+        case let error as DiskError:
+            if case .noSpace = error { failure(.noSpace, request, "\(error)") } else { failure(.invalid, request, "\(error)") }
+        default:
+            failure(.io, request, "\(error)", cause: FailureCause(of: error))
+        }
     }
 
     /// An error reply, counted under `cause`: by default the one its errno

@@ -337,3 +337,62 @@ extension FetchSchedulerTests {
         #expect(joined.store.storedCount == 8, "the chunks before the failure are committed, no others")
     }
 }
+
+extension FetchSchedulerTests {
+    /// Brings `gaps` with no task waiting, and returns what `ready` was told;
+    /// nil when the scheduler said there was nothing to bring.
+    static func bringWithNoTask(_ gaps: [Range<UInt64>], by scheduler: FetchScheduler) async -> Result<Void, any Error>? {
+        // A stream keeps what `ready` says, should it come before `bring` returns.
+        let (told, tell) = AsyncStream.makeStream(of: Result<Void, any Error>.self)
+        guard scheduler.bring(gaps, then: { tell.yield($0) }) else { return nil }
+        for await outcome in told {
+            return outcome
+        }
+        return nil
+    }
+
+    /// Two gaps of one read, brought with no task: one call once both are
+    /// in, each chunk fetched once; asking again finds nothing to bring.
+    @Test(.timeLimit(.minutes(5))) func aReadWithNoTaskIsToldOnceEveryGapIsIn() async throws {
+        let source = InMemorySource(size: Self.size)
+        let layout = ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size))
+        let store = InMemoryChunkStore(layout: layout)
+        let scheduler = Self.scheduler(source: source, store: store)
+        let gaps: [Range<UInt64>] = [4096..<8192, (1 << 20)..<(1 << 20) + 512]
+
+        let outcome = try #require(await Self.bringWithNoTask(gaps, by: scheduler))
+        #expect(throws: Never.self) { try outcome.get() }
+        for gap in gaps {
+            var read = [UInt8](repeating: 0, count: gap.count)
+            try read.withUnsafeMutableBytes { try store.readHeld(gap, into: $0) }
+            #expect(read == source.bytes(Int(gap.lowerBound)..<Int(gap.upperBound)))
+        }
+        #expect(Set(source.requested) == [layout.byteRange(ofChunks: 0..<1), layout.byteRange(ofChunks: 16..<17)])
+        let again = await Self.bringWithNoTask(gaps, by: scheduler)
+        #expect(again == nil, "nothing is left to bring")
+        await scheduler.finishStoring()
+    }
+
+    /// With no task as with one, a read is not failed by a request it
+    /// joined that failed for another chunk's bytes: it is told to read
+    /// again (and finds its bytes missing); a read of the bad chunk is
+    /// failed with the request's error.
+    @Test(.timeLimit(.minutes(5))) func aReadWithNoTaskIsFailedOnlyByItsOwnBadBytes() async throws {
+        let chunk = 64 << 10
+        let source = PartlyBadSource(size: Self.size, bad: UInt64(6 * chunk)..<UInt64(6 * chunk + 4096))
+        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(Self.size)))
+        let scheduler = FetchScheduler(
+            source: source, connections: 4, contentSize: UInt64(Self.size), layout: store.chunkLayout, store: store)
+        let fill = Task { try await scheduler.fill(0..<8) }
+        while source.waitingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        async let own = Self.bringWithNoTask([UInt64(chunk)..<UInt64(2 * chunk)], by: scheduler)
+        async let bad = Self.bringWithNoTask([UInt64(6 * chunk)..<UInt64(6 * chunk + 512)], by: scheduler)
+        while scheduler.counters.joinedChunks < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        source.open()
+        await #expect(throws: PartlyBadSource.BadBytes.self) { try await fill.value }
+        let ownOutcome = try #require(await own)
+        let badOutcome = try #require(await bad)
+        #expect(throws: Never.self) { try ownOutcome.get() }
+        #expect(throws: PartlyBadSource.BadBytes.self) { try badOutcome.get() }
+    }
+}

@@ -98,6 +98,33 @@ struct FetchSchedulerTests {
         #expect(stack.cache.storedPageReads - pagesReadAtOpen == 1, "a hit reads no page")
     }
 
+    /// A small miss as the NBD server makes it now: the immediate answer,
+    /// then the same read bringing its bytes with no task, then the
+    /// pending read. The stored bitmap is looked at once, one request is
+    /// made, and the pending read has the image's bytes.
+    @Test(.timeLimit(.minutes(5))) func aMissBroughtWithNoTaskFetchesOnceAndReadsTheBytes() async throws {
+        let stack = try await Stack(size: 4 << 20)
+        let wanted: Range<UInt64> = 3 << 20..<(3 << 20) + 4096
+        let pagesReadAtOpen = stack.cache.storedPageReads
+        var reply = [UInt8](repeating: 0, count: wanted.count)
+        #expect(try reply.withUnsafeMutableBytes { try stack.disk.readBytesImmediately(wanted, into: $0) } == false)
+        let (told, tell) = AsyncStream.makeStream(of: Result<Void, any Error>.self)
+        let attempt = try reply.withUnsafeMutableBytes { try stack.disk.readBytesImmediately(wanted, into: $0) { tell.yield($0) } }
+        guard case let .bringing(pending) = attempt else {
+            Issue.record("the miss was not brought without a task: \(attempt)")
+            return
+        }
+        for await outcome in told {
+            try outcome.get()
+            break
+        }
+        #expect(try reply.withUnsafeMutableBytes { try pending.read(into: $0) })
+        #expect(reply == Array(stack.content[Int(wanted.lowerBound)..<Int(wanted.upperBound)]))
+        #expect(stack.cache.storedPageReads - pagesReadAtOpen == 1)
+        #expect(stack.fetchedRanges == [3 << 20...(3 << 20) + (64 << 10) - 1], "one request, of the read's chunk")
+        await stack.scheduler.finishStoring()
+    }
+
     /// A large read that misses waits on parallel requests of at most the
     /// foreground limit, not one long one.
     @Test func aLargeMissIsSplitIntoParallelRequests() async throws {

@@ -27,6 +27,22 @@ struct LayeredDiskFilledReadTests {
             guard !refuses else { throw ReadCacheRefusal(ProbeLayer.CacheFillRefused()) }
             try await cache.writeNoOverwrite(image[Int(bytes.lowerBound)..<Int(bytes.upperBound)], at: bytes.lowerBound / 512)
         }
+
+        /// Brings `gaps` in a task of its own, as the scheduler's fetch
+        /// runs in one, and tells `ready` when they are in.
+        func bring(_ gaps: [Range<UInt64>], then ready: @escaping @Sendable (Result<Void, any Error>) -> Void) -> Bool {
+            Task {
+                do {
+                    for gap in gaps {
+                        try await bring(gap)
+                    }
+                    ready(.success(()))
+                } catch {
+                    ready(.failure(error))
+                }
+            }
+            return true
+        }
     }
 
     /// Memory that counts how often it is lent, to tell a read into it from
@@ -88,5 +104,38 @@ struct LayeredDiskFilledReadTests {
         #expect(bytes == SectorPattern.bytes(sectors: 0..<6))
         #expect(stack.filler.requests == [1024..<3072])
         #expect(stack.image.reads == [2..<6])
+    }
+
+    /// With no task to wait in, the same miss starts the filler on its
+    /// gaps; observers see the read as it starts and its end once the
+    /// pending read has the bytes, which come from the cache and the
+    /// guest's overlay, with nothing read below the cache.
+    @Test(.timeLimit(.minutes(5))) func aMissBroughtWithNoTaskIsReadFromTheCacheOnceIn() async throws {
+        let stack = try await Stack()
+        let written = SectorPattern.bytes(sectors: 5..<6, generation: 1)
+        try await stack.disk.write(written[...], at: 5, fua: false)
+        let recorder = ReadRecorder()
+        let disk = ObservedDisk(stack.disk, observers: [recorder])
+        let (told, tell) = AsyncStream.makeStream(of: Result<Void, any Error>.self)
+        var bytes = [UInt8](repeating: 0xee, count: 8 * 512)
+
+        let attempt = try bytes.withUnsafeMutableBytes { try disk.readImmediately(at: 0, count: 8, into: $0) { tell.yield($0) } }
+        guard case let .bringing(pending) = attempt else {
+            Issue.record("the miss was not brought")
+            return
+        }
+        #expect(recorder.reads == [0..<4096])
+        #expect(recorder.finished.isEmpty)
+        for await outcome in told {
+            try outcome.get()
+            break
+        }
+        #expect(try bytes.withUnsafeMutableBytes { try pending.read(into: $0) })
+
+        #expect(bytes == SectorPattern.bytes(sectors: 0..<5) + written + SectorPattern.bytes(sectors: 6..<8))
+        #expect(stack.filler.requests == [0..<2560, 3072..<4096])
+        #expect(recorder.reads == [0..<4096])
+        #expect(recorder.finished == [0..<4096])
+        #expect(stack.image.reads.isEmpty)
     }
 }

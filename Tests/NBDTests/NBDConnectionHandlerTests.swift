@@ -175,7 +175,7 @@ struct NBDConnectionHandlerTests {
 }
 
 /// Counts the flushes that reach the socket's end of the pipeline.
-private final class FlushCounter: ChannelOutboundHandler, Sendable {
+final class FlushCounter: ChannelOutboundHandler, Sendable {
     typealias OutboundIn = NIOAny
     let count = Atomic<Int>(0)
 
