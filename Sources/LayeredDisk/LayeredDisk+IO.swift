@@ -115,8 +115,11 @@ extension LayeredDisk {
                 guard try immediate.readImmediately(into: &read.buffer, marking: &read.marker) else { return .waits }
                 read.noteAsked(layer, at: index, for: run)
                 if layer.filler != nil {
-                    if !sayingWhatItLacks, read.marker.firstUnmarkedRun(in: run) != nil { return .waits }
-                    read.marker.forEachUnmarkedRun(in: run) { gaps.append($0.lowerBound * sectorBytes..<$0.upperBound * sectorBytes) }
+                    if sayingWhatItLacks {
+                        read.marker.forEachUnmarkedRun(in: run) { gaps.append($0.lowerBound * sectorBytes..<$0.upperBound * sectorBytes) }
+                    } else if read.marker.firstUnmarkedRun(in: run) != nil {
+                        return .waits
+                    }
                 }
             }
             if let filler = layer.filler, !gaps.isEmpty {
