@@ -13,6 +13,9 @@ final class CurlHandle {
     /// The request headers the handle points at: the handle owns them, so a
     /// transfer that ends cannot leave it pointing at freed memory.
     private var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The lines `headerList` was made from: a transfer with the same ones
+    /// (every range request of an image that signs nothing) keeps the list.
+    private var headerLines: [[HTTPHeader]] = []
 
     init(configuration: HTTPClientConfiguration) throws {
         guard let pointer = curl_easy_init() else {
@@ -56,9 +59,12 @@ final class CurlHandle {
     }
 
     /// Replaces the request headers with `lines` (`Name: value`), walked
-    /// one list after another rather than joined into a new array first.
+    /// one list after another rather than joined into a new array first;
+    /// the same lines as the last transfer's keep its list.
     func setHeaders(_ lines: [HTTPHeader]...) throws {
+        guard lines != headerLines else { return }
         try set(CURLOPT_HTTPHEADER, list: nil)
+        headerLines = []
         curl_slist_free_all(headerList)
         headerList = nil
         for header in lines.joined() {
@@ -68,6 +74,7 @@ final class CurlHandle {
             headerList = "\(header.name): \(header.value)".withCString { curl_slist_append(headerList, $0) }
         }
         try set(CURLOPT_HTTPHEADER, list: headerList)
+        headerLines = lines
     }
 
     func set(_ option: CURLoption, _ value: Int) throws {
