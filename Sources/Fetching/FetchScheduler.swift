@@ -47,7 +47,15 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         /// Readahead being planned: waiting for the store to say what it lacks.
         var readaheadPlans: [Int: Task<Void, Never>] = [:]
         var nextPlanID = 0
+        /// Chunks the store refused for a read that waited with no task
+        /// (``bring(_:then:)``), newest last: that read asks ``bring(_:)``
+        /// next, which reads below the cache at once instead of fetching
+        /// them again. A few are kept; each is taken once.
+        var refusals: [(chunks: Range<Int>, refusal: ReadCacheRefusal)] = []
     }
+
+    /// How many refusals ``State/refusals`` keeps.
+    private static let refusalsKept = 16
 
     /// One planned request, from its start gate to the commit.
     private struct Fetch: Sendable {
@@ -119,6 +127,9 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// own chunks again.
     public func bring(_ bytes: Range<UInt64>) async throws {
         let chunks = layout.chunks(overlapping: bytes)
+        if let refusal = takeRefusal(overlapping: chunks) {
+            throw refusal
+        }
         for attempt in 1...Self.attemptsPastOthersFailures {
             let arrivals = plannedArrivals(for: bytes, chunks: chunks)
             guard !arrivals.isEmpty else { return }
@@ -139,7 +150,8 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
     /// with the first fetch error that is the read's own. A failure that is
     /// not (a ``ConfinedFetchFailure`` for other bytes, or the store's
     /// ``ReadCacheRefusal``) comes as success: the read then finds its bytes
-    /// missing and asks ``bring(_:)``, which handles both.
+    /// missing and asks ``bring(_:)``, which handles both (a refusal by
+    /// throwing it again, with no second fetch).
     public func bring(_ gaps: [Range<UInt64>], then ready: @escaping @Sendable (Result<Void, any Error>) -> Void) -> Bool {
         var waits: [(arrival: Arrival, chunks: Range<Int>)] = []
         for gap in gaps {
@@ -151,7 +163,10 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
         for (arrival, chunks) in waits {
             arrival.whenWritten(chunksBefore: chunks.upperBound) { [self] outcome in
                 let outcome = outcome.flatMapError { error in
-                    isReadsOwn(error, for: chunks) ? .failure(error) : .success(())
+                    if let refusal = error as? ReadCacheRefusal {
+                        remember(refusal, of: chunks)
+                    }
+                    return isReadsOwn(error, for: chunks) ? .failure(error) : .success(())
                 }
                 if let countdown { countdown.arrived(outcome) } else { ready(outcome) }
             }
@@ -170,6 +185,23 @@ public final class FetchScheduler: ReadObserver, ReadCacheFiller {
                 guard case let .fetch(id) = source else { return nil }
                 return fetches[id]?.arrival
             }
+        }
+    }
+
+    private func remember(_ refusal: ReadCacheRefusal, of chunks: Range<Int>) {
+        state.withLock { state in
+            if state.refusals.count == Self.refusalsKept {
+                state.refusals.removeFirst()
+            }
+            state.refusals.append((chunks, refusal))
+        }
+    }
+
+    /// The refusal of chunks overlapping `chunks`, forgotten as it is taken.
+    private func takeRefusal(overlapping chunks: Range<Int>) -> ReadCacheRefusal? {
+        state.withLock { state in
+            guard let index = state.refusals.lastIndex(where: { $0.chunks.overlaps(chunks) }) else { return nil }
+            return state.refusals.remove(at: index).refusal
         }
     }
 

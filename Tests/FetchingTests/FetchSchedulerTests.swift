@@ -396,3 +396,22 @@ extension FetchSchedulerTests {
         #expect(throws: PartlyBadSource.BadBytes.self) { try badOutcome.get() }
     }
 }
+
+extension FetchSchedulerTests {
+    /// A store with no room refuses a read's chunk brought with no task:
+    /// the read is told to read again, and the ask that follows
+    /// (`bring(_:)`, from a task) gets the refusal at once, so the stack
+    /// reads below the cache without fetching the chunk a second time.
+    @Test(.timeLimit(.minutes(5))) func aRefusalOfAReadWithNoTaskIsNotFetchedAgain() async throws {
+        let source = InMemorySource(size: Self.size)
+        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: 64 << 10, diskBytes: UInt64(Self.size)), refusesWrites: true)
+        let scheduler = Self.scheduler(source: source, store: store)
+        let gap: Range<UInt64> = 4096..<8192
+
+        let outcome = try #require(await Self.bringWithNoTask([gap], by: scheduler))
+        #expect(throws: Never.self) { try outcome.get() }
+        await #expect(throws: ReadCacheRefusal.self) { try await scheduler.bring(gap) }
+        #expect(source.requested.count == 1)
+        await scheduler.finishStoring()
+    }
+}

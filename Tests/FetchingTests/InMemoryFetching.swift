@@ -80,8 +80,15 @@ final class InMemoryChunkStore: ChunkStore {
         var bytes: @Sendable (Range<Int>) -> [UInt8]
     }
 
-    init(layout: ChunkLayout, holdsCommits: Bool = false, peer: Peer? = nil, fetchedWriteUnit: Int = 0) {
+    /// What a store with no room throws for every write.
+    struct NoRoom: Error {}
+
+    /// Throws ``NoRoom`` for every write, as a file cache on a full disk does.
+    let refusesWrites: Bool
+
+    init(layout: ChunkLayout, holdsCommits: Bool = false, peer: Peer? = nil, fetchedWriteUnit: Int = 0, refusesWrites: Bool = false) {
         chunkLayout = layout
+        self.refusesWrites = refusesWrites
         self.fetchedWriteUnit = fetchedWriteUnit
         heldCommits = Mutex(holdsCommits ? [] : nil)
         self.peer = peer
@@ -154,6 +161,7 @@ final class InMemoryChunkStore: ChunkStore {
     /// Written bytes are readable at once and their chunks held once
     /// committed, as in a file cache.
     func writeFetched(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        guard !refusesWrites else { throw NoRoom() }
         let written = offset..<offset + UInt64(bytes.count)
         writeLog.withLock { $0.append(written) }
         chunks.withLock { chunks in
