@@ -185,19 +185,31 @@ final class PartlyBadSource: RangeSource {
 }
 
 extension FetchSchedulerTests {
-    /// A read that joined a request which then failed for another chunk's
-    /// bytes (a block that did not verify) asks for its own chunk again
-    /// and gets it; a read of the bad chunk fails.
-    @Test(.timeLimit(.minutes(5))) func aReadIsNotFailedByAnotherChunksBadBytes() async throws {
-        let chunk = 64 << 10
-        let source = PartlyBadSource(size: Self.size, bad: UInt64(6 * chunk)..<UInt64(6 * chunk + 4096))
-        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(Self.size)))
+    static let badFillChunk = 64 << 10
+
+    /// A fill of the first 8 chunks, in one request its source holds until
+    /// ``PartlyBadSource/open()``, whose seventh chunk's bytes are bad: a
+    /// request that fails for one chunk, for reads to join. Returns once the
+    /// request is held.
+    static func fillWithBadBytes() async throws -> (PartlyBadSource, InMemoryChunkStore, FetchScheduler, Task<FillProgress, any Error>) {
+        let chunk = badFillChunk
+        let source = PartlyBadSource(size: size, bad: UInt64(6 * chunk)..<UInt64(6 * chunk + 4096))
+        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(size)))
         let scheduler = FetchScheduler(
-            source: source, connections: 4, contentSize: UInt64(Self.size), layout: store.chunkLayout, store: store)
+            source: source, connections: 4, contentSize: UInt64(size), layout: store.chunkLayout, store: store)
         let fill = Task { try await scheduler.fill(0..<8) }
         // Waiting for a state, not a time: each check sleeps, so the pool's
         // threads stay free for the tasks being waited for.
         while source.waitingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        return (source, store, scheduler, fill)
+    }
+
+    /// A read that joined a request which then failed for another chunk's
+    /// bytes (a block that did not verify) asks for its own chunk again
+    /// and gets it; a read of the bad chunk fails.
+    @Test(.timeLimit(.minutes(5))) func aReadIsNotFailedByAnotherChunksBadBytes() async throws {
+        let chunk = Self.badFillChunk
+        let (source, store, scheduler, fill) = try await Self.fillWithBadBytes()
         let read = Task { try await Self.read(chunk..<2 * chunk, from: scheduler, store: store) }
         while scheduler.counters.joinedChunks == 0 { try await Task.sleep(for: .milliseconds(1)) }
         source.open()
@@ -378,13 +390,8 @@ extension FetchSchedulerTests {
     /// again (and finds its bytes missing); a read of the bad chunk is
     /// failed with the request's error.
     @Test(.timeLimit(.minutes(5))) func aReadWithNoTaskIsFailedOnlyByItsOwnBadBytes() async throws {
-        let chunk = 64 << 10
-        let source = PartlyBadSource(size: Self.size, bad: UInt64(6 * chunk)..<UInt64(6 * chunk + 4096))
-        let store = InMemoryChunkStore(layout: ChunkLayout(chunkBytes: chunk, diskBytes: UInt64(Self.size)))
-        let scheduler = FetchScheduler(
-            source: source, connections: 4, contentSize: UInt64(Self.size), layout: store.chunkLayout, store: store)
-        let fill = Task { try await scheduler.fill(0..<8) }
-        while source.waitingRequests == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let chunk = Self.badFillChunk
+        let (source, _, scheduler, fill) = try await Self.fillWithBadBytes()
         async let own = Self.bringWithNoTask([UInt64(chunk)..<UInt64(2 * chunk)], by: scheduler)
         async let bad = Self.bringWithNoTask([UInt64(6 * chunk)..<UInt64(6 * chunk + 512)], by: scheduler)
         while scheduler.counters.joinedChunks < 2 { try await Task.sleep(for: .milliseconds(1)) }

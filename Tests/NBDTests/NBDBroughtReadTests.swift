@@ -72,11 +72,7 @@ struct NBDBroughtReadTests {
         let disk = try BringingDisk(bytes: Self.image, losesBroughtBytes: true)
         let channel = NIOAsyncTestingChannel()
         try await channel.pipeline.addHandler(NBDConnectionHandlerTests.handler(on: channel.eventLoop, disk: disk))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809))
-        try await channel.writeInbound(NBDClientMessage.clientFlags(3))
-        try await channel.writeInbound(NBDConnectionHandlerTests.structuredReplies)
-        try await channel.writeInbound(NBDConnectionHandlerTests.go)
-        while try await channel.readOutbound(as: NBDServerMessage.self) != nil {}
+        try await NBDConnectionHandlerTests.negotiate(channel, structured: true)
 
         try await channel.writeInbound(NBDConnectionHandlerTests.read(cookie: 4, offset: 1024, length: 1024))
         try await channel.eventLoop.submit { disk.bringEverything() }.get()

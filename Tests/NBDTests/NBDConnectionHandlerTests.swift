@@ -46,6 +46,17 @@ struct NBDConnectionHandlerTests {
         while try channel.readOutbound(as: NBDServerMessage.self) != nil {}
     }
 
+    /// The same for a channel whose requests run in tasks.
+    static func negotiate(_ channel: NIOAsyncTestingChannel, structured: Bool) async throws {
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809))
+        try await channel.writeInbound(NBDClientMessage.clientFlags(3))
+        if structured {
+            try await channel.writeInbound(structuredReplies)
+        }
+        try await channel.writeInbound(go)
+        while try await channel.readOutbound(as: NBDServerMessage.self) != nil {}
+    }
+
     @Test func aReadTheDiskAnswersAtOnceIsRepliedInTheSameEventLoopTurn() throws {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(Self.handler(on: channel.eventLoop, disk: try InMemoryDisk(bytes: Self.image)))
@@ -98,11 +109,7 @@ struct NBDConnectionHandlerTests {
         let channel = NIOAsyncTestingChannel()
         let disk = try InMemoryDisk(bytes: Self.image)
         try await channel.pipeline.addHandler(Self.handler(on: channel.eventLoop, disk: disk))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809))
-        try await channel.writeInbound(NBDClientMessage.clientFlags(3))
-        try await channel.writeInbound(Self.structuredReplies)
-        try await channel.writeInbound(Self.go)
-        while try await channel.readOutbound(as: NBDServerMessage.self) != nil {}
+        try await Self.negotiate(channel, structured: true)
 
         try await channel.writeInbound(Self.read(cookie: 1, offset: 16 * 512, length: 512))
         let refused = try await channel.waitForOutboundWrite(as: NBDServerMessage.self)
@@ -125,10 +132,7 @@ struct NBDConnectionHandlerTests {
     @Test func aDisconnectClosesAfterTheRepliesBeforeIt() async throws {
         let channel = NIOAsyncTestingChannel()
         try await channel.pipeline.addHandler(Self.handler(on: channel.eventLoop, disk: try InMemoryDisk(bytes: Self.image)))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809))
-        try await channel.writeInbound(NBDClientMessage.clientFlags(3))
-        try await channel.writeInbound(Self.go)
-        while try await channel.readOutbound(as: NBDServerMessage.self) != nil {}
+        try await Self.negotiate(channel, structured: false)
 
         try await channel.writeInbound(NBDClientMessage.request(NBDRequest(
             flags: 0, type: NBDCommand.flush.rawValue, cookie: 4, offset: 0, length: 0)))
@@ -149,10 +153,7 @@ struct NBDConnectionHandlerTests {
         let flushes = FlushCounter()
         try await channel.pipeline.addHandler(flushes)
         try await channel.pipeline.addHandler(Self.handler(on: channel.eventLoop, disk: disk))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809))
-        try await channel.writeInbound(NBDClientMessage.clientFlags(3))
-        try await channel.writeInbound(Self.go)
-        while try await channel.readOutbound(as: NBDServerMessage.self) != nil {}
+        try await Self.negotiate(channel, structured: false)
 
         for cookie in 1...3 {
             try await channel.writeInbound(Self.read(cookie: UInt64(cookie), offset: UInt64(cookie) * 512, length: 512))

@@ -57,10 +57,7 @@ struct NBDFileReplyTests {
         let disk = try FileDisk(bytes: image, at: directory.url.appendingPathComponent("disk").path, answersAtOnce: false)
         let channel = NIOAsyncTestingChannel()
         try await channel.pipeline.addHandler(NBDConnectionHandlerTests.handler(on: channel.eventLoop, disk: disk))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 10809))
-        try await channel.writeInbound(NBDClientMessage.clientFlags(3))
-        try await channel.writeInbound(NBDConnectionHandlerTests.go)
-        while try await channel.readOutbound(as: NBDServerMessage.self) != nil {}
+        try await NBDConnectionHandlerTests.negotiate(channel, structured: false)
 
         let length = NBDTransmission.smallestFileReply * 2
         try await channel.writeInbound(NBDConnectionHandlerTests.read(cookie: 1, offset: 131_072, length: length))
