@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "ImageModel", dependencies: ["LayeredDisk"]),
         .target(name: "Fetching", dependencies: ["LayeredDisk", .product(name: "CoreMetrics", package: "swift-metrics")]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(name: "CMalloc"),
+        .target(name: "CJemalloc", linkerSettings: [.linkedLibrary("jemalloc")]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "lazydisk",
             dependencies: [
-                "CMalloc",
+                "CJemalloc",
                 "LayeredDisk",
                 "ImageModel",
                 "Fetching",

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CMalloc
 import Glibc
 
 /// The `lazydisk` command: boot virtual machines from disk images at HTTP(S)
@@ -23,7 +22,6 @@ struct LazyDisk: AsyncParsableCommand {
         // A reader that goes away is a write error to report, not a signal.
         signal(SIGPIPE, SIG_IGN)
         StandardStream.holdClosedDescriptors()
-        keepLargeBuffersOutOfTheHeap()
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {
@@ -40,17 +38,5 @@ struct LazyDisk: AsyncParsableCommand {
             }
             Glibc.exit(code.rawValue)
         }
-    }
-
-    /// Fetched ranges are megabytes and live briefly. glibc serves such
-    /// sizes with mmap at first, but after the first is freed it raises its
-    /// threshold and keeps later ones in heap arenas it seldom returns: a
-    /// cold `serve` of 1 GiB peaked at 211–410 MiB. A fixed 1 MiB threshold
-    /// turns the dynamic one off, so they go back to the system when freed
-    /// (151–157 MiB, for 10–20% more time on loopback, where page faults on
-    /// fresh buffers show; docs/benchmarks.md). Smaller buffers stay in the
-    /// heap: at 128 KiB the peak was 133–141 MiB but the time 40% longer.
-    private static func keepLargeBuffersOutOfTheHeap() {
-        _ = cmalloc_set_mmap_threshold(1 << 20)
     }
 }

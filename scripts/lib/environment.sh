@@ -16,7 +16,7 @@ ensure_swift() {
 # What building lazydisk needs: the headers and pkg-config files of the C
 # libraries it links (libcurl for HTTP, ISA-L, zlib and zstd for qcow2
 # clusters).
-BUILD_PACKAGES=(pkg-config libcurl4-openssl-dev zlib1g-dev libisal-dev libzstd-dev)
+BUILD_PACKAGES=(pkg-config libcurl4-openssl-dev zlib1g-dev libisal-dev libzstd-dev libjemalloc-dev)
 
 # Installs the named Debian packages that are not installed yet, running
 # apt-get update once first. Needs root only when something is missing.
