@@ -15,7 +15,7 @@ ensure_swift() {
 
 # What building lazydisk needs: the headers and pkg-config files of the C
 # libraries it links (libcurl for HTTP, ISA-L, zlib and zstd for qcow2
-# clusters).
+# clusters, jemalloc as the process's allocator).
 BUILD_PACKAGES=(pkg-config libcurl4-openssl-dev zlib1g-dev libisal-dev libzstd-dev libjemalloc-dev)
 
 # Installs the named Debian packages that are not installed yet, running
