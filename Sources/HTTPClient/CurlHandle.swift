@@ -30,7 +30,6 @@ final class CurlHandle {
         // Exchange follows redirects itself, hop by hop.
         try set(CURLOPT_FOLLOWLOCATION, 0)
         try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        try set(CURLOPT_PIPEWAIT, 1)
         try set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
         try set(CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedLimit)
         try set(CURLOPT_LOW_SPEED_TIME, max(1, Int(configuration.lowSpeedTimeout.milliseconds / 1000)))

@@ -78,12 +78,17 @@ final class CurlTransfer {
     private func configure() throws {
         handle.clearError()
         try handle.set(CURLOPT_URL, request.url)
+        // Over TLS a transfer waits for a connection being set up to say
+        // (by ALPN) whether it multiplexes, so an HTTP/2 server gets one
+        // connection, not one each. Plain HTTP is HTTP/1.1 here: waiting
+        // would hold every request behind the first one's whole answer.
+        try handle.set(CURLOPT_PIPEWAIT, request.url.prefix(6).lowercased() == "https:" ? 1 : 0)
         try handle.set(CURLOPT_PRIVATE, pointer: UnsafeMutableRawPointer(bitPattern: id))
         switch request.method {
         case .head: try handle.set(CURLOPT_NOBODY, 1)
         case .get: try handle.set(CURLOPT_HTTPGET, 1)
         }
-        try handle.set(CURLOPT_RANGE, request.byteRange.map { "\($0.lowerBound)-\($0.upperBound)" })
+        try handle.set(CURLOPT_RANGE, request.byteRange?.rangeValue)
         // Large bodies arrive in fewer, larger reads: less work per byte on
         // the one thread that drives every transfer. Room for the response's
         // head as well lets a one-chunk reply arrive in one read, not two.

@@ -10,8 +10,8 @@ public struct HTTPRequest: Sendable {
     public var method: Method
     /// The full URL, query included; never printed (see `ImageURL`).
     public var url: String
-    /// Inclusive byte range to ask for with a single `Range: bytes=a-b`.
-    public var byteRange: ClosedRange<UInt64>?
+    /// The bytes to ask for with a single `Range` header.
+    public var byteRange: RequestedBytes?
     /// Headers sent in addition to the client's configured ones.
     public var headers: [HTTPHeader]
     /// Whether ``credentials`` go with this request: only to the origin
@@ -31,7 +31,7 @@ public struct HTTPRequest: Sendable {
     public init(
         method: Method,
         url: String,
-        byteRange: ClosedRange<UInt64>? = nil,
+        byteRange: RequestedBytes? = nil,
         headers: [HTTPHeader] = [],
         carriesCredentials: Bool = true,
         credentials: Credentials = Credentials(),
@@ -43,6 +43,6 @@ public struct HTTPRequest: Sendable {
         self.headers = headers
         self.carriesCredentials = carriesCredentials
         self.credentials = credentials
-        self.bodyLimit = bodyLimit ?? byteRange.map { Int($0.count) } ?? 64 * 1024
+        self.bodyLimit = bodyLimit ?? byteRange.map { Int(clamping: $0.count) } ?? 64 * 1024
     }
 }

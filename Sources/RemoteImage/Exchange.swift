@@ -13,39 +13,46 @@ struct Exchange: Sendable {
     /// What every request to the image's origin carries.
     let credentials: Credentials
 
-    /// HEAD for size and validators (a one-byte GET where HEAD is refused),
-    /// then a one-byte range GET to prove the server honours ranges.
-    /// Redirects are followed here, hop by hop; the URL that answered is
-    /// where reads go.
+    /// HEAD for size and validators (a one-byte GET where HEAD is refused)
+    /// and a one-byte range GET to prove the server honours ranges, sent
+    /// together, so opening costs one round trip. Redirects are followed
+    /// here, hop by hop; the URL that answered is where reads go.
     ///
-    /// Once HEAD has told the size and advertised ranges, the ranges
-    /// `alongside` names for that size are read beside the one-byte GET, so
-    /// what the caller reads first (a format's magic and footer) costs no
-    /// round trip of its own. The probe keeps them only if it finds ranges
-    /// served; a read that failed is left out, for the caller's own read to
-    /// meet the failure again.
-    func probe(_ url: ImageURL, alongside: @Sendable (UInt64) -> [Range<UInt64>] = { _ in [] }) async throws -> Probe {
+    /// The early GET goes out before HEAD has answered, so it carries no
+    /// precondition: the object it found is checked against HEAD's after.
+    /// Where HEAD was redirected, or the early GET met a redirect or a
+    /// failure worth retrying, the probe asks again where HEAD led, as one
+    /// GET after the HEAD.
+    ///
+    /// The `edges` go out with them, and are kept if they are bytes of the
+    /// object the probe found, at the URL reads go to; a read that failed is
+    /// left out, for the caller's own read to meet the failure again.
+    func probe(_ url: ImageURL, reading edges: EdgeReads = EdgeReads()) async throws -> Probe {
         let display = url.description
         let start = target(url.absoluteString, for: url)
-        let (head, headTarget) = try await following(start.request(.head), from: url)
-        let headRefused = [403, 405, 501].contains(head.status)
+        async let headAnswer = following(start.request(.head), from: url)
+        let early = await earlyAnswers(edges, from: start, display: display)
+        let (head, headTarget) = try await headAnswer
+        let headRefused = Self.refusesHead(head)
         guard headRefused || (200..<300).contains(head.status) else {
             throw RemoteImageError.refusal(head, url: display)
         }
         let headIdentity = headRefused ? nil : try identity(of: head, url: url)
-        let rangesAlongside = headIdentity.map { identity in Self.advertisesRanges(head) ? alongside(identity.size) : [] } ?? []
-        async let readAlongside = readEach(rangesAlongside, from: headTarget, identity: headIdentity, image: url)
 
-        let clock = ContinuousClock()
-        let started = clock.now
-        var byteZero = (headRefused ? start : headTarget)
-            .request(.get, byteRange: 0...0, headers: headIdentity?.readPrecondition.map { [$0] } ?? [])
-        // A server that ignores Range sends the object: keep its start.
-        byteZero.bodyLimit = Self.leadingBytesLimit
-        let (probe, finalTarget) = headRefused
-            ? try await following(byteZero, from: url)
-            : (try await retrying(display) { try await send(byteZero, display: display, purpose: HTTPMetrics.probe) }, headTarget)
-        let duration = clock.now - started
+        let answer: TimedAnswer
+        let finalTarget: RequestTarget
+        var readAlongside: [Range<UInt64>: [UInt8]] = [:]
+        if headTarget == start, let earlyAnswer = early.byteZero {
+            (answer, finalTarget) = (earlyAnswer, start)
+        } else {
+            let rangesAlongside = headIdentity.map { identity in
+                Self.advertisesRanges(head) ? edges.requests.compactMap { Self.range(of: $0, inObjectOf: identity.size) } : []
+            } ?? []
+            async let readLate = readEach(rangesAlongside, from: headTarget, identity: headIdentity, image: url)
+            (answer, finalTarget) = try await askAgain(after: head, at: headTarget, from: start, headIdentity: headIdentity, image: url)
+            readAlongside = await readLate
+        }
+        let probe = answer.response
         switch probe.status {
         case 206:
             break
@@ -53,7 +60,7 @@ struct Exchange: Sendable {
             // No byte 0 to send: the whole object is the empty answer.
             throw RemoteImageError.empty(url: display)
         case 200:
-            return try wholeObjectProbe(probe, target: finalTarget, headIdentity: headIdentity, url: url, duration: duration)
+            return try wholeObjectProbe(probe, target: finalTarget, headIdentity: headIdentity, url: url, duration: answer.duration)
         case 416:
             throw RemoteImageError.empty(url: display)
         default:
@@ -66,23 +73,136 @@ struct Exchange: Sendable {
             throw RemoteImageError.malformedResponse(
                 url: display, reason: "206 with Content-Range '\(probe[header: "content-range"] ?? "missing")' to Range: bytes=0-0")
         }
-        let identity = headIdentity ?? RemoteIdentity(
-            url: url.withoutQuery, size: total,
-            etag: probe[header: "etag"], lastModified: probe[header: "last-modified"])
+        let answered = RemoteIdentity(url: url.withoutQuery, size: total, etag: probe[header: "etag"], lastModified: probe[header: "last-modified"])
+        let identity = headIdentity ?? answered
         if identity.size != total {
             throw RemoteImageError.imageChanged(url: display, reason: "HEAD said \(identity.size) bytes, a range read says \(total)")
         }
+        if !answered.hasValidators(of: identity) {
+            throw RemoteImageError.imageChanged(url: display, reason: "between HEAD and a range read: \(answered.changes(from: identity))")
+        }
         guard total <= RemoteIdentity.largestSize else {
             throw RemoteImageError.tooLarge(url: display, size: total)
+        }
+        if finalTarget == start {
+            readAlongside.merge(keptEdges(early.edges, identity: identity, display: display)) { kept, _ in kept }
         }
         return Probe(
             identity: identity,
             target: finalTarget,
             httpVersion: probe.httpVersion,
-            duration: duration,
+            duration: answer.duration,
             advertisesRanges: Self.advertisesRanges(headRefused ? probe : head),
-            readAlongside: await readAlongside
+            readAlongside: readAlongside
         )
+    }
+
+    /// Whether `head` is a server's refusal of HEAD itself (as presigned S3
+    /// URLs, signed for GET, answer), not of the object.
+    private static func refusesHead(_ head: HTTPResponse) -> Bool {
+        [403, 405, 501].contains(head.status)
+    }
+
+    /// An answer and how long it took to come: the probe's is a rough
+    /// first-byte latency.
+    private struct TimedAnswer: Sendable {
+        var response: HTTPResponse
+        var duration: Duration
+    }
+
+    /// What the probe sent beside its HEAD.
+    private struct EarlyAnswers: Sendable {
+        /// The answer to the one-byte GET; nil when it was a redirect or
+        /// failed (the probe then asks again).
+        var byteZero: TimedAnswer?
+        /// The answers to the edges' reads that came.
+        var edges: [(RequestedBytes, HTTPResponse)] = []
+    }
+
+    /// One of ``EarlyAnswers``, as it comes.
+    private enum EarlyAnswer: Sendable {
+        case byteZero(TimedAnswer?)
+        case edge(RequestedBytes, HTTPResponse?)
+    }
+
+    /// The one-byte GET and the `edges`' reads, each sent once to `target`
+    /// while HEAD is under way.
+    private func earlyAnswers(_ edges: EdgeReads, from target: RequestTarget, display: String) async -> EarlyAnswers {
+        let byteZero = Self.byteZero(on: target)
+        return await withTaskGroup(of: EarlyAnswer.self) { group in
+            group.addTask { .byteZero(try? await timed(byteZero, display: display, purpose: HTTPMetrics.probe)) }
+            for requested in edges.requests {
+                group.addTask {
+                    .edge(requested, try? await send(target.request(.get, byteRange: requested), display: display, purpose: FetchPurpose.read.label))
+                }
+            }
+            var answers = EarlyAnswers()
+            for await answer in group {
+                switch answer {
+                case let .byteZero(timed):
+                    answers.byteZero = timed.flatMap { Self.redirectStatuses.contains($0.response.status) ? nil : $0 }
+                case let .edge(requested, response?):
+                    answers.edges.append((requested, response))
+                case .edge(_, nil):
+                    break
+                }
+            }
+            return answers
+        }
+    }
+
+    /// The one-byte GET once more, after HEAD: where HEAD led, on the
+    /// condition that the object is the one HEAD found, or, where HEAD was
+    /// refused, from the image's URL, following redirects.
+    private func askAgain(after head: HTTPResponse, at headTarget: RequestTarget, from start: RequestTarget, headIdentity: RemoteIdentity?, image: ImageURL)
+        async throws -> (TimedAnswer, RequestTarget)
+    {
+        let display = image.description
+        let headRefused = Self.refusesHead(head)
+        let target = headRefused ? start : headTarget
+        let byteZero = Self.byteZero(on: target, headers: headIdentity?.readPrecondition.map { [$0] } ?? [])
+        let clock = ContinuousClock()
+        let started = clock.now
+        let (response, answeredBy) = headRefused
+            ? try await following(byteZero, from: image)
+            : (try await retrying(display) { try await send(byteZero, display: display, purpose: HTTPMetrics.probe) }, target)
+        return (TimedAnswer(response: response, duration: clock.now - started), answeredBy)
+    }
+
+    /// The probe's one-byte range GET on `target`.
+    private static func byteZero(on target: RequestTarget, headers: [HTTPHeader] = []) -> HTTPRequest {
+        var request = target.request(.get, byteRange: .span(0...0), headers: headers)
+        // A server that ignores Range sends the object: keep its start.
+        request.bodyLimit = leadingBytesLimit
+        return request
+    }
+
+    /// Sends `request` once, timing it.
+    private func timed(_ request: HTTPRequest, display: String, purpose: String) async throws -> TimedAnswer {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let response = try await send(request, display: display, purpose: purpose)
+        return TimedAnswer(response: response, duration: clock.now - started)
+    }
+
+    /// The edges' answers that hold bytes of the object `identity` names,
+    /// by the range they hold.
+    private func keptEdges(_ answers: [(RequestedBytes, HTTPResponse)], identity: RemoteIdentity, display: String) -> [Range<UInt64>: [UInt8]] {
+        var kept: [Range<UInt64>: [UInt8]] = [:]
+        for (requested, response) in answers where response.status == 206 {
+            let answered = RemoteIdentity(
+                url: identity.url, size: identity.size, etag: response[header: "etag"], lastModified: response[header: "last-modified"])
+            guard answered.hasValidators(of: identity), let span = EdgeReads.bytes(requested, inObjectOf: identity.size),
+                  let bytes = try? accept(response, for: span, identity: identity, display: display)
+            else { continue }
+            kept[span.lowerBound..<span.upperBound + 1] = bytes
+        }
+        return kept
+    }
+
+    /// Where `requested` lies in an object of `size` bytes, as a range.
+    private static func range(of requested: RequestedBytes, inObjectOf size: UInt64) -> Range<UInt64>? {
+        EdgeReads.bytes(requested, inObjectOf: size).map { $0.lowerBound..<$0.upperBound + 1 }
     }
 
     /// Whether `response` says the server serves byte ranges
@@ -214,7 +334,7 @@ struct Exchange: Sendable {
     ) async throws -> [UInt8] {
         let display = image.description
         let wanted = range.lowerBound...(range.upperBound - 1)
-        var request = target.request(.get, byteRange: wanted, headers: identity.readPrecondition.map { [$0] } ?? [])
+        var request = target.request(.get, byteRange: .span(wanted), headers: identity.readPrecondition.map { [$0] } ?? [])
         request.streamedBody = sink.map { sink in
             StreamedBody(sink: sink, offset: range.lowerBound) { head in
                 head.status == 206 && (try? checkHead(of: head, for: wanted, identity: identity, display: display)) != nil
@@ -267,7 +387,7 @@ struct Exchange: Sendable {
     /// Throws ``RemoteImageError/imageChanged(url:reason:)`` when the object
     /// changed, and nothing when that byte does not tell.
     private func confirmUnchanged(at offset: UInt64, on target: RequestTarget, identity: RemoteIdentity, display: String) async throws {
-        let request = target.request(.get, byteRange: offset...offset, headers: identity.readPrecondition.map { [$0] } ?? [])
+        let request = target.request(.get, byteRange: .span(offset...offset), headers: identity.readPrecondition.map { [$0] } ?? [])
         guard let response = try? await send(request, display: display, purpose: HTTPMetrics.probe) else { return }
         switch response.status {
         case 206:

@@ -66,17 +66,21 @@ public struct HTTPRangeLayer: DiskLayer {
             diskID: detection.vhdFooter?.uniqueID, notice: detection.notice)
     }
 
-    /// The ranges ``open(_:format:hashTree:)`` reads to tell `format` in an
-    /// object of a given size, for ``RemoteImage/open(_:client:credentials:retryPolicy:logger:readingAlongside:)``
-    /// to read beside its probe; none for an image `verified` against a
-    /// hash tree, whose detection reads whole blocks through the tree.
-    public static func rangesToDetect(_ format: ImageFormat?, verified: Bool = false) -> @Sendable (_ size: UInt64) -> [Range<UInt64>] {
-        { size in
-            guard !verified else { return [] }
-            let reads = detectionReads(format: format, size: size)
-            return [reads.start, reads.footer].compactMap { $0 }
-        }
+    /// The edges ``open(_:format:hashTree:)`` reads to tell `format`, for
+    /// ``RemoteImage/open(_:client:credentials:retryPolicy:logger:reading:)``
+    /// to read beside its probe: ``detectionReads(format:size:)``'s, before
+    /// the size is known. None for an image `verified` against a hash tree,
+    /// whose detection reads whole blocks through the tree.
+    public static func edgesToDetect(_ format: ImageFormat?, verified: Bool = false) -> EdgeReads {
+        guard !verified else { return EdgeReads() }
+        return EdgeReads(
+            leading: format == nil ? detectionStartSize : 0,
+            trailing: format == nil || format == .vhd ? UInt64(VHDFooter.size) : 0)
     }
+
+    /// How much of an image's start detection reads: a sector, for
+    /// qcow2's magic.
+    private static let detectionStartSize: UInt64 = 512
 
     /// What detection reads of an object of `size` bytes: its first sector,
     /// for qcow2's magic, unless a format is given; its last 512 bytes, for
@@ -84,7 +88,7 @@ public struct HTTPRangeLayer: DiskLayer {
     private static func detectionReads(format: ImageFormat?, size: UInt64) -> (start: Range<UInt64>?, footer: Range<UInt64>?) {
         let footerSize = UInt64(VHDFooter.size)
         return (
-            start: format == nil && size > 0 ? 0..<min(size, 512) : nil,
+            start: format == nil && size > 0 ? 0..<min(size, detectionStartSize) : nil,
             footer: size >= footerSize && (format == nil || format == .vhd) ? size - footerSize..<size : nil
         )
     }

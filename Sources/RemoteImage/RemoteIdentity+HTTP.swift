@@ -12,6 +12,20 @@ extension RemoteIdentity {
         return lastModified.map { HTTPHeader(name: "If-Unmodified-Since", value: $0) }
     }
 
+    /// Whether an answer carrying these validators can be of the object
+    /// `identity` names: its strong ETag where it has one, else its
+    /// Last-Modified. An answer without the validator is not held against
+    /// it, as reads do not hold it.
+    func hasValidators(of identity: RemoteIdentity) -> Bool {
+        if let strongETag = identity.strongETag {
+            return etag.map { $0 == strongETag } ?? true
+        }
+        if let lastModified = identity.lastModified {
+            return self.lastModified.map { $0 == lastModified } ?? true
+        }
+        return true
+    }
+
     /// Says how `self` differs from `old`, for error messages.
     func changes(from old: RemoteIdentity) -> String {
         var changes: [String] = []

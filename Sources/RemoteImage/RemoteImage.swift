@@ -61,22 +61,21 @@ public final class RemoteImage: RangeSource {
         self.logger = logger
     }
 
-    /// Opens the image at `url`, probing it with a one-byte range read, with
-    /// `credentials` on every request (refreshed when the server refuses
-    /// them). The ranges `alongside` names for the object's size are read
-    /// beside the probe, where the server advertises ranges, and kept for
-    /// ``bytesReadAtOpen(_:)``: what the caller reads first then costs no
-    /// round trip after the probe's.
+    /// Opens the image at `url`, probing it with a HEAD and a one-byte range
+    /// read sent together, with `credentials` on every request (refreshed
+    /// when the server refuses them). The `edges` are read beside the probe
+    /// and kept for ``bytesReadAtOpen(_:)``: what the caller reads first
+    /// then costs no round trip of its own.
     public static func open(
         _ url: ImageURL,
         client: CurlClient,
         credentials: CredentialRefresher = .fixed(),
         retryPolicy: RetryPolicy = RetryPolicy(),
         logger: Logger = Logger(label: "lazydisk.http"),
-        readingAlongside alongside: @escaping @Sendable (_ size: UInt64) -> [Range<UInt64>] = { _ in [] }
+        reading edges: EdgeReads = EdgeReads()
     ) async throws -> RemoteImage {
         let exchange = Exchange(client: client, retryPolicy: retryPolicy, logger: logger, credentials: credentials.current.credentials)
-        let probe = try await exchange.probe(url, alongside: alongside)
+        let probe = try await exchange.probe(url, reading: edges)
         return RemoteImage(url: url, probe: probe, client: client, credentials: credentials, retryPolicy: retryPolicy, logger: logger)
     }
 

@@ -17,7 +17,7 @@ struct RequestTarget: Sendable, Equatable {
 
     /// A request of `method` to this target.
     func request(
-        _ method: HTTPRequest.Method, byteRange: ClosedRange<UInt64>? = nil, headers: [HTTPHeader] = []
+        _ method: HTTPRequest.Method, byteRange: RequestedBytes? = nil, headers: [HTTPHeader] = []
     ) -> HTTPRequest {
         HTTPRequest(method: method, url: url, byteRange: byteRange, headers: headers, carriesCredentials: carriesCredentials)
     }

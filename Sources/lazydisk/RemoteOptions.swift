@@ -112,7 +112,7 @@ struct RemoteOptions: ParsableArguments {
     /// Opens the image and wraps it as the bottom layer; its credentials
     /// are renewed as these options say.
     func openLayer(_ source: ImageSource) async throws -> HTTPRangeLayer {
-        let image = try await openImage(source, readingAlongside: HTTPRangeLayer.rangesToDetect(format, verified: hashTree != nil))
+        let image = try await openImage(source, reading: HTTPRangeLayer.edgesToDetect(format, verified: hashTree != nil))
         if !image.servesRanges {
             printWarning(
                 "\(image.url): the server ignores range requests; lazydisk reads the image by one download, in order, "
@@ -121,11 +121,10 @@ struct RemoteOptions: ParsableArguments {
         return try await HTTPRangeLayer.open(image, format: format, hashTree: try await openHashTree(of: source, size: image.identity.size))
     }
 
-    /// Opens the image at `source`'s URL, reading the ranges `alongside`
-    /// names beside its probe; its credentials are renewed as these options
-    /// say.
+    /// Opens the image at `source`'s URL, reading its `edges` beside its
+    /// probe; its credentials are renewed as these options say.
     func openImage(
-        _ source: ImageSource, readingAlongside alongside: @escaping @Sendable (_ size: UInt64) -> [Range<UInt64>] = { _ in [] }
+        _ source: ImageSource, reading edges: EdgeReads = EdgeReads()
     ) async throws -> RemoteImage {
         let credentials = try await credentials(for: source)
         if credentials.isRefreshable && (refreshInterval != nil || headerFile != nil) {
@@ -133,7 +132,7 @@ struct RemoteOptions: ParsableArguments {
         }
         return try await RemoteImage.open(
             source.url, client: CurlClient(configuration: clientConfiguration()), credentials: credentials,
-            retryPolicy: RetryPolicy(retries: retries, maximumTime: .seconds(retryMaxTime)), logger: logger, readingAlongside: alongside)
+            retryPolicy: RetryPolicy(retries: retries, maximumTime: .seconds(retryMaxTime)), logger: logger, reading: edges)
     }
 
     /// The hash tree `--hash-tree` names, for the image `source` names, of

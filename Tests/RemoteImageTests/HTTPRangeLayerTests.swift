@@ -53,8 +53,8 @@ struct HTTPRangeLayerTests {
     @Test(.timeLimit(.minutes(5))) func detectionReadsGoOutBesideTheProbe() async throws {
         let data = testBytes(count: 64 * 1024)
         let server = try await FaultServer.start(content: data + VHDBuilder.footer(currentSize: UInt64(data.count)), fault: .probeHeldUntilReleased)
-        let opening = Task { try await openImage(server.url, readingAlongside: HTTPRangeLayer.rangesToDetect(nil)) }
-        let detectionReads: Set = ["bytes=0-511", "bytes=65536-66047"]
+        let opening = Task { try await openImage(server.url, reading: HTTPRangeLayer.edgesToDetect(nil)) }
+        let detectionReads: Set = ["bytes=0-511", "bytes=-512"]
         while !detectionReads.isSubset(of: server.requests.compactMap(\.range)) {
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -68,12 +68,32 @@ struct HTTPRangeLayerTests {
         #expect(try await disk.read(at: 0, count: 128) == data)
     }
 
+    /// Opening is one round trip: the probe's GET and detection's reads go
+    /// out while HEAD's answer is held, and once it comes nothing more is
+    /// asked before the layer knows its format.
+    @Test(.timeLimit(.minutes(5))) func openingTakesOneRoundTrip() async throws {
+        let data = testBytes(count: 64 * 1024)
+        let server = try await FaultServer.start(content: data + VHDBuilder.footer(currentSize: UInt64(data.count)), fault: .headHeldUntilReleased)
+        let opening = Task { try await openImage(server.url, reading: HTTPRangeLayer.edgesToDetect(nil)) }
+        let sentBesideHead: Set = ["bytes=0-0", "bytes=0-511", "bytes=-512"]
+        while !sentBesideHead.isSubset(of: server.requests.compactMap(\.range)) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(server.requests.count == 4)
+        server.releaseHeld()
+        let layer = try await HTTPRangeLayer.open(try await opening.value)
+        #expect(server.requests.count == 4, "\(server.requests.map { "\($0.method) \($0.range ?? "") \($0.status)" })")
+        #expect(layer.format == ImageFormat.vhd)
+        #expect(layer.contentSize == UInt64(data.count))
+    }
+
     /// A layer whose format is given reads nothing beside the probe.
     @Test func aGivenFormatReadsNothingBesideTheProbe() async throws {
         let server = try await FaultServer.start(content: testBytes(count: 8192))
-        let image = try await openImage(server.url, readingAlongside: HTTPRangeLayer.rangesToDetect(.raw))
+        let image = try await openImage(server.url, reading: HTTPRangeLayer.edgesToDetect(.raw))
         _ = try await HTTPRangeLayer.open(image, format: .raw)
-        #expect(server.requests.map(\.range) == [nil, "bytes=0-0"])
+        #expect(Set(server.requests.map(\.range)) == [nil, "bytes=0-0"])
+        #expect(server.requests.count == 2)
     }
 
     @Test func corruptVHDFooterIsAnError() async throws {

@@ -35,13 +35,13 @@ func openImage(
     retries: Int = 3,
     credentials: CredentialRefresher = .fixed(),
     configure: (inout HTTPClientConfiguration) -> Void = { _ in },
-    readingAlongside alongside: @escaping @Sendable (UInt64) -> [Range<UInt64>] = { _ in [] }
+    reading edges: EdgeReads = EdgeReads()
 ) async throws -> RemoteImage {
     var configuration = HTTPClientConfiguration()
     configure(&configuration)
     return try await RemoteImage.open(
         try ImageURL(url), client: CurlClient(configuration: configuration), credentials: credentials, retryPolicy: quickRetries(retries),
-        readingAlongside: alongside)
+        reading: edges)
 }
 
 extension FaultServer {

@@ -56,7 +56,8 @@ final class FaultHandler: ChannelInboundHandler {
             status: Int(reply.status.code)))
         guard state.fault != .neverAnswers else { return }
         let isProbe = request.headers.first(name: "range") == "bytes=0-0"
-        if request.method == .GET, state.fault == (isProbe ? .probeHeldUntilReleased : .heldUntilReleased) {
+        let heldFault: FaultServer.Fault = request.method == .HEAD ? .headHeldUntilReleased : isProbe ? .probeHeldUntilReleased : .heldUntilReleased
+        if state.fault == heldFault {
             let loop = context.eventLoop
             let held = NIOLoopBound((handler: self, context: context), eventLoop: loop)
             if state.hold({ loop.execute { held.value.handler.deliver(reply, context: held.value.context) } }) {
@@ -125,6 +126,9 @@ final class FaultHandler: ChannelInboundHandler {
             guard state.fault != .refusesHead else { return Reply(status: .forbidden) }
             var headHeaders = headers
             headHeaders.add(name: "Content-Length", value: "\(size)")
+            if case let .headETag(etag) = state.fault {
+                headHeaders.replaceOrAdd(name: "ETag", value: etag)
+            }
             return Reply(status: .ok, headers: headHeaders)
         }
         if let ifMatch = request.headers.first(name: "if-match"), ifMatch != validators(of: object).first(name: "ETag") {
@@ -137,7 +141,7 @@ final class FaultHandler: ChannelInboundHandler {
             }
             return reply
         }
-        guard let range = request.headers.first(name: "range").flatMap(Self.parseRange), state.fault != .ignoresRange else {
+        guard let range = request.headers.first(name: "range").flatMap({ Self.parseRange($0, size: size) }), state.fault != .ignoresRange else {
             return Reply(status: .ok, headers: headers, body: object.content[...])
         }
         guard range.lowerBound < size else {
@@ -238,11 +242,16 @@ final class FaultHandler: ChannelInboundHandler {
         }
     }
 
-    /// `bytes=a-b` (one range, both ends given), the only form lazydisk sends.
-    private static func parseRange(_ header: String) -> ClosedRange<Int>? {
+    /// One range, as lazydisk sends them: `bytes=a-b`, or a suffix
+    /// `bytes=-n` (the last n bytes of an object of `size`).
+    private static func parseRange(_ header: String, size: Int) -> ClosedRange<Int>? {
         guard header.hasPrefix("bytes=") else { return nil }
         let bounds = header.dropFirst(6).split(separator: "-", omittingEmptySubsequences: false)
-        guard bounds.count == 2, let first = Int(bounds[0]), let last = Int(bounds[1]), first <= last else { return nil }
+        guard bounds.count == 2, let last = Int(bounds[1]) else { return nil }
+        if bounds[0].isEmpty {
+            return last > 0 && size > 0 ? max(0, size - last)...size - 1 : nil
+        }
+        guard let first = Int(bounds[0]), first <= last else { return nil }
         return first...last
     }
 }

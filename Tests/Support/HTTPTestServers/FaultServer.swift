@@ -50,6 +50,9 @@ public final class FaultServer: Sendable {
         case objectsByQuery(Validators)
         /// HEAD and the probe report the object as `size` bytes.
         case reportsSize(UInt64)
+        /// HEAD answers with this ETag, GETs with the object's: as if the
+        /// object changed between a HEAD and the GET sent beside it.
+        case headETag(String)
         /// Takes every request and never answers.
         case neverAnswers
         /// Holds the answers to range GETs (the open probe aside) until
@@ -59,6 +62,9 @@ public final class FaultServer: Sendable {
         /// Holds the answer to the open probe (`bytes=0-0`) until
         /// ``releaseHeld()``, so a test sees what a client sends beside it.
         case probeHeldUntilReleased
+        /// Holds the answers to HEAD requests until ``releaseHeld()``, so a
+        /// test sees what a client sends before HEAD has answered.
+        case headHeldUntilReleased
     }
 
     /// What the server sends to tell one object from another.
