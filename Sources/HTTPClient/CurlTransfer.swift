@@ -82,7 +82,8 @@ final class CurlTransfer {
         // (by ALPN) whether it multiplexes, so an HTTP/2 server gets one
         // connection, not one each. Plain HTTP is HTTP/1.1 here: waiting
         // would hold every request behind the first one's whole answer.
-        try handle.set(CURLOPT_PIPEWAIT, request.url.prefix(6).lowercased() == "https:" ? 1 : 0)
+        let overTLS = request.url.utf8.prefix(6).elementsEqual("https:".utf8) { $0.asciiLowercased == $1 }
+        try handle.set(CURLOPT_PIPEWAIT, overTLS ? 1 : 0)
         try handle.set(CURLOPT_PRIVATE, pointer: UnsafeMutableRawPointer(bitPattern: id))
         switch request.method {
         case .head: try handle.set(CURLOPT_NOBODY, 1)

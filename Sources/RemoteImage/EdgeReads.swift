@@ -21,6 +21,11 @@ public struct EdgeReads: Sendable, Hashable {
         (leading > 0 ? [.span(0...leading - 1)] : []) + (trailing > 0 ? [.last(trailing)] : [])
     }
 
+    /// Where the edges lie in an object of `size` bytes.
+    func ranges(inObjectOf size: UInt64) -> [Range<UInt64>] {
+        requests.compactMap { Self.bytes($0, inObjectOf: size) }.map { $0.lowerBound..<$0.upperBound + 1 }
+    }
+
     /// The bytes of an object of `size` that `requested` names, as a server
     /// serving ranges answers it: a span cut at the object's end, a suffix
     /// the whole object when the object is shorter. Nil when none of them

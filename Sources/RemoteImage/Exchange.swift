@@ -46,7 +46,7 @@ struct Exchange: Sendable {
             (answer, finalTarget) = (earlyAnswer, start)
         } else {
             let rangesAlongside = headIdentity.map { identity in
-                Self.advertisesRanges(head) ? edges.requests.compactMap { Self.range(of: $0, inObjectOf: identity.size) } : []
+                Self.advertisesRanges(head) ? edges.ranges(inObjectOf: identity.size) : []
             } ?? []
             async let readLate = readEach(rangesAlongside, from: headTarget, identity: headIdentity, image: url)
             (answer, finalTarget) = try await askAgain(after: head, at: headTarget, from: start, headIdentity: headIdentity, image: url)
@@ -198,11 +198,6 @@ struct Exchange: Sendable {
             kept[span.lowerBound..<span.upperBound + 1] = bytes
         }
         return kept
-    }
-
-    /// Where `requested` lies in an object of `size` bytes, as a range.
-    private static func range(of requested: RequestedBytes, inObjectOf size: UInt64) -> Range<UInt64>? {
-        EdgeReads.bytes(requested, inObjectOf: size).map { $0.lowerBound..<$0.upperBound + 1 }
     }
 
     /// Whether `response` says the server serves byte ranges

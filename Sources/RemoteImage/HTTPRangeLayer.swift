@@ -68,9 +68,10 @@ public struct HTTPRangeLayer: DiskLayer {
 
     /// The edges ``open(_:format:hashTree:)`` reads to tell `format`, for
     /// ``RemoteImage/open(_:client:credentials:retryPolicy:logger:reading:)``
-    /// to read beside its probe: ``detectionReads(format:size:)``'s, before
-    /// the size is known. None for an image `verified` against a hash tree,
-    /// whose detection reads whole blocks through the tree.
+    /// to read beside its probe: its first sector, for qcow2's magic, unless
+    /// a format is given; its last 512 bytes, for a VHD's footer, unless a
+    /// format other than VHD is given. None for an image `verified` against
+    /// a hash tree, whose detection reads whole blocks through the tree.
     public static func edgesToDetect(_ format: ImageFormat?, verified: Bool = false) -> EdgeReads {
         guard !verified else { return EdgeReads() }
         return EdgeReads(
@@ -82,14 +83,14 @@ public struct HTTPRangeLayer: DiskLayer {
     /// qcow2's magic.
     private static let detectionStartSize: UInt64 = 512
 
-    /// What detection reads of an object of `size` bytes: its first sector,
-    /// for qcow2's magic, unless a format is given; its last 512 bytes, for
-    /// a VHD's footer, unless a format other than VHD is given.
+    /// What detection reads of an object of `size` bytes: the edges of
+    /// ``edgesToDetect(_:verified:)`` that it has (a footer only in an
+    /// object that can hold one).
     private static func detectionReads(format: ImageFormat?, size: UInt64) -> (start: Range<UInt64>?, footer: Range<UInt64>?) {
-        let footerSize = UInt64(VHDFooter.size)
+        let edges = edgesToDetect(format)
         return (
-            start: format == nil && size > 0 ? 0..<min(size, detectionStartSize) : nil,
-            footer: size >= footerSize && (format == nil || format == .vhd) ? size - footerSize..<size : nil
+            start: edges.leading > 0 && size > 0 ? 0..<min(size, edges.leading) : nil,
+            footer: edges.trailing > 0 && size >= edges.trailing ? size - edges.trailing..<size : nil
         )
     }
 
